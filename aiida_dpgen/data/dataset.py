@@ -1,0 +1,46 @@
+"""Labeled training data: frames with energies and forces (and optionally virials)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dpdata
+
+from aiida_dpgen.data.systems import DpdataSystemsData
+
+
+class LabeledDatasetData(DpdataSystemsData):
+    """Labeled frames for DeePMD-kit training: energies (eV), forces (eV/Å) and optional virials (eV).
+
+    Attributes: ``type_map``; ``systems`` (per system: name, formula, natoms, nframes, labels);
+    ``nsystems``; ``nframes`` (all systems); ``labels`` (label fields present in every system).
+    """
+
+    _require_labels = True
+
+    @classmethod
+    def from_ase(cls, frames: Sequence, type_map: Sequence[str]) -> LabeledDatasetData:
+        """Build a dataset from ASE ``Atoms`` whose calculators hold energy, forces and optionally stress.
+
+        Stress is converted to the virial DeePMD-kit expects (``-stress * volume``, eV).
+        """
+        from ase.calculators.calculator import PropertyNotImplementedError
+
+        systems = []
+        for index, atoms in enumerate(frames):
+            name = f'frame #{index} ({atoms.get_chemical_formula()})'
+            if atoms.calc is None:
+                raise ValueError(
+                    f'{name}: field "energies" is missing; attach a calculator or SinglePointCalculator '
+                    f'with energy and forces to every frame'
+                )
+            try:
+                systems.append(dpdata.LabeledSystem(atoms, fmt='ase/structure'))
+            except PropertyNotImplementedError as exception:
+                raise ValueError(
+                    f'{name}: the calculator gives no energy or forces ({exception}); '
+                    f'a labeled dataset needs energies and forces for every frame'
+                ) from exception
+        if not systems:
+            raise ValueError('frames: got zero frames; expected at least one labeled ASE Atoms object')
+        return cls(systems, type_map=type_map)

