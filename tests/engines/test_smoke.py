@@ -46,7 +46,7 @@ def test_deepmd_trains_freezes_and_predicts(aiida_profile, trained_models):
         atoms.positions.reshape(1, -1), atoms.cell[:].reshape(1, -1), np.zeros(len(atoms), dtype=int)
     )[:3]
     assert energy.shape == (1, 1)
-    assert forces.shape == (1, 8 * 3) or forces.shape == (1, 8, 3)
+    assert forces.shape == (1, 8, 3)
     assert np.all(np.isfinite(energy)) and np.all(np.isfinite(forces)) and np.all(np.isfinite(virial))
 
 
@@ -102,7 +102,13 @@ def test_pw_single_point_is_parsed_by_dpdata_into_a_dataset(aiida_profile, tmp_p
                 'pseudo_dir': str(QE_PSEUDO_DIR),
                 'outdir': './out',
             },
-            'system': {'ecutwfc': 25, 'ecutrho': 200, 'occupations': 'smearing', 'smearing': 'mv', 'degauss': 0.02},
+            'system': {
+                'ecutwfc': 25,
+                'ecutrho': 200,
+                'occupations': 'smearing',
+                'smearing': 'mv',
+                'degauss': 0.02,
+            },
             'electrons': {'conv_thr': 1e-6},
         },
         pseudopotentials={'Cu': 'Cu.pbe-kjpaw.UPF'},
@@ -186,15 +192,21 @@ def test_cp2k_single_point_is_parsed_by_dpdata_and_by_aiida_cp2ks_parser(tmp_pat
     """Also the check on the numpy pin: cp2k-output-tools 0.5.0 (aiida-cp2k's parser) runs under numpy 2."""
     require('cp2k')
     atoms = rattled_cu4()
-    cell = '\n'.join(f'      {axis} {x:.10f} {y:.10f} {z:.10f}' for axis, (x, y, z) in zip('ABC', atoms.cell, strict=True))
+    cell = '\n'.join(
+        f'      {axis} {x:.10f} {y:.10f} {z:.10f}' for axis, (x, y, z) in zip('ABC', atoms.cell, strict=True)
+    )
     coords = '\n'.join(f'      Cu {x:.10f} {y:.10f} {z:.10f}' for x, y, z in atoms.positions)
     (tmp_path / 'cu.inp').write_text(CP2K_INPUT.format(data=CP2K_DATA_DIR, cell=cell, coords=coords))
     run_mpi(['cp2k', '-i', 'cu.inp', '-o', 'cu.out'], cwd=tmp_path)
     output = (tmp_path / 'cu.out').read_text()
     assert 'SCF run converged' in output
 
-    energy_ha = float(re.search(r'ENERGY\| Total FORCE_EVAL \( QS \) energy \[a\.u\.\]:\s+(-?\d+\.\d+)', output).group(1))
-    force_block = re.search(r'ATOMIC FORCES in \[a\.u\.\]\s+# Atom.*?\n(.*?)\n\s*SUM OF', output, re.DOTALL).group(1)
+    energy_ha = float(
+        re.search(r'ENERGY\| Total FORCE_EVAL \( QS \) energy \[a\.u\.\]:\s+(-?\d+\.\d+)', output).group(1)
+    )
+    force_block = re.search(
+        r'ATOMIC FORCES in \[a\.u\.\]\s+# Atom.*?\n(.*?)\n\s*SUM OF', output, re.DOTALL
+    ).group(1)
     forces_ha_bohr = np.array([line.split()[3:6] for line in force_block.strip().splitlines()], dtype=float)
 
     system = dpdata.LabeledSystem(str(tmp_path / 'cu.out'), fmt='cp2k/output')
