@@ -25,4 +25,5 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "deepmd-kit[lmp]==3.2.0" "tensorflow-cpu==2.21.0"
 
 echo "install-engines: checking engines"
-"$VENV/bin/aiida-dpgen" engines
+# dp and lmp live in the venv; the check must see them as a user with the venv activated does.
+PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/aiida-dpgen" engines
