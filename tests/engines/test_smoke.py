@@ -213,8 +213,13 @@ def test_cp2k_single_point_is_parsed_by_dpdata_and_by_aiida_cp2ks_parser(tmp_pat
     np.testing.assert_allclose(system['energies'][0], energy_ha * Hartree, rtol=1e-6)
     np.testing.assert_allclose(system['forces'][0], forces_ha_bohr * Hartree / Bohr, rtol=1e-5, atol=1e-6)
 
+    import importlib.metadata
+
     from cp2k_output_tools import parse_iter
 
+    assert importlib.metadata.version('cp2k-output-tools') == '0.5.0', (
+        'the version aiida-cp2k 2.1.1 is built for'
+    )
     parsed = {}
     for match in parse_iter(output):
         parsed.update(match)
