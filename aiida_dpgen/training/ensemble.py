@@ -1,0 +1,37 @@
+"""Seeds for an ensemble of models, and how far the ensemble's members disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+SEED_UPPER_BOUND = 2**31 - 1
+"""DeePMD-kit passes seeds to TensorFlow as 32-bit signed integers."""
+
+
+def draw_seeds(master_seed: int, count: int) -> list[int]:
+    """``count`` distinct seeds drawn from one generator seeded with ``master_seed`` (reproducible)."""
+    if count < 1:
+        raise ValueError(f'count={count}: expected at least one model')
+    rng = np.random.default_rng(master_seed)
+    seeds: list[int] = []
+    while len(seeds) < count:
+        candidate = int(rng.integers(1, SEED_UPPER_BOUND))
+        if candidate not in seeds:
+            seeds.append(candidate)
+    return seeds
+
+
+def spread(values: Sequence[float | None]) -> dict:
+    """Mean, standard deviation, minimum and maximum over the models that report a value."""
+    present = np.array([value for value in values if value is not None], dtype=float)
+    if present.size == 0:
+        return {'mean': None, 'std': None, 'min': None, 'max': None, 'count': 0}
+    return {
+        'mean': float(present.mean()),
+        'std': float(present.std()),
+        'min': float(present.min()),
+        'max': float(present.max()),
+        'count': int(present.size),
+    }
