@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import dpdata
 import numpy as np
 import pytest
@@ -45,3 +47,65 @@ def make_cu_system():
 @pytest.fixture
 def make_cu_frames():
     return cu_frames
+
+
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
+PARSER_FIXTURES = pathlib.Path(__file__).parent / 'parsers' / 'fixtures'
+
+
+@pytest.fixture
+def dp_code(aiida_localhost):
+    """An InstalledCode for `dp` on localhost (the executable need not exist for prepare/parse tests)."""
+    from aiida.orm import InstalledCode
+
+    return InstalledCode(
+        computer=aiida_localhost, filepath_executable='dp', default_calc_job_plugin='dpgen.train'
+    )
+
+
+@pytest.fixture
+def generate_calc_job(tmp_path):
+    """Run a CalcJob's ``prepare_for_submission`` in a folder; return ``(folder_path, calc_info)``."""
+
+    def factory(entry_point: str, inputs: dict):
+        from aiida.common.folders import Folder
+        from aiida.engine.utils import instantiate_process
+        from aiida.manage import get_manager
+        from aiida.plugins import CalculationFactory
+
+        process = instantiate_process(get_manager().get_runner(), CalculationFactory(entry_point), **inputs)
+        (tmp_path / 'submit').mkdir(exist_ok=True)
+        folder = Folder(str(tmp_path / 'submit'))
+        return pathlib.Path(folder.abspath), process.prepare_for_submission(folder)
+
+    return factory
+
+
+@pytest.fixture
+def generate_calc_job_node(aiida_localhost):
+    """A stored CalcJobNode of ``entry_point`` with ``inputs`` and a ``retrieved`` folder from parser fixtures."""
+
+    def factory(entry_point: str, case: str, inputs: dict | None = None, exit_status: int | None = None):
+        from aiida.common.links import LinkType
+        from aiida.orm import CalcJobNode, FolderData
+        from aiida.plugins.entry_point import format_entry_point_string
+
+        node = CalcJobNode(
+            computer=aiida_localhost,
+            process_type=format_entry_point_string('aiida.calculations', entry_point),
+        )
+        node.set_option('resources', {'num_machines': 1, 'num_mpiprocs_per_machine': 1})
+        for label, value in (inputs or {}).items():
+            value.store()
+            node.base.links.add_incoming(value, link_type=LinkType.INPUT_CALC, link_label=label)
+        if exit_status is not None:
+            node.set_exit_status(exit_status)
+        node.store()
+
+        retrieved = FolderData()
+        retrieved.base.repository.put_object_from_tree(str(PARSER_FIXTURES / entry_point / case))
+        retrieved.base.links.add_incoming(node, link_type=LinkType.CREATE, link_label='retrieved')
+        retrieved.store()
+        return node
+
+    return factory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -98,6 +99,17 @@ class DpdataSystemsData(Data):
     def systems(self) -> list[dict]:
         """Per system: name, formula, natoms, nframes, labels, nopbc."""
         return self.base.attributes.get('systems')
+
+    @property
+    def elements(self) -> list[str]:
+        """Elements with at least one atom in some system, in type-map order."""
+        present = {
+            element
+            for summary in self.systems
+            for element, count in re.findall(r'([A-Z][a-z]?)(\d+)', summary['formula'])
+            if int(count) > 0
+        }
+        return [element for element in self.type_map if element in present]
 
     @property
     def system_names(self) -> list[str]:

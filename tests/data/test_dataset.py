@@ -90,6 +90,8 @@ def test_type_map_orders_atom_types_of_a_binary_system(aiida_profile, make_cu_fr
 
     node = LabeledDatasetData.from_ase([atoms], type_map=['Ni', 'Cu'])
     assert node.system_names == ['Ni1Cu3']
+    assert node.elements == ['Ni', 'Cu']
+    assert LabeledDatasetData.from_ase([atoms], type_map=['Ag', 'Ni', 'Cu']).elements == ['Ni', 'Cu']
     system = node.to_dpdata()['Ni1Cu3']
     assert system['atom_names'] == ['Ni', 'Cu']
     assert sorted(system['atom_types'].tolist()) == [0, 1, 1, 1]

@@ -1,0 +1,1 @@
+"""Parsers: what comes back from the CalcJobs."""

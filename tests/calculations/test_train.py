@@ -1,0 +1,140 @@
+"""DpTrainCalculation: what the job folder and command lines look like, and what is refused up front."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiida.common import CodeRunMode
+from aiida.orm import Dict
+
+from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
+
+from ..conftest import FIXTURES
+
+PARAMETERS = {
+    'model': {
+        'descriptor': {'type': 'se_e2_a', 'sel': [40], 'rcut': 4.0, 'rcut_smth': 0.5, 'neuron': [4, 8]},
+        'fitting_net': {'neuron': [16, 16]},
+    },
+    'learning_rate': {'type': 'exp', 'start_lr': 1e-3, 'stop_lr': 1e-5},
+    'loss': {'start_pref_e': 0.02, 'limit_pref_e': 1, 'start_pref_f': 1000, 'limit_pref_f': 1},
+    'training': {'numb_steps': 100},
+}
+
+
+@pytest.fixture
+def train_inputs(aiida_profile, dp_code, make_cu_system):
+    init = LabeledDatasetData.from_dpdata(
+        [make_cu_system('fcc', 3), make_cu_system('bcc', 1)], ['Cu']
+    ).store()
+    iteration = LabeledDatasetData.from_dpdata(make_cu_system('fcc', 1, seed=9), ['Cu']).store()
+    return {
+        'code': dp_code,
+        'datasets': {'init': init, 'iter_000': iteration},
+        'parameters': Dict(PARAMETERS),
+        'seed': 42,
+    }
+
+
+def test_job_trains_then_freezes_with_data_copied_from_the_repository(generate_calc_job, train_inputs):
+    folder, calc_info = generate_calc_job('dpgen.train', train_inputs)
+
+    content = json.loads((folder / 'input.json').read_text())
+    assert content['training']['training_data']['systems'] == [
+        'train/init/Cu2',
+        'train/init/Cu4',
+        'train/iter_000/Cu4',
+    ]
+    assert 'sys_probs' not in content['training']['training_data']
+    assert content['training']['seed'] == content['model']['descriptor']['seed'] == 42
+    assert content['model']['type_map'] == ['Cu']
+
+    datasets = train_inputs['datasets']
+    assert sorted(calc_info.local_copy_list) == sorted(
+        [
+            (datasets['init'].uuid, 'systems', 'train/init'),
+            (datasets['iter_000'].uuid, 'systems', 'train/iter_000'),
+        ]
+    )
+    assert calc_info.codes_run_mode == CodeRunMode.SERIAL
+    assert [info.cmdline_params for info in calc_info.codes_info] == [
+        ['--tf', 'train', 'input.json'],
+        ['--tf', 'freeze', '-o', 'frozen_model.pb'],
+    ]
+    assert calc_info.retrieve_temporary_list == ['frozen_model.pb']
+    assert {'lcurve.out', 'checkpoint', 'train.err'} <= set(calc_info.retrieve_list)
+
+
+def test_weights_validation_and_init_model_reach_the_input_and_command(
+    generate_calc_job, train_inputs, make_cu_system
+):
+    model = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu']).store()
+    validation = LabeledDatasetData.from_dpdata(make_cu_system('fcc', 1, seed=11), ['Cu']).store()
+    inputs = {**train_inputs, 'dataset_weights': {'iter_000': 3.0}, 'validation_dataset': validation}
+    inputs.update(init_model=model, compress=True)
+
+    folder, calc_info = generate_calc_job('dpgen.train', inputs)
+
+    training = json.loads((folder / 'input.json').read_text())['training']
+    assert training['training_data']['sys_probs'] == pytest.approx([1 / 7, 3 / 7, 3 / 7])
+    assert training['validation_data']['systems'] == ['validation/Cu4']
+    assert (model.uuid, 'cu_se_e2_a.pb', 'init_model.pb') in calc_info.local_copy_list
+    assert calc_info.codes_info[0].cmdline_params == [
+        '--tf',
+        'train',
+        'input.json',
+        '--init-frz-model',
+        'init_model.pb',
+    ]
+    assert calc_info.codes_info[2].cmdline_params == [
+        '--tf', 'compress', '-i', 'frozen_model.pb', '-o', 'compressed_model.pb'
+    ]  # fmt: skip
+
+
+def test_parent_folder_restarts_from_its_checkpoint(generate_calc_job, train_inputs, aiida_localhost):
+    from aiida.orm import RemoteData
+
+    parent = RemoteData(computer=aiida_localhost, remote_path='/scratch/previous').store()
+    _, calc_info = generate_calc_job('dpgen.train', {**train_inputs, 'parent_folder': parent})
+
+    assert calc_info.codes_info[0].cmdline_params == [
+        '--tf',
+        'train',
+        'input.json',
+        '--restart',
+        'model.ckpt',
+    ]
+    assert sorted(calc_info.remote_copy_list) == [
+        (aiida_localhost.uuid, '/scratch/previous/checkpoint', '.'),
+        (aiida_localhost.uuid, '/scratch/previous/model.ckpt*', '.'),
+    ]
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ({'backend': 'jax'}, 'backend=\'jax\' is not supported; use "tf"'),
+        (
+            {'type_map': ['Ni']},
+            "dataset 'init' contains elements ['Cu'] that are not in the model's type_map=['Ni']",
+        ),
+        (
+            {'dataset_weights': {'iter_001': 1.0}},
+            "dataset_weights names ['iter_001'], which are not in `datasets`",
+        ),
+        (
+            {'parameters': {**PARAMETERS, 'training': {'numb_steps': 10, 'seed': 1}}},
+            "'training.seed' is set",
+        ),
+    ],
+)
+def test_bad_inputs_are_refused_before_submission(generate_calc_job, train_inputs, change, message):
+    with pytest.raises(ValueError, match=message.replace('[', r'\[').replace(']', r'\]').replace('(', r'\(')):
+        generate_calc_job('dpgen.train', {**train_inputs, **change})
+
+
+def test_init_model_with_another_type_map_is_refused(generate_calc_job, train_inputs):
+    model = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu', 'Ni']).store()
+    with pytest.raises(ValueError, match=r"init_model has type_map=\['Cu', 'Ni'\], but this training uses"):
+        generate_calc_job('dpgen.train', {**train_inputs, 'init_model': model})
