@@ -65,17 +65,13 @@ def main() -> None:
     for structure in STRUCTURES:
         dataset = datasets[f'init_{structure}']
         print(f'{structure:<10} {configurations[structure].nframes:>15} {dataset.nframes:>15}  {dataset.pk}')
-    print(
-        f'{"merged":<10} {"":>15} {initial.nframes:>15}  {initial.pk} (created by merge_datasets<{merge.pk}>)'
-    )
+    print(f'{"merged":<10} {"":>15} {initial.nframes:>15}  {initial.pk} (created by merge_datasets<{merge.pk}>)')
     system_names = ', '.join(summary['name'] for summary in initial.systems)
     print(f'systems in the merged dataset: {system_names}; labels: {initial.labels}')
 
     created_by_merge = QueryBuilder().append(LabeledDatasetData, filters={'id': initial.pk}, tag='data')
     created_by_merge.append(CalcFunctionNode, with_outgoing='data', project='id')
-    assert created_by_merge.all(flat=True) == [merge.pk], (
-        'the merged dataset must trace back to its calcfunction'
-    )
+    assert created_by_merge.all(flat=True) == [merge.pk], 'the merged dataset must trace back to its calcfunction'
 
     print()
     print(

@@ -58,9 +58,7 @@ def dp_code(aiida_localhost):
     """An InstalledCode for `dp` on localhost (the executable need not exist for prepare/parse tests)."""
     from aiida.orm import InstalledCode
 
-    return InstalledCode(
-        computer=aiida_localhost, filepath_executable='dp', default_calc_job_plugin='dpgen.train'
-    )
+    return InstalledCode(computer=aiida_localhost, filepath_executable='dp', default_calc_job_plugin='dpgen.train')
 
 
 @pytest.fixture

@@ -138,9 +138,7 @@ class DpTrainCalculation(CalcJob):
             validator=validate_parameters_port,
             help='DeePMD-kit input sections model, learning_rate, loss and training, without data paths or seeds.',
         )
-        spec.input(
-            'seed', valid_type=Int, serializer=to_aiida_type, help='Seed of descriptor, fitting and training.'
-        )
+        spec.input('seed', valid_type=Int, serializer=to_aiida_type, help='Seed of descriptor, fitting and training.')
         spec.input(
             'backend',
             valid_type=Str,
@@ -185,9 +183,7 @@ class DpTrainCalculation(CalcJob):
         spec.inputs['metadata']['options']['withmpi'].default = False
 
         spec.output('model', valid_type=DeepPotentialData, help='The frozen model.')
-        spec.output(
-            'compressed_model', valid_type=DeepPotentialData, required=False, help='`dp compress` output.'
-        )
+        spec.output('compressed_model', valid_type=DeepPotentialData, required=False, help='`dp compress` output.')
         spec.output(
             'learning_curve',
             valid_type=ArrayData,

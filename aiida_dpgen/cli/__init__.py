@@ -24,9 +24,7 @@ def engines_command():
     width = max(len(status.name) for status in statuses)
     for status in statuses:
         state = 'ok' if status.ok else 'MISSING'
-        click.echo(
-            f'{status.name:<{width}}  {state:<7}  {status.version or "-":<28}  {status.executable or "-"}'
-        )
+        click.echo(f'{status.name:<{width}}  {state:<7}  {status.version or "-":<28}  {status.executable or "-"}')
         if not status.ok:
             click.echo(f'{"":<{width}}  -> {status.problem}', err=True)
     sys.exit(0 if all(status.ok for status in statuses) else 1)

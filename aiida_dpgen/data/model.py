@@ -60,9 +60,7 @@ class DeepPotentialData(SinglefileData):
             self.base.attributes.set('sha256', sha256_of(handle))
 
     @classmethod
-    def from_frozen_model(
-        cls, path: str | pathlib.Path, training_steps: int | None = None
-    ) -> DeepPotentialData:
+    def from_frozen_model(cls, path: str | pathlib.Path, training_steps: int | None = None) -> DeepPotentialData:
         """Read type map, cutoff, descriptor and seed from the model itself (loads DeePMD-kit, seconds)."""
         from deepmd.infer import DeepPot
 

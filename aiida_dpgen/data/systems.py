@@ -139,14 +139,10 @@ class DpdataSystemsData(Data):
         with tempfile.TemporaryDirectory() as tmp:
             root = self.copy_to(tmp)
             for name in self.system_names:
-                multisystems.append(
-                    reader(str(root / name), fmt=STORAGE_FORMAT, type_map=list(self.type_map))
-                )
+                multisystems.append(reader(str(root / name), fmt=STORAGE_FORMAT, type_map=list(self.type_map)))
         return multisystems
 
-    def export(
-        self, path: str | pathlib.Path, fmt: str = STORAGE_FORMAT, overwrite: bool = False
-    ) -> list[str]:
+    def export(self, path: str | pathlib.Path, fmt: str = STORAGE_FORMAT, overwrite: bool = False) -> list[str]:
         """Write the frames to ``path`` in dpdata format ``fmt``; return the paths written.
 
         Multi-system formats (``deepmd/npy``, ``deepmd/hdf5``, ``extxyz``, ...) are written as dpdata

@@ -71,30 +71,20 @@ def validate_parameters(parameters: Mapping) -> str | None:
             return f'parameters: key {key!r} is set; remove it, seeds come from the `seed` input'
     steps = _get(parameters, ('training', 'numb_steps'))
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
-        return (
-            f'parameters: key "training.numb_steps" is {steps!r}; expected a positive integer number of steps'
-        )
+        return f'parameters: key "training.numb_steps" is {steps!r}; expected a positive integer number of steps'
     return None
 
 
-def sampling_probabilities(
-    frames_per_system: Mapping[str, Sequence[int]], weights: Mapping[str, float]
-) -> list[float]:
+def sampling_probabilities(frames_per_system: Mapping[str, Sequence[int]], weights: Mapping[str, float]) -> list[float]:
     """Per-system sampling probabilities for DeePMD-kit's ``sys_probs``, in dataset then system order.
 
     A system is drawn in proportion to its number of frames times its dataset's weight (default 1), so
     with no weights every frame is equally likely, as with DeePMD-kit's ``prob_sys_size``.
     """
-    raw = [
-        weights.get(dataset, 1.0) * nframes
-        for dataset, counts in frames_per_system.items()
-        for nframes in counts
-    ]
+    raw = [weights.get(dataset, 1.0) * nframes for dataset, counts in frames_per_system.items() for nframes in counts]
     total = sum(raw)
     if total <= 0:
-        raise ValueError(
-            f'dataset_weights={dict(weights)}: the weighted frame count is zero; use positive weights'
-        )
+        raise ValueError(f'dataset_weights={dict(weights)}: the weighted frame count is zero; use positive weights')
     return [value / total for value in raw]
 
 

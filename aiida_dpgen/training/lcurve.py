@@ -14,17 +14,13 @@ def parse_lcurve(text: str) -> dict[str, np.ndarray]:
     """Columns of ``lcurve.out`` by header name (``step``, ``rmse_trn``, ``rmse_f_val``, ..., ``lr``)."""
     header = next((line for line in text.splitlines() if line.startswith('#') and 'step' in line), None)
     if header is None:
-        raise ValueError(
-            'lcurve.out has no header line with column names (expected "# step rmse_trn ... lr")'
-        )
+        raise ValueError('lcurve.out has no header line with column names (expected "# step rmse_trn ... lr")')
     names = header.lstrip('#').split()
     if not any(line.strip() and not line.startswith('#') for line in text.splitlines()):
         return {name: np.empty(0) for name in names}
     table = np.loadtxt(io.StringIO(text), comments='#', ndmin=2)
     if table.shape[1] != len(names):
-        raise ValueError(
-            f'lcurve.out has {table.shape[1]} columns but its header names {len(names)}: {names}'
-        )
+        raise ValueError(f'lcurve.out has {table.shape[1]} columns but its header names {len(names)}: {names}')
     columns = {name: table[:, index] for index, name in enumerate(names)}
     columns['step'] = columns['step'].astype(int)
     return columns
@@ -51,9 +47,7 @@ def divergence(curve: dict[str, np.ndarray]) -> str | None:
     if total is None or len(total) < 2 or not np.isfinite(total[[0, -1]]).all():
         return None
     if total[-1] > DIVERGENCE_GROWTH_FACTOR * total[0]:
-        return (
-            f'rmse_trn grew from {total[0]:.3g} to {total[-1]:.3g}, over {DIVERGENCE_GROWTH_FACTOR:g} times'
-        )
+        return f'rmse_trn grew from {total[0]:.3g} to {total[-1]:.3g}, over {DIVERGENCE_GROWTH_FACTOR:g} times'
     return None
 
 

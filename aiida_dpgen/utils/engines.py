@@ -65,9 +65,7 @@ def _probe(name: str, executable: str, command: list[str], pattern: str, *, stdi
 
 def _lammps_has_deepmd(output: str) -> str | None:
     if 'pair style plugin deepmd' not in output:
-        return (
-            'lmp runs without the `pair_style deepmd` plugin; install deepmd-kit[lmp] in the same environment'
-        )
+        return 'lmp runs without the `pair_style deepmd` plugin; install deepmd-kit[lmp] in the same environment'
     return None
 
 

@@ -20,15 +20,11 @@ REQUIRED_LABEL_FIELDS = ('energies', 'forces')
 def validate_type_map(type_map: Sequence[str]) -> list[str]:
     """Return ``type_map`` as a list, or raise if it is not a non-empty list of unique element symbols."""
     if isinstance(type_map, str) or not isinstance(type_map, Sequence) or not type_map:
-        raise ValueError(
-            f'type_map={type_map!r}: expected a non-empty list of element symbols, such as ["Cu", "Ni"]'
-        )
+        raise ValueError(f'type_map={type_map!r}: expected a non-empty list of element symbols, such as ["Cu", "Ni"]')
     type_map = [str(element) for element in type_map]
     duplicates = sorted({element for element in type_map if type_map.count(element) > 1})
     if duplicates:
-        raise ValueError(
-            f'type_map={type_map!r}: elements {duplicates} appear more than once; list each once'
-        )
+        raise ValueError(f'type_map={type_map!r}: elements {duplicates} appear more than once; list each once')
     return type_map
 
 
@@ -103,9 +99,7 @@ def normalise(
     else:
         systems = list(systems)
     if not systems:
-        raise ValueError(
-            'systems: got zero systems; expected at least one dpdata System with one frame or more'
-        )
+        raise ValueError('systems: got zero systems; expected at least one dpdata System with one frame or more')
 
     grouped = dpdata.MultiSystems(type_map=type_map)
     for index, system in enumerate(systems):
@@ -163,9 +157,7 @@ def frame_keys(system: dpdata.System) -> np.ndarray:
         np.asarray(system['cells'], dtype=np.float64).reshape(nframes, -1),
         np.asarray(system['coords'], dtype=np.float64).reshape(nframes, -1),
     ]
-    columns += [
-        np.asarray(system[field], dtype=np.float64).reshape(nframes, -1) for field in label_fields(system)
-    ]
+    columns += [np.asarray(system[field], dtype=np.float64).reshape(nframes, -1) for field in label_fields(system)]
     table = np.ascontiguousarray(np.concatenate(columns, axis=1))
     return table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1]))).ravel()
 
@@ -176,9 +168,7 @@ def unique_frame_indices(system: dpdata.System) -> np.ndarray:
     return np.sort(first)
 
 
-def merge(
-    multisystems: Sequence[dpdata.MultiSystems], type_map: Sequence[str]
-) -> tuple[dpdata.MultiSystems, int]:
+def merge(multisystems: Sequence[dpdata.MultiSystems], type_map: Sequence[str]) -> tuple[dpdata.MultiSystems, int]:
     """Merge several datasets into one, dropping exact duplicate frames.
 
     Returns the merged :class:`dpdata.MultiSystems` and the number of frames dropped as duplicates.

@@ -25,9 +25,7 @@ PARAMETERS = {
 
 @pytest.fixture
 def train_inputs(aiida_profile, dp_code, make_cu_system):
-    init = LabeledDatasetData.from_dpdata(
-        [make_cu_system('fcc', 3), make_cu_system('bcc', 1)], ['Cu']
-    ).store()
+    init = LabeledDatasetData.from_dpdata([make_cu_system('fcc', 3), make_cu_system('bcc', 1)], ['Cu']).store()
     iteration = LabeledDatasetData.from_dpdata(make_cu_system('fcc', 1, seed=9), ['Cu']).store()
     return {
         'code': dp_code,
@@ -66,9 +64,7 @@ def test_job_trains_then_freezes_with_data_copied_from_the_repository(generate_c
     assert {'lcurve.out', 'checkpoint', 'train.err'} <= set(calc_info.retrieve_list)
 
 
-def test_weights_validation_and_init_model_reach_the_input_and_command(
-    generate_calc_job, train_inputs, make_cu_system
-):
+def test_weights_validation_and_init_model_reach_the_input_and_command(generate_calc_job, train_inputs, make_cu_system):
     model = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu']).store()
     validation = LabeledDatasetData.from_dpdata(make_cu_system('fcc', 1, seed=11), ['Cu']).store()
     inputs = {**train_inputs, 'dataset_weights': {'iter_000': 3.0}, 'validation_dataset': validation}

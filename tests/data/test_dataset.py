@@ -183,9 +183,7 @@ def test_energies_of_wrong_length_are_refused(aiida_profile, make_cu_system):
 
 
 def test_type_map_must_cover_every_element(aiida_profile, make_cu_system):
-    with pytest.raises(
-        ValueError, match=r"elements \['Cu'\] are not in type_map=\['Ni'\]; add them to type_map"
-    ):
+    with pytest.raises(ValueError, match=r"elements \['Cu'\] are not in type_map=\['Ni'\]; add them to type_map"):
         LabeledDatasetData.from_dpdata(make_cu_system('fcc', 1), type_map=['Ni'])
 
 

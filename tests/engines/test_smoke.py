@@ -204,9 +204,7 @@ def test_cp2k_single_point_is_parsed_by_dpdata_and_by_aiida_cp2ks_parser(tmp_pat
     energy_ha = float(
         re.search(r'ENERGY\| Total FORCE_EVAL \( QS \) energy \[a\.u\.\]:\s+(-?\d+\.\d+)', output).group(1)
     )
-    force_block = re.search(
-        r'ATOMIC FORCES in \[a\.u\.\]\s+# Atom.*?\n(.*?)\n\s*SUM OF', output, re.DOTALL
-    ).group(1)
+    force_block = re.search(r'ATOMIC FORCES in \[a\.u\.\]\s+# Atom.*?\n(.*?)\n\s*SUM OF', output, re.DOTALL).group(1)
     forces_ha_bohr = np.array([line.split()[3:6] for line in force_block.strip().splitlines()], dtype=float)
 
     system = dpdata.LabeledSystem(str(tmp_path / 'cu.out'), fmt='cp2k/output')
@@ -217,9 +215,7 @@ def test_cp2k_single_point_is_parsed_by_dpdata_and_by_aiida_cp2ks_parser(tmp_pat
 
     from cp2k_output_tools import parse_iter
 
-    assert importlib.metadata.version('cp2k-output-tools') == '0.5.0', (
-        'the version aiida-cp2k 2.1.1 is built for'
-    )
+    assert importlib.metadata.version('cp2k-output-tools') == '0.5.0', 'the version aiida-cp2k 2.1.1 is built for'
     parsed = {}
     for match in parse_iter(output):
         parsed.update(match)

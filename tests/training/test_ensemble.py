@@ -22,7 +22,5 @@ def test_zero_models_is_refused():
 
 
 def test_spread_of_model_errors():
-    assert spread([0.1, 0.3, None]) == pytest.approx(
-        {'mean': 0.2, 'std': 0.1, 'min': 0.1, 'max': 0.3, 'count': 2}
-    )
+    assert spread([0.1, 0.3, None]) == pytest.approx({'mean': 0.2, 'std': 0.1, 'min': 0.1, 'max': 0.3, 'count': 2})
     assert spread([None])['count'] == 0
