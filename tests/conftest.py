@@ -107,3 +107,42 @@ def generate_calc_job_node(aiida_localhost):
         return node
 
     return factory
+
+
+@pytest.fixture
+def generate_workchain():
+    """An instantiated (not running) workchain, to call its steps and handlers one by one."""
+
+    def factory(entry_point: str, inputs: dict):
+        from aiida.engine.utils import instantiate_process
+        from aiida.manage import get_manager
+        from aiida.plugins import WorkflowFactory
+
+        return instantiate_process(get_manager().get_runner(), WorkflowFactory(entry_point), **inputs)
+
+    return factory
+
+
+@pytest.fixture
+def generate_failed_calc_job(aiida_localhost):
+    """A finished CalcJobNode of ``entry_point`` with ``exit_status`` and the given output nodes."""
+
+    def factory(entry_point: str, exit_status: int, outputs: dict | None = None):
+        from aiida.common.links import LinkType
+        from aiida.engine import ProcessState
+        from aiida.orm import CalcJobNode, RemoteData
+        from aiida.plugins.entry_point import format_entry_point_string
+
+        node = CalcJobNode(
+            computer=aiida_localhost, process_type=format_entry_point_string('aiida.calculations', entry_point)
+        )
+        node.set_process_state(ProcessState.FINISHED)
+        node.set_exit_status(exit_status)
+        node.store()
+        outputs = {'remote_folder': RemoteData(computer=aiida_localhost, remote_path='/scratch/job'), **(outputs or {})}
+        for label, output in outputs.items():
+            output.base.links.add_incoming(node, link_type=LinkType.CREATE, link_label=label)
+            output.store()
+        return node
+
+    return factory

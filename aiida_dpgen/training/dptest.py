@@ -18,14 +18,17 @@ _METRIC_NAMES = {
 }
 """Log labels of DeePMD-kit 3 (whitespace collapsed) and the keys they get; units eV, eV/atom, eV/Å."""
 
-_LINE = re.compile(r'DEEPMD INFO\s+(?P<label>[A-Za-z]+\s+[A-Za-z/]+)\s*:\s*(?P<value>\S+)')
+_LINE = re.compile(r'(?P<label>(?:Energy|Force|Virial)\s+[A-Za-z/]+)\s*:\s*(?P<value>\S+)')
 _SYSTEM = re.compile(r'# testing system : (?P<system>\S+)')
 _NFRAMES = re.compile(r'# number of test data : (?P<n>\d+)')
 _AVERAGE = re.compile(r'# -+weighted average of errors-+')
 
 
 def parse_dp_test_log(text: str) -> dict:
-    """``{'systems': {path: {'nframes': n, 'force_rmse': ...}}, 'average': {...}}`` from a ``dp test`` log."""
+    """``{'systems': {path: {'nframes': n, 'force_rmse': ...}}, 'average': {...}}`` from a ``dp test`` log.
+
+    Reads both the console log (stderr) and the file that ``dp test -l`` writes, which adds the logger name.
+    """
     systems: dict[str, dict] = {}
     average: dict[str, float] = {}
     current: dict | None = None

@@ -61,3 +61,38 @@ def trained_models(tmp_path_factory) -> list[pathlib.Path]:
         _, stderr = process.communicate()
         assert process.returncode == 0, stderr.decode()[-2000:]
     return [root / 'model_1.pb', root / 'model_2.pb']
+
+
+@pytest.fixture
+def dp_installed_code(aiida_localhost):
+    """`dp` on the test computer (core.local + core.direct), as a user would set it up."""
+    from aiida.orm import InstalledCode
+
+    code = InstalledCode(
+        label='dp', computer=aiida_localhost, filepath_executable=require('dp'), default_calc_job_plugin='dpgen.train'
+    )
+    return code.store()
+
+
+@pytest.fixture
+def emt_cu_dataset(aiida_profile):
+    """20 rattled, strained 8-atom Cu cells labelled by EMT, as a stored dataset."""
+    from aiida_dpgen.data import LabeledDatasetData
+
+    def make(nframes: int = 20, seed: int = 0):
+        import numpy as np
+        from ase.build import bulk
+        from ase.calculators.emt import EMT
+
+        rng = np.random.default_rng(seed)
+        frames = []
+        for index in range(nframes):
+            atoms = bulk('Cu', 'fcc', a=3.61, cubic=True).repeat((2, 1, 1))
+            atoms.rattle(0.05, seed=seed * 1000 + index)
+            atoms.set_cell(atoms.cell * (1 + 0.02 * rng.standard_normal()), scale_atoms=True)
+            atoms.calc = EMT()
+            atoms.get_potential_energy()
+            frames.append(atoms)
+        return LabeledDatasetData.from_ase(frames, type_map=['Cu']).store()
+
+    return make

@@ -1,0 +1,1 @@
+"""BaseRestartWorkChains: each CalcJob with its error handlers."""

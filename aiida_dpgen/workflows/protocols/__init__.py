@@ -1,0 +1,1 @@
+"""Named input presets (``fast``, ``balanced``, ``stringent``) in YAML, one file per workchain."""

@@ -1,0 +1,170 @@
+"""`TrainWorkChain`: an ensemble of Deep Potential models trained on the same data with different seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain
+from aiida.orm import ArrayData, Bool, Dict, Int, List, Str, to_aiida_type
+
+from aiida_dpgen.calculations.functions.summarize_training import summarize_training
+from aiida_dpgen.data import DeepPotentialData
+from aiida_dpgen.training.ensemble import draw_seeds
+from aiida_dpgen.workflows.base.train import DpTrainBaseWorkChain
+from aiida_dpgen.workflows.protocols.utils import ProtocolMixin, recursive_merge
+
+
+def validate_numb_models(value: Int, _) -> str | None:
+    if value.value < 2:
+        return (
+            f'numb_models={value.value}: an ensemble needs at least 2 models to measure the model deviation; '
+            f'use 4 as in the DP-GEN paper'
+        )
+    return None
+
+
+def validate_inputs(inputs: dict, _) -> str | None:
+    if inputs.get('reuse_parameters') is not None and not inputs.get('init_models'):
+        return 'reuse_parameters is set but init_models is empty; give the previous models in `init_models`'
+    return None
+
+
+class TrainWorkChain(ProtocolMixin, WorkChain):
+    """Train ``numb_models`` models in parallel on the same data, seeds drawn from one seeded generator.
+
+    With ``init_models`` (the previous iteration's ensemble), model *i* starts from ``init_models`` in
+    key order, cycled, and ``reuse_parameters`` (e.g. fewer steps, a smaller start_lr) are merged into
+    the training parameters, as DP-GEN's ``training_reuse_*`` / ``training_init_model`` do.
+    """
+
+    _protocol_file = 'train'
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.expose_inputs(
+            DpTrainBaseWorkChain, namespace='base', exclude=('dp.seed', 'dp.parent_folder', 'dp.init_model')
+        )
+        spec.input(
+            'numb_models',
+            valid_type=Int,
+            default=lambda: Int(4),
+            serializer=to_aiida_type,
+            validator=validate_numb_models,
+            help='Number of models in the ensemble (the paper uses 4).',
+        )
+        spec.input(
+            'seed',
+            valid_type=Int,
+            default=lambda: Int(2020),
+            serializer=to_aiida_type,
+            help="Master seed; the models' seeds are drawn from a generator seeded with it, so reruns agree.",
+        )
+        spec.input_namespace(
+            'init_models',
+            valid_type=DeepPotentialData,
+            dynamic=True,
+            required=False,
+            help="Models to start from (e.g. the previous iteration's); model i starts from the i-th, cycled.",
+        )
+        spec.input(
+            'reuse_parameters',
+            valid_type=Dict,
+            required=False,
+            serializer=to_aiida_type,
+            help='Training parameters merged in when starting from init_models, e.g. '
+            '{"training": {"numb_steps": 20000}, "learning_rate": {"start_lr": 1e-4}}.',
+        )
+        spec.inputs.validator = validate_inputs
+        spec.outline(cls.run_models, cls.inspect_models, cls.results)
+
+        spec.output_namespace('models', valid_type=DeepPotentialData, dynamic=True, help='The frozen models.')
+        spec.output_namespace(
+            'learning_curves', valid_type=ArrayData, dynamic=True, help="Each model's lcurve.out by column."
+        )
+        spec.output('summary', valid_type=Dict, help='Final errors per model and their spread over the ensemble.')
+        spec.exit_code(
+            410,
+            'ERROR_TRAINING_FAILED',
+            message='Training failed for {failed}; the models that finished are in the outputs.',
+        )
+
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        code,
+        datasets: Mapping,
+        protocol: str | None = None,
+        overrides: Mapping | None = None,
+        **kwargs,
+    ):
+        """A builder from the ``fast``, ``balanced`` or ``stringent`` protocol, updated by ``overrides``.
+
+        :param code: the ``dp`` code.
+        :param datasets: training datasets by key.
+        :param kwargs: further ``base.dp`` inputs, e.g. ``validation_dataset`` or ``type_map``.
+        """
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        builder = cls.get_builder()
+        builder.numb_models = Int(inputs['numb_models'])
+        builder.seed = Int(inputs['seed'])
+        base = inputs['base']
+        builder.base.max_iterations = Int(base['max_iterations'])
+        dp = base['dp']
+        builder.base.dp.code = code
+        builder.base.dp.datasets = dict(datasets)
+        builder.base.dp.parameters = Dict(dp['parameters'])
+        builder.base.dp.backend = Str(dp['backend'])
+        builder.base.dp.compress = Bool(dp['compress'])
+        builder.base.dp.metadata.options = dp['metadata']['options']
+        for key, value in kwargs.items():
+            builder.base.dp[key] = List(value) if key == 'type_map' else value
+        return builder
+
+    def run_models(self):
+        seeds = draw_seeds(self.inputs.seed.value, self.inputs.numb_models.value)
+        init_models = [self.inputs.init_models[key] for key in sorted(self.inputs.get('init_models', {}))]
+        futures = {}
+        for index, seed in enumerate(seeds):
+            inputs = AttributeDict(self.exposed_inputs(DpTrainBaseWorkChain, 'base'))
+            inputs.dp = AttributeDict(inputs.dp)
+            inputs.dp.seed = Int(seed)
+            if init_models:
+                inputs.dp.init_model = init_models[index % len(init_models)]
+                if 'reuse_parameters' in self.inputs:
+                    merged = recursive_merge(inputs.dp.parameters.get_dict(), self.inputs.reuse_parameters.get_dict())
+                    inputs.dp.parameters = Dict(merged)
+            inputs.metadata = {'call_link_label': f'train_model_{index}'}
+            future = self.submit(DpTrainBaseWorkChain, **inputs)
+            self.report(f'launched DpTrainBaseWorkChain<{future.pk}> for model {index} with seed {seed}')
+            futures[f'trainings.model_{index}'] = future
+        return ToContext(**futures)
+
+    def inspect_models(self):
+        failed = []
+        finished_parameters = {}
+        for name in sorted(self.ctx.trainings):
+            child = self.ctx.trainings[name]
+            if not child.is_finished_ok:
+                failed.append(f'{name} ({child.process_label}<{child.pk}>, exit status {child.exit_status})')
+                continue
+            self.out(f'models.{name}', child.outputs.model)
+            self.out(f'learning_curves.{name}', child.outputs.learning_curve)
+            finished_parameters[name] = child.outputs.output_parameters
+        if finished_parameters:
+            self.ctx.summary = summarize_training(**finished_parameters)
+        if failed:
+            if finished_parameters:
+                self.out('summary', self.ctx.summary)
+            return self.exit_codes.ERROR_TRAINING_FAILED.format(failed=', '.join(failed))
+        return None
+
+    def results(self):
+        self.out('summary', self.ctx.summary)
+        spread = self.ctx.summary['spread']['rmse_f_trn']
+        if spread['count']:
+            self.report(
+                f'trained {spread["count"]} models: final training force RMSE {spread["mean"]:.3g} '
+                f'± {spread["std"]:.2g} eV/Å'
+            )

@@ -1,0 +1,91 @@
+"""TrainWorkChain: protocols, validation of the ensemble, and reuse of previous models."""
+
+from __future__ import annotations
+
+import pytest
+from aiida.plugins import WorkflowFactory
+
+from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
+
+from ..conftest import FIXTURES
+
+TrainWorkChain = WorkflowFactory('dpgen.train')
+
+
+@pytest.fixture
+def dataset(aiida_profile, make_cu_system):
+    return LabeledDatasetData.from_dpdata(make_cu_system('fcc', 2), ['Cu']).store()
+
+
+def test_protocols_are_fast_balanced_stringent():
+    assert set(TrainWorkChain.get_available_protocols()) == {'fast', 'balanced', 'stringent'}
+    assert TrainWorkChain.get_default_protocol() == 'balanced'
+
+
+def test_stringent_is_the_papers_cu_setting():
+    parameters = TrainWorkChain.get_protocol_inputs('stringent')['base']['dp']['parameters']
+    descriptor = parameters['model']['descriptor']
+    assert (descriptor['type'], descriptor['rcut'], descriptor['rcut_smth']) == ('se_e2_a', 8.0, 2.0)
+    assert descriptor['neuron'] == [25, 50, 100]
+    assert parameters['model']['fitting_net']['neuron'] == [240, 240, 240]
+    assert parameters['training']['numb_steps'] == 400000
+    assert (parameters['learning_rate']['start_lr'], parameters['learning_rate']['stop_lr']) == (1e-3, 3.5e-8)
+    assert TrainWorkChain.get_protocol_inputs('stringent')['numb_models'] == 4
+
+
+def test_builder_from_fast_protocol_with_overrides(dp_code, dataset):
+    builder = TrainWorkChain.get_builder_from_protocol(
+        dp_code, {'init': dataset}, protocol='fast', overrides={'numb_models': 3}, type_map=['Cu']
+    )
+    assert builder.numb_models.value == 3
+    assert builder.base.dp.parameters['training']['numb_steps'] == 400
+    assert builder.base.dp.parameters['model']['descriptor']['rcut'] == 4.0
+    assert builder.base.dp.type_map.get_list() == ['Cu']
+    assert builder.base.dp.datasets['init'].pk == dataset.pk
+
+
+def test_unknown_protocol_names_the_choices():
+    with pytest.raises(ValueError, match=r"protocol='quick' does not exist; choose one of \['balanced', 'fast'"):
+        TrainWorkChain.get_protocol_inputs('quick')
+
+
+def test_an_ensemble_of_one_is_refused(generate_workchain, dp_code, dataset):
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, protocol='fast')
+    with pytest.raises(ValueError, match=r'numb_models=1: an ensemble needs at least 2 models'):
+        builder.numb_models = 1
+    inputs = {**dict(builder), 'numb_models': 1}
+    with pytest.raises(ValueError, match=r'numb_models=1: an ensemble needs at least 2 models'):
+        generate_workchain('dpgen.train', inputs)
+
+
+def test_reuse_parameters_without_models_are_refused(generate_workchain, dp_code, dataset):
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, protocol='fast')
+    builder.reuse_parameters = {'training': {'numb_steps': 100}}
+    with pytest.raises(ValueError, match='reuse_parameters is set but init_models is empty'):
+        generate_workchain('dpgen.train', dict(builder))
+
+
+def test_reused_models_start_each_member_with_fewer_steps(generate_workchain, dp_code, dataset, monkeypatch):
+    previous = {
+        f'model_{i}': DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu']).store()
+        for i in range(2)
+    }
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, protocol='fast')
+    builder.numb_models = 4
+    builder.init_models = previous
+    builder.reuse_parameters = {'training': {'numb_steps': 100}, 'learning_rate': {'start_lr': 1e-4}}
+    process = generate_workchain('dpgen.train', dict(builder))
+
+    submitted = []
+    monkeypatch.setattr(process, 'submit', lambda cls, **inputs: submitted.append(inputs) or _Future(len(submitted)))
+    process.run_models()
+
+    assert [inputs['dp']['init_model'].pk for inputs in submitted] == [previous[f'model_{i % 2}'].pk for i in range(4)]
+    assert {inputs['dp']['parameters']['training']['numb_steps'] for inputs in submitted} == {100}
+    assert {inputs['dp']['parameters']['learning_rate']['start_lr'] for inputs in submitted} == {1e-4}
+    assert len({inputs['dp']['seed'].value for inputs in submitted}) == 4
+
+
+class _Future:
+    def __init__(self, pk):
+        self.pk = pk
