@@ -3,23 +3,31 @@
 Run with ``verdi run examples/launch_cu.py`` on any profile (``scripts/run-example.sh`` creates an
 embedded ``verdi presto`` profile and runs it).
 
-What runs today (aiida-dpgen 0.1.0.dev0, the package foundation): the initial data of the Cu example,
-i.e. perturbed fcc, hcp and bcc cells labelled by ASE's EMT calculator as stand-in initial data,
-stored as datasets and configurations and merged by the ``merge_datasets`` calcfunction so that the
-graph shows where the training data came from. The concurrent-learning loop itself (training with
-DeePMD-kit, exploration with LAMMPS, labeling with Quantum ESPRESSO) is not implemented yet; this
-script says so at the end and will run the whole loop once DpgenWorkChain exists.
+What runs today (aiida-dpgen 0.1.0.dev0):
+1. the initial data of the Cu example: perturbed fcc, hcp and bcc cells labelled by ASE's EMT
+   calculator as stand-in initial data, merged by the ``merge_datasets`` calcfunction;
+2. the training step of the first iteration: an ensemble of 4 DeePMD-kit models trained on that data
+   with ``TrainWorkChain`` (``--protocol fast`` by default: seconds per model on 2 cores).
+Exploration with LAMMPS, labeling with Quantum ESPRESSO and the loop around them (DpgenWorkChain) are
+not implemented yet; the script says so at the end.
+
+Options: ``verdi run examples/launch_cu.py [--protocol fast|balanced|stringent] [--computer localhost]``
 """
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
+from aiida.engine import run_get_node
 from aiida.orm import CalcFunctionNode, QueryBuilder
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from aiida_dpgen.calculations.functions import merge_datasets
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.utils.codes import get_or_create_code
+from aiida_dpgen.workflows.train import TrainWorkChain
 
 TYPE_MAP = ['Cu']
 STRUCTURES = {'fcc': {'a': 3.61, 'cubic': True}, 'hcp': {'a': 2.55}, 'bcc': {'a': 2.87, 'cubic': True}}
@@ -50,7 +58,7 @@ def label_with_emt(frames: list) -> list:
     return frames
 
 
-def main() -> None:
+def build_initial_data():
     rng = np.random.default_rng(2020)
     datasets, configurations = {}, {}
     for structure in STRUCTURES:
@@ -60,7 +68,7 @@ def main() -> None:
 
     initial, merge = merge_datasets.run_get_node(**datasets)
 
-    print('Initial data for the Cu example (EMT labels stand in for DFT until the loop exists)')
+    print('Initial data for the Cu example (EMT labels stand in for DFT until labeling exists)')
     print(f'{"structure":<10} {"configurations":>15} {"labeled frames":>15}  node')
     for structure in STRUCTURES:
         dataset = datasets[f'init_{structure}']
@@ -72,11 +80,45 @@ def main() -> None:
     created_by_merge = QueryBuilder().append(LabeledDatasetData, filters={'id': initial.pk}, tag='data')
     created_by_merge.append(CalcFunctionNode, with_outgoing='data', project='id')
     assert created_by_merge.all(flat=True) == [merge.pk], 'the merged dataset must trace back to its calcfunction'
+    return initial
+
+
+def train_ensemble(initial: LabeledDatasetData, protocol: str, computer: str):
+    code = get_or_create_code('dp', 'dp', computer=computer, plugin='dpgen.train')
+    builder = TrainWorkChain.get_builder_from_protocol(code, {'init': initial}, protocol=protocol)
+    print(
+        f'\nIteration 000, training: {builder.numb_models.value} models, protocol {protocol!r}, code {code.full_label}'
+    )
+    results, node = run_get_node(builder)
+    if not node.is_finished_ok:
+        raise SystemExit(f'TrainWorkChain<{node.pk}> failed: {node.exit_message}; see `verdi process report {node.pk}`')
+
+    summary = results['summary'].get_dict()
+    print(f'{"model":<9} {"seed":>11} {"steps":>6} {"rmse_e_trn (eV/atom)":>21} {"rmse_f_trn (eV/Å)":>18}  node')
+    for name in sorted(results['models']):
+        model, metrics = results['models'][name], summary['models'][name]
+        print(
+            f'{name:<9} {model.seed:>11} {metrics["steps"]:>6} {metrics["rmse_e_trn"]:>21.4f} '
+            f'{metrics["rmse_f_trn"]:>18.4f}  {model.pk}'
+        )
+    spread = summary['spread']['rmse_f_trn']
+    print(f'ensemble force RMSE {spread["mean"]:.4f} ± {spread["std"]:.4f} eV/Å (TrainWorkChain<{node.pk}>)')
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description='The DP-GEN Cu example on a laptop.')
+    parser.add_argument('--protocol', choices=['fast', 'balanced', 'stringent'], default='fast')
+    parser.add_argument('--computer', default='localhost')
+    arguments = parser.parse_args()
+
+    initial = build_initial_data()
+    train_ensemble(initial, arguments.protocol, arguments.computer)
 
     print()
     print(
-        'NOT YET IMPLEMENTED: the concurrent-learning loop (DeePMD-kit training, LAMMPS exploration, '
-        'Quantum ESPRESSO labeling; issues #4-#7). This run stopped after building the initial data.'
+        'NOT YET IMPLEMENTED: exploration with LAMMPS, labeling with Quantum ESPRESSO and the loop around them '
+        '(DpgenWorkChain; issues #5-#7). This run stopped after training the first ensemble.'
     )
 
 

@@ -1,0 +1,25 @@
+"""Codes for examples: created once from PATH, found again afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiida_dpgen.utils.codes import get_or_create_code
+
+
+def test_code_is_created_from_path_once(aiida_localhost, tmp_path, monkeypatch):
+    executable = tmp_path / 'dp'
+    executable.write_text('#!/bin/sh\n')
+    executable.chmod(0o755)
+    monkeypatch.setenv('PATH', str(tmp_path))
+
+    code = get_or_create_code('dp', 'dp', computer=aiida_localhost.label, plugin='dpgen.train')
+
+    assert str(code.filepath_executable) == str(executable)
+    assert get_or_create_code('dp', 'dp', computer=aiida_localhost.label).pk == code.pk
+
+
+def test_missing_executable_says_how_to_install(aiida_localhost, tmp_path, monkeypatch):
+    monkeypatch.setenv('PATH', str(tmp_path))
+    with pytest.raises(ValueError, match=r"executable 'lmp' is not on PATH; run scripts/install\.sh"):
+        get_or_create_code('lmp-missing', 'lmp', computer=aiida_localhost.label)
