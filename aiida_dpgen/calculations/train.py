@@ -96,6 +96,8 @@ class DpTrainCalculation(CalcJob):
     """
 
     INPUT_FILENAME = 'input.json'
+    RESOLVED_INPUT_FILENAME = 'out.json'
+    """DeePMD-kit's copy of the input with defaults filled in and ``sel: auto`` resolved."""
     LCURVE_FILENAME = 'lcurve.out'
     CHECKPOINT_INDEX = 'checkpoint'
     TRAINING_DATA_FOLDER = 'train'
@@ -296,6 +298,7 @@ class DpTrainCalculation(CalcJob):
         calcinfo.remote_copy_list = remote_copy_list
         calcinfo.retrieve_list = [
             self.INPUT_FILENAME,
+            self.RESOLVED_INPUT_FILENAME,
             self.LCURVE_FILENAME,
             self.CHECKPOINT_INDEX,
             'train.out',

@@ -25,7 +25,8 @@ class DeepPotentialData(SinglefileData):
     """A frozen DeePMD-kit model (``dp freeze`` output) in the node repository.
 
     Attributes: ``backend`` (from the suffix: tensorflow for ``.pb``, pytorch for ``.pth``), ``type_map``,
-    ``rcut`` (Å), ``descriptor`` (e.g. ``se_e2_a``), ``seed``, ``training_steps``, ``sha256`` of the file.
+    ``rcut`` (Å), ``descriptor`` (e.g. ``se_e2_a``), ``sel`` (neighbours per type inside rcut, as
+    resolved by DeePMD-kit), ``seed``, ``training_steps``, ``sha256`` of the file.
     The checksum lets a user confirm that a file on a cluster is the model the graph says it is.
     """
 
@@ -39,6 +40,7 @@ class DeepPotentialData(SinglefileData):
         descriptor: str | None = None,
         seed: int | None = None,
         training_steps: int | None = None,
+        sel: Sequence[int] | None = None,
         **kwargs,
     ):
         super().__init__(file, filename=filename, **kwargs)
@@ -56,6 +58,7 @@ class DeepPotentialData(SinglefileData):
         self.base.attributes.set('descriptor', descriptor)
         self.base.attributes.set('seed', None if seed is None else int(seed))
         self.base.attributes.set('training_steps', None if training_steps is None else int(training_steps))
+        self.base.attributes.set('sel', None if sel is None else [int(value) for value in sel])
         with self.open(mode='rb') as handle:
             self.base.attributes.set('sha256', sha256_of(handle))
 
@@ -67,6 +70,7 @@ class DeepPotentialData(SinglefileData):
         model = DeepPot(str(path))
         definition = model.get_model_def_script() or {}
         descriptor = definition.get('descriptor', {})
+        sel = descriptor.get('sel')
         return cls(
             str(path),
             type_map=model.get_type_map(),
@@ -74,6 +78,7 @@ class DeepPotentialData(SinglefileData):
             descriptor=descriptor.get('type'),
             seed=descriptor.get('seed'),
             training_steps=training_steps,
+            sel=sel if isinstance(sel, list) else None,
         )
 
     @property
@@ -97,6 +102,10 @@ class DeepPotentialData(SinglefileData):
     @property
     def seed(self) -> int | None:
         return self.base.attributes.get('seed')
+
+    @property
+    def sel(self) -> list[int] | None:
+        return self.base.attributes.get('sel')
 
     @property
     def training_steps(self) -> int | None:

@@ -78,7 +78,8 @@ class DpTrainParser(Parser):
         model_path = temporary / self.node.process_class.model_filename(backend)
         if not model_path.is_file():
             return self.exit_codes.ERROR_NO_MODEL_PRODUCED
-        attributes = {**descriptor_summary(training_input), 'training_steps': last_step}
+        resolved = json.loads(self._read('out.json')) if 'out.json' in files else training_input
+        attributes = {**descriptor_summary(resolved), 'training_steps': last_step}
         type_map = training_input['model']['type_map']
         self.out('model', DeepPotentialData(str(model_path), type_map=type_map, **attributes))
 

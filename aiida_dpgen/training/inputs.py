@@ -124,13 +124,19 @@ def build_training_input(
 
 
 def descriptor_summary(training_input: Mapping) -> dict:
-    """Descriptor type, cutoff (Å) and seed of a complete training input, for the model node's attributes."""
+    """Descriptor type, cutoff (Å), sel and seed of a training input, for the model node's attributes.
+
+    Give DeePMD-kit's ``out.json`` (the input with ``sel: auto`` resolved) where there is one; a ``sel``
+    that is still ``auto`` is reported as None.
+    """
     descriptor = training_input['model'].get('descriptor', {})
     rcut = descriptor.get('rcut')
     if rcut is None and descriptor.get('type') == 'hybrid':
         rcut = max((sub.get('rcut', 0) for sub in descriptor.get('list', [])), default=None)
+    sel = descriptor.get('sel')
     return {
         'descriptor': descriptor.get('type'),
         'rcut': rcut,
+        'sel': sel if isinstance(sel, list) else None,
         'seed': training_input['training'].get('seed'),
     }

@@ -25,8 +25,17 @@ def validate_numb_models(value: Int, _) -> str | None:
 
 
 def validate_inputs(inputs: dict, _) -> str | None:
-    if inputs.get('reuse_parameters') is not None and not inputs.get('init_models'):
+    init_models = inputs.get('init_models') or {}
+    if inputs.get('reuse_parameters') is not None and not init_models:
         return 'reuse_parameters is set but init_models is empty; give the previous models in `init_models`'
+    parameters = inputs.get('base', {}).get('dp', {}).get('parameters')
+    sel = parameters.get_dict()['model'].get('descriptor', {}).get('sel') if parameters is not None else None
+    if init_models and sel == 'auto':
+        previous = next(iter(init_models.values())).sel
+        return (
+            'base.dp.parameters: model.descriptor.sel is "auto", which DeePMD-kit resolves from the current data, '
+            f'so it may not match the init_models; set it explicitly (the init models have sel={previous})'
+        )
     return None
 
 

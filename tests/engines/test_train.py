@@ -99,3 +99,30 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(dp_installed_code, 
     resumed_steps = jobs[1].outputs.learning_curve.get_array('step')
     assert resumed_steps[0] > 0, 'the second job must continue from the checkpoint, not from step 0'
     assert results['model'].training_steps == 3000
+
+
+def test_training_continues_from_a_frozen_model_and_compresses_it(dp_installed_code, emt_cu_dataset):
+    """`--init-frz-model` with the fast protocol's architecture, then `dp compress`."""
+    from .conftest import REPOSITORY
+
+    previous = DeepPotentialData.from_frozen_model(REPOSITORY / 'tests' / 'fixtures' / 'models' / 'cu_se_e2_a.pb')
+    assert previous.sel == [40]
+    parameters = TrainWorkChain.get_protocol_inputs('fast')['base']['dp']['parameters']
+    parameters['training'].update(numb_steps=100, disp_freq=50)
+    parameters['learning_rate']['start_lr'] = 1e-4
+
+    results, node = run_get_node(
+        CalculationFactory('dpgen.train'),
+        code=dp_installed_code,
+        datasets={'init': emt_cu_dataset(nframes=8, seed=5)},
+        parameters=parameters,
+        seed=3,
+        init_model=previous.store(),
+        compress=True,
+    )
+
+    assert node.is_finished_ok, node.exit_message
+    assert '--init-frz-model' in node.base.repository.get_object_content('_aiidasubmit.sh')
+    assert results['compressed_model'].deepmd_backend == 'tensorflow'
+    assert results['compressed_model'].sha256 != results['model'].sha256
+    assert results['model'].sel == [40]

@@ -39,6 +39,7 @@ def test_healthy_run_gives_model_learning_curve_and_final_errors(parse):
     model = results['model']
     assert (model.type_map, model.rcut, model.descriptor, model.seed) == (['Cu'], 4.0, 'se_e2_a', 7)
     assert model.training_steps == 60
+    assert model.sel == [40], 'sel as DeePMD-kit resolved it (out.json)'
     curve = results['learning_curve']
     assert curve.get_array('step').tolist() == [0, 20, 40, 60]
     assert set(curve.get_arraynames()) >= {'rmse_f_trn', 'rmse_f_val', 'rmse_e_trn', 'rmse_v_val', 'lr'}

@@ -55,7 +55,7 @@ def test_hybrid_descriptors_get_the_seed_in_every_member():
         parameters, type_map=['Cu'], training_systems=['a'], sys_probs=None, validation_systems=None, seed=5
     )
     assert [member['seed'] for member in content['model']['descriptor']['list']] == [5, 5]
-    assert descriptor_summary(content) == {'descriptor': 'hybrid', 'rcut': 6.0, 'seed': 5}
+    assert descriptor_summary(content) == {'descriptor': 'hybrid', 'rcut': 6.0, 'sel': None, 'seed': 5}
 
 
 @pytest.mark.parametrize(

@@ -89,3 +89,16 @@ def test_reused_models_start_each_member_with_fewer_steps(generate_workchain, dp
 class _Future:
     def __init__(self, pk):
         self.pk = pk
+
+
+def test_reusing_models_with_sel_auto_is_refused_naming_the_models_sel(generate_workchain, dp_code, dataset):
+    previous = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu'], sel=[40]).store()
+    builder = TrainWorkChain.get_builder_from_protocol(
+        dp_code,
+        {'init': dataset},
+        protocol='fast',
+        overrides={'base': {'dp': {'parameters': {'model': {'descriptor': {'sel': 'auto'}}}}}},
+    )
+    builder.init_models = {'model_0': previous}
+    with pytest.raises(ValueError, match=r'sel is "auto".*set it explicitly \(the init models have sel=\[40\]\)'):
+        generate_workchain('dpgen.train', dict(builder))
