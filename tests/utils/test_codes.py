@@ -8,15 +8,15 @@ from aiida_dpgen.utils.codes import get_or_create_code
 
 
 def test_code_is_created_from_path_once(aiida_localhost, tmp_path, monkeypatch):
-    executable = tmp_path / 'dp'
+    executable = tmp_path / 'dp-fake'
     executable.write_text('#!/bin/sh\n')
     executable.chmod(0o755)
     monkeypatch.setenv('PATH', str(tmp_path))
 
-    code = get_or_create_code('dp', 'dp', computer=aiida_localhost.label, plugin='dpgen.train')
+    code = get_or_create_code('dp-from-path', 'dp-fake', computer=aiida_localhost.label, plugin='dpgen.train')
 
     assert str(code.filepath_executable) == str(executable)
-    assert get_or_create_code('dp', 'dp', computer=aiida_localhost.label).pk == code.pk
+    assert get_or_create_code('dp-from-path', 'dp-fake', computer=aiida_localhost.label).pk == code.pk
 
 
 def test_missing_executable_says_how_to_install(aiida_localhost, tmp_path, monkeypatch):
