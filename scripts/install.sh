@@ -21,6 +21,15 @@ PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 
 bash scripts/install-engines.sh
 
+# DP-GEN itself, in a venv of its own: the reference that tests/exploration/test_dpgen_equivalence.py
+# and benchmarks/selection.py compare selection counts and speed against. Never imported by the package
+# (its dependencies, pymatgen add-ons and openbabel among them, stay out of the main environment).
+REFERENCE_VENV=${AIIDA_DPGEN_REFERENCE_VENV:-.venv-dpgen}
+if ! "$REFERENCE_VENV/bin/python" -c "import dpgen.generator.run" >/dev/null 2>&1; then
+    "$PYTHON" -m venv "$REFERENCE_VENV"
+    "$REFERENCE_VENV/bin/python" -m pip install -q --disable-pip-version-check "dpgen==0.14.0"
+fi
+
 # pip check must report nothing but that one deliberate conflict.
 conflicts=$("$VENV/bin/python" -m pip check 2>&1 | grep -v -E "^cp2k-output-tools 0\.5\.0 (has requirement|requires) numpy<2\.0" || true)
 if [ -n "$conflicts" ] && [ "$conflicts" != "No broken requirements found." ]; then

@@ -1,0 +1,1 @@
+"""Exploration logic without AiiDA: model deviation files, selection, LAMMPS inputs, schedules."""

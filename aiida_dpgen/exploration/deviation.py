@@ -1,0 +1,184 @@
+"""Read DeePMD-kit's ``model_devi.out`` fast, exactly, and in bounded memory.
+
+The LAMMPS plugin writes fixed-width lines: ``%12d`` for the step, then six `` %18.6e`` columns
+(max/min/avg virial deviation, max/min/avg force deviation). At the paper's scale (25 million frames in
+thousands of files) parsing this text is the cost of selection, so a file is parsed as a 2-D array of
+bytes: digits are taken from fixed positions with numpy, the integer mantissa is combined with its
+decimal exponent by one division or multiplication by an exactly representable power of ten, which
+rounds exactly like ``strtod``. Rows that do not fit the layout (``nan``, three-digit exponents, other
+writers) are parsed with ``float`` one by one, and a file without a fixed layout falls back to
+``numpy.loadtxt``; all paths give the same numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ('step', 'max_devi_v', 'min_devi_v', 'avg_devi_v', 'max_devi_f', 'min_devi_f', 'avg_devi_f')
+STEP, MAX_DEVI_V, MIN_DEVI_V, AVG_DEVI_V, MAX_DEVI_F, MIN_DEVI_F, AVG_DEVI_F = range(7)
+
+_DIGIT_ZERO = ord('0')
+_EXACT_POWERS = 10.0 ** np.arange(23)
+"""10**0 .. 10**22 are exact in float64, so one multiplication or division by them rounds like strtod."""
+
+
+def write_model_devi(path: str | os.PathLike, table: np.ndarray) -> None:
+    """Write ``table`` (n x 7: step and six deviations) in the layout the LAMMPS plugin writes."""
+    header = f'{"step":>11}' + ''.join(f'{name:>19}' for name in COLUMNS[1:])
+    np.savetxt(path, table, fmt=['%12d'] + ['%18.6e'] * 6, header=header, comments='#')
+
+
+def read_model_devi(source: str | os.PathLike | bytes) -> np.ndarray:
+    """All rows of a ``model_devi.out`` as a float64 array (n x 7), the step in column 0.
+
+    When a step appears more than once (some LAMMPS fixes evaluate a step again), only its last row is
+    kept, as DP-GEN does. An empty file gives an array of shape (0, 7).
+    """
+    data = source if isinstance(source, bytes) else _read_bytes(source)
+    table = _parse(data)
+    return keep_last_per_step(table)
+
+
+def _read_bytes(path) -> bytes:
+    return Path(path).read_bytes()
+
+
+def keep_last_per_step(table: np.ndarray) -> np.ndarray:
+    if len(table) < 2 or np.all(np.diff(table[:, STEP]) > 0):
+        return table
+    _, reversed_first = np.unique(table[::-1, STEP], return_index=True)
+    return table[np.sort(len(table) - 1 - reversed_first)]
+
+
+def _parse(data: bytes) -> np.ndarray:
+    start = 0
+    while data.startswith(b'#', start):
+        newline = data.find(b'\n', start)
+        if newline < 0:
+            return np.empty((0, len(COLUMNS)))
+        start = newline + 1
+    if not data[start : start + 4096].strip() and not data[start:].strip():
+        return np.empty((0, len(COLUMNS)))
+    if not data.endswith(b'\n'):
+        data += b'\n'
+    width = data.find(b'\n', start) - start + 1
+    if width > 1 and (len(data) - start) % width == 0:
+        rows = np.frombuffer(data, dtype=np.uint8, offset=start).reshape(-1, width)
+        layout = _layout(rows[0, :-1].tobytes())
+        if layout is not None and np.all(rows[:, -1] == ord('\n')):
+            return _parse_fixed_width(rows, layout)
+    return _parse_general(data[start:])
+
+
+def _layout(line: bytes) -> list[tuple[int, int]] | None:
+    """(end, digits after the point) per column from the first row, or None if the row is not 7 fields."""
+    fields, position = [], 0
+    for token in line.split():
+        begin = line.index(token, position)
+        position = begin + len(token)
+        fields.append((position, token))
+    if len(fields) != len(COLUMNS):
+        return None
+    layout = [(fields[0][0], 0)]
+    for end, token in fields[1:]:
+        mantissa, _, exponent = token.partition(b'e')
+        if b'.' not in mantissa or len(exponent) != 3 or exponent[:1] not in (b'+', b'-'):
+            return None
+        layout.append((end, len(mantissa) - mantissa.index(b'.') - 1))
+    return layout
+
+
+def _parse_fixed_width(rows: np.ndarray, layout: list[tuple[int, int]]) -> np.ndarray:
+    """Parse every row with the first row's layout; rows that differ are parsed one by one.
+
+    The six float fields have one width, so the float part of the rows is viewed as (rows, 6, width) and
+    each digit position is a plain slice of that view: no gathers, no copies of the text.
+    """
+    step_end = layout[0][0]
+    ends = [end for end, _ in layout[1:]]
+    field_width = ends[0] - step_end
+    precision = layout[1][1]
+    uniform = all(end - step_end == (index + 1) * field_width for index, end in enumerate(ends))
+    if not uniform or any(p != precision for _, p in layout[1:]) or field_width < precision + 7:
+        return _parse_general(rows.tobytes())
+
+    nrows = len(rows)
+    fields = rows[:, step_end : step_end + len(ends) * field_width].reshape(nrows, len(ends), field_width)
+    point = field_width - 5 - precision
+    zero = np.uint8(_DIGIT_ZERO)
+
+    lead = fields[:, :, point - 1] - zero
+    decimals = fields[:, :, point + 1 : point + 1 + precision] - zero
+    exponent_tens = fields[:, :, field_width - 2] - zero
+    exponent_ones = fields[:, :, field_width - 1] - zero
+    exponent_negative = fields[:, :, field_width - 3] == ord('-')
+    negative = fields[:, :, point - 2] == ord('-')
+
+    mantissa = lead * 10.0**precision + decimals @ (10.0 ** np.arange(precision - 1, -1, -1))
+    exponent = exponent_tens.astype(np.int16) * 10 + exponent_ones
+    exponent = np.where(exponent_negative, -exponent, exponent) - precision
+    power = _EXACT_POWERS[np.minimum(np.abs(exponent), 22)]
+    values = np.where(exponent >= 0, mantissa * power, mantissa / power)
+    if negative.any():
+        values = np.where(negative, -values, values)
+
+    step_digits = rows[:, :step_end] - zero
+    step_is_digit = step_digits <= 9
+    steps = np.where(step_is_digit, step_digits, 0) @ 10.0 ** np.arange(step_end - 1, -1, -1)
+
+    # Validity, first for the whole file with a few reductions (the common case), per row only if needed.
+    checks = (
+        lambda: (lead > 9) | np.any(decimals > 9, axis=2) | (exponent_tens > 9) | (exponent_ones > 9),
+        lambda: fields[:, :, point] != ord('.'),
+        lambda: fields[:, :, field_width - 4] != ord('e'),
+        lambda: ~exponent_negative & (fields[:, :, field_width - 3] != ord('+')),
+        lambda: ~negative & (fields[:, :, point - 2] != ord(' ')),
+        lambda: np.abs(exponent) > 22,
+    )
+    whole_file_fine = (
+        max(lead.max(), decimals.max(), exponent_tens.max(), exponent_ones.max()) <= 9
+        and np.all(fields[:, :, point] == ord('.'))
+        and np.all(fields[:, :, field_width - 4] == ord('e'))
+        and np.all(exponent_negative | (fields[:, :, field_width - 3] == ord('+')))
+        and np.all(negative | (fields[:, :, point - 2] == ord(' ')))
+        and np.abs(exponent).max() <= 22
+        and np.all(step_is_digit[:, -1])
+        and np.all(step_is_digit | (rows[:, :step_end] == ord(' ')))
+    )
+    irregular = np.zeros(nrows, dtype=bool)
+    if not whole_file_fine:
+        for check in checks:
+            irregular |= check().any(axis=1)
+        irregular |= ~np.all(step_is_digit | (rows[:, :step_end] == ord(' ')), axis=1) | ~step_is_digit[:, -1]
+
+    table = np.empty((nrows, len(COLUMNS)))
+    table[:, STEP] = steps
+    table[:, 1:] = values
+    if irregular.any():
+        keep = np.ones(nrows, dtype=bool)
+        for index in np.flatnonzero(irregular):
+            line = rows[index, :-1].tobytes()
+            if line.lstrip().startswith(b'#') or not line.strip():
+                keep[index] = False
+            else:
+                table[index] = [float(token) for token in line.split()]
+        table = table[keep]
+    return table
+
+
+def _parse_general(body: bytes) -> np.ndarray:
+    table = np.loadtxt(io.BytesIO(body), ndmin=2)
+    if table.shape[1] != len(COLUMNS):
+        raise ValueError(f'model_devi.out has {table.shape[1]} columns; expected {len(COLUMNS)}: {COLUMNS}')
+    return table
+
+
+def iter_model_devi_files(paths) -> Iterator[tuple[str, np.ndarray]]:
+    """``(path, table)`` for each file in turn: one file in memory at a time."""
+    for path in paths:
+        yield str(path), read_model_devi(path)
