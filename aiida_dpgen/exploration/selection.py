@@ -25,7 +25,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from aiida_dpgen.exploration.deviation import MAX_DEVI_F, MAX_DEVI_V, STEP
+from aiida_dpgen.exploration.deviation import SELECTION_COLUMNS, read_model_devi
+from aiida_dpgen.utils.memory import keep_freed_memory
 
 ACCURATE, CANDIDATE, FAILED = 0, 1, 2
 CATEGORY_NAMES = ('accurate', 'candidate', 'failed')
@@ -57,20 +58,20 @@ class TrustLevels:
             raise ValueError(f'trust levels: v_lo={self.v_lo} and v_hi={self.v_hi}; expected 0 <= v_lo < v_hi')
 
 
-def classify(table: np.ndarray, trust: TrustLevels, skip: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Category of each frame of a model-deviation table (n x 7), and the mask of frames not skipped."""
-    kept = table[:, STEP] >= skip
-    force = table[:, MAX_DEVI_F]
+def classify(
+    steps: np.ndarray, max_devi_v: np.ndarray, max_devi_f: np.ndarray, trust: TrustLevels, skip: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Category of each frame, and the mask of frames not skipped (step at least ``skip``)."""
+    kept = steps >= skip
     with np.errstate(invalid='ignore'):
-        candidate = (force >= trust.f_lo) & (force < trust.f_hi)
-        failed = force >= trust.f_hi
-        accurate = force < trust.f_lo
+        candidate = (max_devi_f >= trust.f_lo) & (max_devi_f < trust.f_hi)
+        failed = max_devi_f >= trust.f_hi
+        accurate = max_devi_f < trust.f_lo
         if trust.v_lo is not None:
-            virial = table[:, MAX_DEVI_V]
-            candidate |= (virial >= trust.v_lo) & (virial < trust.v_hi)
-            failed |= virial >= trust.v_hi
-            accurate &= virial < trust.v_lo
-    categories = np.full(len(table), FAILED, dtype=np.int8)
+            candidate |= (max_devi_v >= trust.v_lo) & (max_devi_v < trust.v_hi)
+            failed |= max_devi_v >= trust.v_hi
+            accurate &= max_devi_v < trust.v_lo
+    categories = np.full(len(steps), FAILED, dtype=np.int8)
     categories[accurate & ~candidate & ~failed] = ACCURATE
     categories[candidate] = CANDIDATE
     return categories, kept
@@ -103,12 +104,15 @@ class SystemSelection:
     steps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def add(self, task: int, table: np.ndarray, trust: TrustLevels, skip: int = 0) -> np.ndarray:
-        """Count the frames of one task; returns their categories (skipped frames: -1)."""
-        categories, kept = classify(table, trust, skip)
+        """Count the frames of one task, a table with the columns step, max_devi_v, max_devi_f
+        (:data:`~aiida_dpgen.exploration.deviation.SELECTION_COLUMNS`); returns the frames' categories
+        (skipped frames: -1)."""
+        steps, max_devi_v, max_devi_f = table[:, 0], table[:, 1], table[:, 2]
+        categories, kept = classify(steps, max_devi_v, max_devi_f, trust, skip)
         self.counts += np.bincount(categories[kept], minlength=3)
-        force = table[kept, MAX_DEVI_F]
+        force = max_devi_f[kept]
         self.histogram += np.histogram(force[np.isfinite(force)], bins=HISTOGRAM_EDGES)[0]
-        candidate_steps = table[kept & (categories == CANDIDATE), STEP].astype(np.int64)
+        candidate_steps = steps[kept & (categories == CANDIDATE)].astype(np.int64)
         self.offer(np.full(len(candidate_steps), task, dtype=np.int64), candidate_steps)
         return np.where(kept, categories, -1)
 
@@ -152,12 +156,30 @@ class SystemSelection:
 
 
 def select_files(
-    files: Iterable[tuple[int, str]], trust: TrustLevels, cap: int, seed: int = 0, skip: int = 0
+    files: Iterable[tuple[int, str]], trust: TrustLevels, *, cap: int, seed: int = 0, skip: int = 0, workers: int = 1
 ) -> SystemSelection:
-    """Stream ``(task, path)`` model_devi files of one system through a :class:`SystemSelection`."""
-    from aiida_dpgen.exploration.deviation import read_model_devi
+    """Stream ``(task, path)`` model_devi files of one system through a :class:`SystemSelection`.
 
+    With ``workers`` > 1 the files are split over that many processes; because the cap keeps the
+    smallest keys, merging their selections gives exactly the single-process result.
+    """
+    files = list(files)
+    if workers > 1 and len(files) > workers:
+        import functools
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = [files[index::workers] for index in range(workers)]
+        one_process = functools.partial(select_files, trust=trust, cap=cap, seed=seed, skip=skip)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+            parts = list(pool.map(one_process, chunks))
+        merged = parts[0]
+        for part in parts[1:]:
+            merged.merge(part)
+        return merged
+
+    keep_freed_memory()
     selection = SystemSelection(cap=cap, seed=seed)
     for task, path in files:
-        selection.add(task, read_model_devi(path), trust, skip)
+        selection.add(task, read_model_devi(path, SELECTION_COLUMNS), trust, skip)
     return selection

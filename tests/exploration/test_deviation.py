@@ -64,3 +64,15 @@ def test_a_truncated_last_line_of_a_killed_run_is_still_read(tmp_path):
     text = (tmp_path / 'm.out').read_bytes()
     (tmp_path / 'm.out').write_bytes(text.rstrip(b'\n'))
     assert read_model_devi(tmp_path / 'm.out').shape == (5, 7)
+
+
+def test_only_the_selection_columns_can_be_read(tmp_path):
+    rng = np.random.default_rng(4)
+    table = np.column_stack([np.arange(50) * 10, 10 ** rng.uniform(-3, 0, (50, 6))])
+    table[7, 4] = np.nan
+    write_model_devi(tmp_path / 'm.out', table)
+    full = read_model_devi(tmp_path / 'm.out')
+    selected = read_model_devi(tmp_path / 'm.out', ('step', 'max_devi_v', 'max_devi_f'))
+    assert same(selected, full[:, [0, 1, 4]])
+    with pytest.raises(ValueError, match='expected names from'):
+        read_model_devi(tmp_path / 'm.out', ('max_devi_f',))

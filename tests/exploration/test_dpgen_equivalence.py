@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from aiida_dpgen.exploration.deviation import write_model_devi
-from aiida_dpgen.exploration.selection import SystemSelection, TrustLevels
+from aiida_dpgen.exploration.selection import TrustLevels, select_files
 
 pytestmark = pytest.mark.engines
 
@@ -48,11 +48,9 @@ def dpgen_counts(tasks, f_lo, f_hi, *, v_lo=1e10, v_hi=1e10, skip=0):
 
 
 def our_counts(tasks, trust, skip=0):
-    selection = SystemSelection(cap=10**9)
-    for index, task in enumerate(tasks):
-        from aiida_dpgen.exploration.deviation import read_model_devi
-
-        selection.add(index, read_model_devi(task / 'model_devi.out'), trust, skip)
+    selection = select_files(
+        ((index, task / 'model_devi.out') for index, task in enumerate(tasks)), trust, cap=10**9, skip=skip
+    )
     statistics = selection.statistics()
     return {key: statistics[key] for key in ('accurate', 'candidate', 'failed')}
 

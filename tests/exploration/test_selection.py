@@ -18,27 +18,32 @@ PAPER = TrustLevels(f_lo=0.05, f_hi=0.20)
 
 
 def table(forces, virials=None, steps=None):
+    """Rows of (step, max_devi_v, max_devi_f), the columns selection reads."""
     forces = np.asarray(forces, dtype=float)
-    rows = np.zeros((len(forces), 7))
+    rows = np.zeros((len(forces), 3))
     rows[:, 0] = np.arange(len(forces)) * 10 if steps is None else steps
-    rows[:, 4] = forces
     rows[:, 1] = 0.0 if virials is None else virials
+    rows[:, 2] = forces
     return rows
 
 
+def categories_of(rows, trust, skip=0):
+    return classify(rows[:, 0], rows[:, 1], rows[:, 2], trust, skip)
+
+
 def test_values_exactly_on_the_thresholds_follow_lo_inclusive_hi_exclusive():
-    categories, _ = classify(table([0.0499999, 0.05, 0.1999999, 0.20, 5.0]), PAPER)
+    categories, _ = categories_of(table([0.0499999, 0.05, 0.1999999, 0.20, 5.0]), PAPER)
     assert categories.tolist() == [ACCURATE, CANDIDATE, CANDIDATE, FAILED, FAILED]
 
 
 def test_nan_deviation_is_failed_not_an_error():
-    categories, _ = classify(table([np.nan, 0.1]), PAPER)
+    categories, _ = categories_of(table([np.nan, 0.1]), PAPER)
     assert categories.tolist() == [FAILED, CANDIDATE]
 
 
 def test_virial_levels_make_a_frame_candidate_or_failed_on_their_own():
     trust = TrustLevels(f_lo=0.05, f_hi=0.20, v_lo=0.1, v_hi=0.5)
-    categories, _ = classify(table([0.01, 0.01, 0.01, 0.3], virials=[0.01, 0.2, 0.6, 0.2]), trust)
+    categories, _ = categories_of(table([0.01, 0.01, 0.01, 0.3], virials=[0.01, 0.2, 0.6, 0.2]), trust)
     assert categories.tolist() == [ACCURATE, CANDIDATE, FAILED, CANDIDATE]
 
 
@@ -119,3 +124,21 @@ def test_fewer_candidates_than_task_min_selects_none():
 def test_inconsistent_trust_levels_are_refused(levels, message):
     with pytest.raises(ValueError, match=message):
         TrustLevels(**levels)
+
+
+def test_selection_over_worker_processes_equals_one_process(tmp_path):
+    from aiida_dpgen.exploration.deviation import write_model_devi
+    from aiida_dpgen.exploration.selection import select_files
+
+    rng = np.random.default_rng(5)
+    files = []
+    for task in range(6):
+        rows = np.column_stack([np.arange(200) * 10, 10 ** rng.uniform(-2.5, 0, (200, 6))])
+        write_model_devi(tmp_path / f'{task}.out', rows)
+        files.append((task, tmp_path / f'{task}.out'))
+
+    one = select_files(files, PAPER, cap=20, seed=3)
+    two = select_files(files, PAPER, cap=20, seed=3, workers=2)
+
+    assert one.statistics() == two.statistics()
+    assert one.chosen() == two.chosen()
