@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 VENV=${AIIDA_DPGEN_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || { echo "install-engines: no venv at $VENV; run scripts/install.sh" >&2; exit 1; }
 
-debian_packages=(quantum-espresso cp2k cp2k-data openmpi-bin)
+# quantum-espresso-data holds the PBE pseudopotentials (Cu.pbe-kjpaw.UPF); it is only a recommendation of
+# quantum-espresso, so --no-install-recommends would skip it.
+debian_packages=(quantum-espresso quantum-espresso-data cp2k cp2k-data openmpi-bin)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -183,3 +183,63 @@ def select_files(
     for task, path in files:
         selection.add(task, read_model_devi(path, SELECTION_COLUMNS), trust, skip)
     return selection
+
+
+SELECTION_KEYS = {
+    'f_trust_lo': 'force deviation (eV/Å) from which a frame is a candidate',
+    'f_trust_hi': 'force deviation (eV/Å) from which a frame is failed',
+    'v_trust_lo': 'virial deviation (eV) from which a frame is a candidate (optional)',
+    'v_trust_hi': 'virial deviation (eV) from which a frame is failed (optional)',
+    'per_system': 'system name -> trust levels overriding the ones above for that system',
+    'fp_task_max': 'at most this many candidates per system are labeled (default 300, as in the paper)',
+    'fp_task_min': 'fewer candidates than this in a system: none of them is labeled (default 0)',
+    'skip': 'frames with a step below this are ignored (DP-GEN model_devi_skip, default 0)',
+    'seed': 'seed of the random choice of capped candidates (default 0)',
+}
+TRUST_KEYS = ('f_trust_lo', 'f_trust_hi', 'v_trust_lo', 'v_trust_hi')
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionSettings:
+    """Trust levels per system, the cap, the minimum, the skipped leading steps and the seed."""
+
+    trust: dict[str, TrustLevels]
+    fp_task_max: int = 300
+    fp_task_min: int = 0
+    skip: int = 0
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, settings: dict, system_names) -> SelectionSettings:
+        """Validate a selection dictionary (keys: :data:`SELECTION_KEYS`); errors name the key and the fix."""
+        unknown = sorted(set(settings) - set(SELECTION_KEYS))
+        if unknown:
+            raise ValueError(f'selection: unknown keys {unknown}; valid keys: {", ".join(SELECTION_KEYS)}')
+        per_system = settings.get('per_system', {})
+        outside = sorted(set(per_system) - set(system_names))
+        if outside:
+            raise ValueError(
+                f'selection.per_system: {outside} are not explored systems ({", ".join(system_names)}); fix the names'
+            )
+        trust = {}
+        for name in system_names:
+            levels = {key: settings.get(key) for key in TRUST_KEYS}
+            override = per_system.get(name, {})
+            bad = sorted(set(override) - set(TRUST_KEYS))
+            if bad:
+                raise ValueError(f'selection.per_system.{name}: unknown keys {bad}; expected some of {TRUST_KEYS}')
+            levels.update(override)
+            where = f'selection.per_system.{name}' if override else 'selection'
+            for key in ('f_trust_lo', 'f_trust_hi'):
+                if not isinstance(levels[key], int | float):
+                    raise ValueError(f'{where}.{key}={levels[key]!r}: expected a number ({SELECTION_KEYS[key]})')
+            try:
+                trust[name] = TrustLevels(*(levels[key] for key in TRUST_KEYS))
+            except ValueError as exception:
+                raise ValueError(f'{where}: {exception}') from None
+        numbers = {'fp_task_max': 300, 'fp_task_min': 0, 'skip': 0, 'seed': 0}
+        values = {key: settings.get(key, default) for key, default in numbers.items()}
+        for key, value in values.items():
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f'selection.{key}={value!r}: expected an integer >= 0 ({SELECTION_KEYS[key]})')
+        return cls(trust=trust, **values)

@@ -1,0 +1,86 @@
+"""Merge the selections of an exploration's jobs into the candidates to label and the statistics."""
+
+from __future__ import annotations
+
+import dpdata
+import numpy as np
+from aiida.engine import calcfunction
+from aiida.orm import Dict
+
+from aiida_dpgen.data.configurations import ConfigurationsData
+from aiida_dpgen.exploration import candidates
+from aiida_dpgen.exploration.selection import CATEGORY_NAMES, SelectionSettings
+
+
+@calcfunction
+def select_candidates(selection: Dict, **jobs) -> dict:
+    """Keep, per system, the ``fp_task_max`` candidates with the smallest priority keys over all jobs.
+
+    Each job already kept its own smallest keys, so this is the same choice as over all frames at once.
+    A system with fewer than ``fp_task_min`` candidates gets none (DP-GEN's ``fp_task_min``). Outputs:
+    ``candidates.<system>`` (ConfigurationsData, for the systems that have any) and ``statistics``
+    (per system and overall: counts, ratios, histograms, candidates chosen).
+
+    ``jobs`` has two namespaces keyed by job label: ``candidate_frames`` (the packed candidates each job
+    kept) and ``statistics`` (each job's counts per system).
+    """
+    candidate_frames, statistics = jobs['candidate_frames'], jobs['statistics']
+    names = sorted(candidate_frames)
+    systems = candidate_frames[names[0]].base.attributes.get('systems')
+    type_map = candidate_frames[names[0]].base.attributes.get('type_map')
+    settings = SelectionSettings.from_dict(selection.get_dict(), systems)
+    packed = candidates.concatenate(
+        [{name: candidate_frames[job].get_array(name) for name in candidates.ARRAYS} for job in names]
+    )
+
+    per_system = {
+        system: _merge_statistics([statistics[job].get(system) for job in sorted(statistics)]) for system in systems
+    }
+    outputs = {}
+    for number, system in enumerate(systems):
+        rows = candidates.smallest_keys(packed, number, settings.fp_task_max, settings.fp_task_min)
+        per_system[system]['chosen'] = len(rows)
+        if len(rows):
+            outputs[system] = _configurations(candidates.take(packed, rows), type_map)
+    overall = _merge_statistics(list(per_system.values()))
+    overall['chosen'] = sum(entry['chosen'] for entry in per_system.values())
+    result = {'statistics': Dict({'systems': per_system, 'overall': overall})}
+    if outputs:
+        result['candidates'] = outputs
+    return result
+
+
+def _merge_statistics(parts: list[dict | None]) -> dict:
+    parts = [part for part in parts if part]
+    counts = {name: sum(part[name] for part in parts) for name in CATEGORY_NAMES}
+    frames = sum(counts.values())
+    histogram = np.sum([part['max_devi_f_histogram'] for part in parts], axis=0) if parts else []
+    return {
+        'frames': frames,
+        **counts,
+        **{f'{name}_ratio': (counts[name] / frames if frames else 0.0) for name in CATEGORY_NAMES},
+        'max_devi_f_histogram': [int(value) for value in histogram],
+    }
+
+
+def _configurations(packed: dict, type_map: list[str]) -> ConfigurationsData:
+    systems = []
+    for cell, positions, types in candidates.frames(packed):
+        present = sorted(set(types.tolist()))
+        system = dpdata.System(
+            data={
+                'atom_names': [type_map[kind] for kind in present],
+                'atom_numbs': [int(np.sum(types == kind)) for kind in present],
+                'atom_types': np.array([present.index(kind) for kind in types]),
+                'orig': np.zeros(3),
+                'cells': cell[np.newaxis],
+                'coords': positions[np.newaxis],
+                'nopbc': False,
+            }
+        )
+        systems.append(system)
+    node = ConfigurationsData(systems, type_map=type_map)
+    if node.base.attributes.get('nsystems') == 1:  # frames keep their (task, step) order only within one formula
+        node.base.attributes.set('tasks', packed['task'].tolist())
+        node.base.attributes.set('steps', packed['step'].tolist())
+    return node

@@ -1,0 +1,277 @@
+"""Exploration schedules: which MD tasks run in which iteration.
+
+A stage is one entry of DP-GEN's ``model_devi_jobs`` (systems, temperatures, pressures, ensemble, MD
+length, sampling frequency), with systems named rather than indexed. :func:`from_model_devi_jobs`
+reads DP-GEN's form (``sys_idx`` into ``sys_configs``); :func:`paper_cu_schedule` writes the Cu schedule
+of the paper's Table A.1; :class:`StagedSchedule` repeats a stage with longer MD until its accurate ratio
+passes a threshold, then moves on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
+
+from aiida_dpgen.exploration.tasks import ENSEMBLES, PRESSURE_ENSEMBLES, MdSettings, validate_template
+
+STAGE_KEYS = {
+    'systems': 'names of configuration sets to start from',
+    'temps': 'temperatures (K)',
+    'press': 'pressures (bar), required for NPT',
+    'ensemble': f'one of {", ".join(ENSEMBLES)}',
+    'nsteps': 'MD steps per task',
+    'trj_freq': 'frames are saved and deviations computed every trj_freq steps',
+    'timestep': 'ps, default 0.002',
+    'tau_t': 'thermostat damping (ps), default 0.1',
+    'tau_p': 'barostat damping (ps), default 0.5',
+    'neighbor_skin': 'Å, default 1.0',
+    'neighbor_every': 'default 1',
+    'relative_f': 'relative force deviation level (eV/Å), DeePMD-kit `relative` keyword',
+    'relative_v': 'relative virial deviation level (eV), DeePMD-kit `relative_v` keyword',
+    'configurations_per_system': 'use only the first N configurations of each system',
+    'template': 'a LAMMPS input template with V_* placeholders (DP-GEN template mode)',
+    'rev_mat': 'placeholder -> list of values; every combination is a task',
+    'velocity_seed': 'seed of the initial velocities, default 1',
+}
+DEFAULTS = {'timestep': 0.002, 'tau_t': 0.1, 'tau_p': 0.5, 'neighbor_skin': 1.0, 'neighbor_every': 1}
+PAPER_PRESSURES = (1.0, 10.0, 100.0, 1000.0, 5000.0, 10000.0, 20000.0, 50000.0)
+CU_MELTING_POINT = 1357.77
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """One MD task: where it starts (system, configuration index) and how it runs."""
+
+    system: str
+    configuration: int
+    md: MdSettings
+    template_values: tuple[tuple[str, object], ...] = ()
+
+    def describe(self) -> dict:
+        return {
+            'system': self.system,
+            'configuration': self.configuration,
+            'ensemble': 'template' if self.template_values else self.md.ensemble,
+            'temperature': self.md.temperature,
+            'pressure': self.md.pressure,
+            'nsteps': self.md.nsteps,
+            'trj_freq': self.md.trj_freq,
+            **dict(self.template_values),
+        }
+
+
+def validate_stage(stage: Mapping, system_names: Sequence[str] | None = None, where: str = 'stage') -> dict:
+    """Check a stage and fill in defaults; errors name the key, the value and what is expected."""
+    if not isinstance(stage, Mapping):
+        raise ValueError(f'{where}: expected a dictionary, got {type(stage).__name__}')
+    unknown = sorted(set(stage) - set(STAGE_KEYS))
+    if unknown:
+        raise ValueError(f'{where}: unknown keys {unknown}; valid keys: {", ".join(STAGE_KEYS)}')
+    stage = {**DEFAULTS, **stage}
+    for key in ('systems', 'nsteps', 'trj_freq'):
+        if key not in stage:
+            raise ValueError(f'{where}.{key}: missing; {STAGE_KEYS[key]}')
+    systems = stage['systems']
+    if isinstance(systems, str) or not systems:
+        raise ValueError(f'{where}.systems={systems!r}: expected a non-empty list of configuration set names')
+    if system_names is not None:
+        unknown_systems = [name for name in systems if name not in system_names]
+        if unknown_systems:
+            raise ValueError(
+                f'{where}.systems: {unknown_systems} are not among the configurations given ({", ".join(system_names)})'
+            )
+    if 'template' in stage:
+        _validate_template_stage(stage, where)
+    else:
+        _validate_ensemble_stage(stage, where)
+    count = stage.get('configurations_per_system')
+    if count is not None and not (isinstance(count, int) and count > 0):
+        raise ValueError(f'{where}.configurations_per_system={count!r}: expected a positive integer')
+    return stage
+
+
+def _validate_template_stage(stage: Mapping, where: str) -> None:
+    if 'temps' in stage or 'ensemble' in stage:
+        raise ValueError(f'{where}: give either `template` with `rev_mat` or `ensemble` with `temps`, not both')
+    rev_mat = stage.get('rev_mat', {})
+    for name, values in rev_mat.items():
+        if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f'{where}.rev_mat.{name}={values!r}: expected a non-empty list of values')
+    validate_template(stage['template'], {name: values[0] for name, values in rev_mat.items()})
+
+
+def _validate_ensemble_stage(stage: Mapping, where: str) -> None:
+    ensemble = stage.get('ensemble')
+    if ensemble not in ENSEMBLES:
+        raise ValueError(f'{where}.ensemble={ensemble!r}: unknown; expected one of {", ".join(ENSEMBLES)}')
+    temps = stage.get('temps')
+    if not temps or isinstance(temps, str | int | float):
+        raise ValueError(f'{where}.temps={temps!r}: expected a non-empty list of temperatures in K')
+    press = stage.get('press')
+    if ensemble in PRESSURE_ENSEMBLES and not press:
+        raise ValueError(f'{where}.press={press!r}: ensemble {ensemble!r} needs a non-empty list of pressures (bar)')
+    try:
+        _settings(stage, temps[0], press[0] if press else None)
+    except ValueError as exception:
+        raise ValueError(f'{where}.{exception}') from None
+
+
+def _settings(stage: Mapping, temperature, pressure) -> MdSettings:
+    return MdSettings(
+        ensemble=stage.get('ensemble', 'nvt'),
+        temperature=float(temperature),
+        pressure=None if pressure is None else float(pressure),
+        nsteps=stage['nsteps'],
+        trj_freq=stage['trj_freq'],
+        timestep=stage['timestep'],
+        tau_t=stage['tau_t'],
+        tau_p=stage['tau_p'],
+        neighbor_skin=stage['neighbor_skin'],
+        neighbor_every=stage['neighbor_every'],
+        relative_f=stage.get('relative_f'),
+        relative_v=stage.get('relative_v'),
+        velocity_seed=stage.get('velocity_seed', 1),
+    )
+
+
+def expand_tasks(stage: Mapping, configuration_counts: Mapping[str, int]) -> list[TaskSpec]:
+    """All tasks of a stage, in DP-GEN's order: system, configuration, temperature, pressure."""
+    stage = validate_stage(stage, list(configuration_counts))
+    tasks = []
+    for system in stage['systems']:
+        count = configuration_counts[system]
+        if stage.get('configurations_per_system'):
+            count = min(count, stage['configurations_per_system'])
+        for configuration in range(count):
+            if 'template' in stage:
+                rev_mat = stage.get('rev_mat', {})
+                for combination in itertools.product(*rev_mat.values()):
+                    values = tuple(zip(rev_mat, combination, strict=True))
+                    settings = _settings(stage, dict(values).get('V_TEMP', 1.0), dict(values).get('V_PRES'))
+                    tasks.append(TaskSpec(system, configuration, settings, values))
+            else:
+                pressures = stage.get('press') if stage['ensemble'] in PRESSURE_ENSEMBLES else [None]
+                for temperature, pressure in itertools.product(stage['temps'], pressures):
+                    tasks.append(TaskSpec(system, configuration, _settings(stage, temperature, pressure)))
+    return tasks
+
+
+def from_model_devi_jobs(model_devi_jobs: Sequence[Mapping], sys_configs_names: Sequence[str]) -> list[dict]:
+    """DP-GEN's ``model_devi_jobs`` as stages; ``sys_idx`` indexes ``sys_configs_names``."""
+    stages = []
+    for number, original in enumerate(model_devi_jobs):
+        where = f'model_devi_jobs[{number}]'
+        job = dict(original)
+        indices = job.pop('sys_idx', None)
+        if not indices:
+            raise ValueError(f'{where}.sys_idx={indices!r}: expected a non-empty list of indices into sys_configs')
+        for index in indices:
+            if not isinstance(index, int) or not 0 <= index < len(sys_configs_names):
+                raise ValueError(
+                    f'{where}.sys_idx: index {index!r} is out of range; sys_configs has {len(sys_configs_names)} '
+                    f'entries (0 to {len(sys_configs_names) - 1})'
+                )
+        job.pop('_idx', None)
+        if 'dt' in job:
+            job['timestep'] = job.pop('dt')
+        if 'taut' in job:
+            job['tau_t'] = job.pop('taut')
+        if 'taup' in job:
+            job['tau_p'] = job.pop('taup')
+        stage = {'systems': [sys_configs_names[index] for index in indices], **job}
+        stages.append(validate_stage(stage, sys_configs_names, where))
+    return stages
+
+
+def paper_cu_schedule(
+    melting_point: float = CU_MELTING_POINT,
+    bulk_systems: Sequence[str] = ('fcc', 'hcp', 'bcc'),
+    surface_systems: Sequence[str] = ('fcc_surface', 'hcp_surface'),
+    timestep: float = 0.002,
+    trj_freq: int = 10,
+) -> list[dict]:
+    """The Cu exploration of the paper's Table A.1: four temperature intervals of eight NPT bulk iterations,
+    then four NVT surface iterations per interval.
+
+    Temperatures: five per interval, from 50 K to 0.4 Tm, then 0.5-0.9 Tm, 1.0-1.4 Tm, 1.5-1.9 Tm,
+    truncated to kelvin as in the table. Bulk: eight pressures, 5, 5, 10, 10, 10, 10, 20, 20 configurations
+    per crystal, 2 ps twice, then 6 ps (600, 600, 1200 x 4, 2400 x 2 DPMD runs). Surfaces: 240, 240, 480,
+    480 configurations per structure, 2, 2, 6, 6 ps.
+    """
+    intervals = [(50.0, 0.4 * melting_point)] + [
+        (start * melting_point, (start + 0.4) * melting_point) for start in (0.5, 1.0, 1.5)
+    ]
+    steps = {2: round(2 / timestep), 6: round(6 / timestep)}
+    bulk = [(5, 2), (5, 2), (10, 6), (10, 6), (10, 6), (10, 6), (20, 6), (20, 6)]
+    surface = [(240, 2), (240, 2), (480, 6), (480, 6)]
+    common = {'trj_freq': trj_freq, 'timestep': timestep}
+    schedule = []
+    for low, high in intervals:
+        temps = [float(int(low + (high - low) * index / 4)) for index in range(5)]
+        for count, length in bulk:
+            schedule.append(
+                {
+                    'systems': list(bulk_systems),
+                    'temps': temps,
+                    'press': list(PAPER_PRESSURES),
+                    'ensemble': 'npt',
+                    'nsteps': steps[length],
+                    'configurations_per_system': count,
+                    **common,
+                }
+            )
+    for low, high in intervals:
+        temps = [float(int(low + (high - low) * index / 4)) for index in range(5)]
+        for count, length in surface:
+            schedule.append(
+                {
+                    'systems': list(surface_systems),
+                    'temps': temps,
+                    'ensemble': 'nvt',
+                    'nsteps': steps[length],
+                    'configurations_per_system': count,
+                    **common,
+                }
+            )
+    return schedule
+
+
+def count_tasks_and_frames(stage: Mapping, configuration_counts: Mapping[str, int]) -> tuple[int, int]:
+    """Number of MD tasks and of frames with a deviation (step 0 included) a stage produces."""
+    tasks = expand_tasks(stage, configuration_counts)
+    return len(tasks), sum(task.md.nsteps // task.md.trj_freq + 1 for task in tasks)
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedSchedule:
+    """Stages explored in order; a stage is repeated, with the MD lengths of ``nsteps`` in turn (the last one
+    repeated), until its accurate ratio reaches ``accurate_threshold``, or ``max_repeats`` times."""
+
+    stages: tuple[dict, ...]
+    nsteps: tuple[int, ...]
+    accurate_threshold: float = 0.99
+    max_repeats: int = 8
+
+    def __post_init__(self):
+        if not self.stages:
+            raise ValueError('stages: expected at least one stage')
+        if not self.nsteps or any(not isinstance(n, int) or n <= 0 for n in self.nsteps):
+            raise ValueError(f'nsteps={self.nsteps!r}: expected a non-empty list of positive step counts')
+        if not 0 < self.accurate_threshold <= 1:
+            raise ValueError(f'accurate_threshold={self.accurate_threshold}: expected a ratio in (0, 1]')
+
+    def next_stage(self, history: Sequence[tuple[int, float]]) -> tuple[int, dict] | None:
+        """The index and settings of the stage to explore next, given ``(stage index, accurate ratio)`` of the
+        iterations so far; ``None`` when every stage has passed or run out of repeats."""
+        stage_index, repeats = 0, 0
+        for index, accurate_ratio in history:
+            if index != stage_index:
+                raise ValueError(f'history: iteration at stage {index} while stage {stage_index} was due')
+            repeats += 1
+            if accurate_ratio >= self.accurate_threshold or repeats >= self.max_repeats:
+                stage_index, repeats = stage_index + 1, 0
+        if stage_index >= len(self.stages):
+            return None
+        nsteps = self.nsteps[min(repeats, len(self.nsteps) - 1)]
+        return stage_index, {**self.stages[stage_index], 'nsteps': nsteps}

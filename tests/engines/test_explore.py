@@ -1,0 +1,124 @@
+"""Exploration with the real `lmp` and the DeePMD plugin: 32-atom Cu, two tiny models, NPT and NVT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from aiida.engine import run_get_node
+from aiida.plugins import WorkflowFactory
+from ase.build import bulk
+
+from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
+from aiida_dpgen.exploration.selection import TrustLevels, classify
+
+from .conftest import require
+
+ExploreWorkChain = WorkflowFactory('dpgen.explore')
+
+
+@pytest.fixture
+def lmp_code(aiida_localhost):
+    from aiida.orm import InstalledCode
+
+    return InstalledCode(
+        label='lmp',
+        computer=aiida_localhost,
+        filepath_executable=require('lmp'),
+        default_calc_job_plugin='dpgen.lammps',
+    ).store()
+
+
+@pytest.fixture
+def ensemble(trained_models):
+    return {
+        f'model_{index}': DeepPotentialData.from_frozen_model(path).store() for index, path in enumerate(trained_models)
+    }
+
+
+def cu_configurations(structure: str, copies: int, nframes: int) -> ConfigurationsData:
+    frames = []
+    for seed in range(nframes):
+        atoms = bulk('Cu', structure, a={'fcc': 3.61, 'bcc': 2.87}[structure], cubic=True).repeat(copies)
+        atoms.rattle(0.02, seed=seed)
+        frames.append(atoms)
+    return ConfigurationsData.from_ase(frames, type_map=['Cu']).store()
+
+
+def test_explore_runs_grouped_tasks_and_selects_counts_consistent_with_the_deviations(lmp_code, ensemble):
+    configurations = {'fcc': cu_configurations('fcc', 2, 2), 'bcc': cu_configurations('bcc', 2, 1)}
+    stage = {
+        'systems': ['fcc', 'bcc'],
+        'temps': [300.0, 1200.0],
+        'press': [1.0],
+        'ensemble': 'npt',
+        'nsteps': 200,
+        'trj_freq': 10,
+    }
+    selection = {'f_trust_lo': 0.15, 'f_trust_hi': 0.4, 'fp_task_max': 5, 'seed': 3}
+    results, node = run_get_node(
+        ExploreWorkChain,
+        models=ensemble,
+        configurations=configurations,
+        stage=stage,
+        selection=selection,
+        group_size=4,
+        lammps={'lammps': {'code': lmp_code}},
+    )
+    assert node.is_finished_ok, node.exit_message
+
+    task_results = results['task_results'].get_dict()
+    assert task_results['summary'] == {'tasks': 6, 'completed': 6, 'lost_atoms': 0, 'failed': 0, 'frames': 6 * 21}
+    assert sorted(results['deviations']) == ['job_000', 'job_001'], 'six tasks in jobs of four: two jobs'
+
+    # Recount every frame from the stored deviations with the trust levels, independently of the parser.
+    trust = TrustLevels(0.15, 0.4)
+    expected = dict.fromkeys(('fcc', 'bcc'), np.zeros(3, dtype=int))
+    for deviations in results['deviations'].values():
+        offsets, tasks = deviations.get_array('offsets'), deviations.get_array('task')
+        steps, values = deviations.get_array('steps'), deviations.get_array('values')
+        assert values.dtype == np.float32 and values.shape[1] == 6
+        for number, task in enumerate(tasks):
+            rows = slice(offsets[number], offsets[number + 1])
+            system = task_results['tasks'][str(task)]['system']
+            categories, _ = classify(steps[rows], values[rows, 0], values[rows, 3], trust)
+            expected[system] = expected[system] + np.bincount(categories, minlength=3)
+
+    statistics = results['statistics'].get_dict()
+    for system, counts in expected.items():
+        got = statistics['systems'][system]
+        assert [got['accurate'], got['candidate'], got['failed']] == counts.tolist()
+        assert got['chosen'] == min(5, counts[1])
+        if got['chosen']:
+            assert results['candidates'][system].nframes == got['chosen']
+    overall = statistics['overall']
+    assert overall['frames'] == 6 * 21
+    assert abs(overall['accurate_ratio'] + overall['candidate_ratio'] + overall['failed_ratio'] - 1) < 1e-12
+    assert overall['candidate'] > 0, f'trust levels chosen to give candidates; got {overall}'
+
+
+def test_candidate_frames_are_the_dumped_frames(lmp_code, ensemble):
+    from ase.io import read
+
+    configurations = {'fcc': cu_configurations('fcc', 2, 1)}
+    stage = {'systems': ['fcc'], 'temps': [900.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+    selection = {'f_trust_lo': 0.0, 'f_trust_hi': 100.0, 'fp_task_max': 3}
+    results, node = run_get_node(
+        ExploreWorkChain,
+        models=ensemble,
+        configurations=configurations,
+        stage=stage,
+        selection=selection,
+        lammps={'lammps': {'code': lmp_code}},
+    )
+    assert node.is_finished_ok, node.exit_message
+    candidates = results['candidates']['fcc']
+    assert candidates.nframes == 3
+    steps = candidates.base.attributes.get('steps')
+
+    job = node.called[0].called[0]
+    dump = f'{job.outputs.remote_folder.get_remote_path()}/task.000000/traj.dump'
+    dumped = {int(atoms.info.get('timestep', -1)): atoms for atoms in read(dump, index=':', format='lammps-dump-text')}
+    for atoms, step in zip(candidates.to_ase(), steps, strict=True):
+        reference = dumped[step] if step in dumped else read(dump, index=step // 10, format='lammps-dump-text')
+        assert np.allclose(atoms.cell.lengths(), reference.cell.lengths(), atol=1e-6)
+        assert np.allclose(atoms.get_scaled_positions() % 1.0, reference.get_scaled_positions() % 1.0, atol=1e-6)
