@@ -17,6 +17,10 @@ OWN_PROCESS = {
     'parsers/test.py': CalculationFactory('dpgen.test'),
     'workflows/base/train.py': WorkflowFactory('dpgen.train.base'),
     'workflows/train.py': WorkflowFactory('dpgen.train'),
+    'calculations/lammps.py': CalculationFactory('dpgen.lammps'),
+    'parsers/lammps.py': CalculationFactory('dpgen.lammps'),
+    'workflows/base/lammps.py': WorkflowFactory('dpgen.lammps.base'),
+    'workflows/explore.py': WorkflowFactory('dpgen.explore'),
 }
 """The process whose exit codes ``self.exit_codes`` means in each module (for parsers, their CalcJob)."""
 

@@ -31,7 +31,8 @@ STAGE_KEYS = {
     'relative_v': 'relative virial deviation level (eV), DeePMD-kit `relative_v` keyword',
     'configurations_per_system': 'use only the first N configurations of each system',
     'template': 'a LAMMPS input template with V_* placeholders (DP-GEN template mode)',
-    'rev_mat': 'placeholder -> list of values; every combination is a task',
+    'rev_mat': 'placeholder -> list of values; every combination is a task (V_TEMP, V_PRES, V_NSTEPS are also '
+    "recorded as the task's temperature, pressure and length)",
     'velocity_seed': 'seed of the initial velocities, default 1',
 }
 DEFAULTS = {'timestep': 0.002, 'tau_t': 0.1, 'tau_p': 0.5, 'neighbor_skin': 1.0, 'neighbor_every': 1}
@@ -69,7 +70,8 @@ def validate_stage(stage: Mapping, system_names: Sequence[str] | None = None, wh
     if unknown:
         raise ValueError(f'{where}: unknown keys {unknown}; valid keys: {", ".join(STAGE_KEYS)}')
     stage = {**DEFAULTS, **stage}
-    for key in ('systems', 'nsteps', 'trj_freq'):
+    required = ('systems', 'trj_freq') if 'V_NSTEPS' in stage.get('rev_mat', {}) else ('systems', 'nsteps', 'trj_freq')
+    for key in required:
         if key not in stage:
             raise ValueError(f'{where}.{key}: missing; {STAGE_KEYS[key]}')
     systems = stage['systems']
@@ -117,12 +119,12 @@ def _validate_ensemble_stage(stage: Mapping, where: str) -> None:
         raise ValueError(f'{where}.{exception}') from None
 
 
-def _settings(stage: Mapping, temperature, pressure) -> MdSettings:
+def _settings(stage: Mapping, temperature, pressure, nsteps=None) -> MdSettings:
     return MdSettings(
         ensemble=stage.get('ensemble', 'nvt'),
         temperature=float(temperature),
         pressure=None if pressure is None else float(pressure),
-        nsteps=stage['nsteps'],
+        nsteps=stage['nsteps'] if nsteps is None else nsteps,
         trj_freq=stage['trj_freq'],
         timestep=stage['timestep'],
         tau_t=stage['tau_t'],
@@ -148,7 +150,8 @@ def expand_tasks(stage: Mapping, configuration_counts: Mapping[str, int]) -> lis
                 rev_mat = stage.get('rev_mat', {})
                 for combination in itertools.product(*rev_mat.values()):
                     values = tuple(zip(rev_mat, combination, strict=True))
-                    settings = _settings(stage, dict(values).get('V_TEMP', 1.0), dict(values).get('V_PRES'))
+                    named = dict(values)
+                    settings = _settings(stage, named.get('V_TEMP', 1.0), named.get('V_PRES'), named.get('V_NSTEPS'))
                     tasks.append(TaskSpec(system, configuration, settings, values))
             else:
                 pressures = stage.get('press') if stage['ensemble'] in PRESSURE_ENSEMBLES else [None]
@@ -194,21 +197,22 @@ def paper_cu_schedule(
     """The Cu exploration of the paper's Table A.1: four temperature intervals of eight NPT bulk iterations,
     then four NVT surface iterations per interval.
 
-    Temperatures: five per interval, from 50 K to 0.4 Tm, then 0.5-0.9 Tm, 1.0-1.4 Tm, 1.5-1.9 Tm,
+    Temperatures: five per interval, 50 K and 0.1-0.4 Tm, then 0.5-0.9 Tm, 1.0-1.4 Tm, 1.5-1.9 Tm,
     truncated to kelvin as in the table. Bulk: eight pressures, 5, 5, 10, 10, 10, 10, 20, 20 configurations
     per crystal, 2 ps twice, then 6 ps (600, 600, 1200 x 4, 2400 x 2 DPMD runs). Surfaces: 240, 240, 480,
     480 configurations per structure, 2, 2, 6, 6 ps.
     """
-    intervals = [(50.0, 0.4 * melting_point)] + [
-        (start * melting_point, (start + 0.4) * melting_point) for start in (0.5, 1.0, 1.5)
+    # Five temperatures per interval, 0.1 Tm apart, from 0, 0.5, 1.0, 1.5 Tm; 0 K is replaced by 50 K.
+    intervals = [
+        [max(50.0, float(int((start + 0.1 * index) * melting_point))) for index in range(5)]
+        for start in (0.0, 0.5, 1.0, 1.5)
     ]
     steps = {2: round(2 / timestep), 6: round(6 / timestep)}
     bulk = [(5, 2), (5, 2), (10, 6), (10, 6), (10, 6), (10, 6), (20, 6), (20, 6)]
     surface = [(240, 2), (240, 2), (480, 6), (480, 6)]
     common = {'trj_freq': trj_freq, 'timestep': timestep}
     schedule = []
-    for low, high in intervals:
-        temps = [float(int(low + (high - low) * index / 4)) for index in range(5)]
+    for temps in intervals:
         for count, length in bulk:
             schedule.append(
                 {
@@ -221,8 +225,7 @@ def paper_cu_schedule(
                     **common,
                 }
             )
-    for low, high in intervals:
-        temps = [float(int(low + (high - low) * index / 4)) for index in range(5)]
+    for temps in intervals:
         for count, length in surface:
             schedule.append(
                 {

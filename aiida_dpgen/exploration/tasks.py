@@ -203,9 +203,14 @@ def lammps_box(cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_conf(path, cell: np.ndarray, positions: np.ndarray, types: np.ndarray, ntypes: int) -> None:
-    """A LAMMPS data file (atomic style, always triclinic so that every barostat works); ``types`` 0-based."""
-    box, rotation = lammps_box(cell)
-    positions = np.asarray(positions, dtype=float) @ rotation
+    """A LAMMPS data file (atomic style, always triclinic so that every barostat works); ``types`` 0-based.
+
+    Positions are wrapped into the cell and expressed in LAMMPS' rotated frame (:func:`lammps_box`).
+    """
+    box, _ = lammps_box(cell)
+    # Wrapped into the cell: LAMMPS refuses atoms outside a non-periodic box ("Did not assign all atoms").
+    fractional = np.linalg.solve(np.asarray(cell, dtype=float).T, np.asarray(positions, dtype=float).T).T % 1.0
+    positions = fractional @ box
     header = [
         'aiida-dpgen configuration',
         '',

@@ -122,3 +122,45 @@ def test_candidate_frames_are_the_dumped_frames(lmp_code, ensemble):
         reference = dumped[step] if step in dumped else read(dump, index=step // 10, format='lammps-dump-text')
         assert np.allclose(atoms.cell.lengths(), reference.cell.lengths(), atol=1e-6)
         assert np.allclose(atoms.get_scaled_positions() % 1.0, reference.get_scaled_positions() % 1.0, atol=1e-6)
+
+
+LOSING_TEMPLATE = """units metal
+boundary p p V_BOUNDARY
+atom_style atomic
+read_data conf.lmp
+mass 1 63.546
+pair_style deepmd graph.pb out_file model_devi.out
+pair_coeff * *
+velocity all create V_TEMP 7 dist gaussian
+fix 1 all nve
+timestep 0.005
+thermo 10
+run V_NSTEPS
+"""
+
+
+def test_template_task_that_loses_atoms_keeps_its_frames_and_is_reported(lmp_code, ensemble):
+    """A fixed z boundary at 3000 K: atoms leave the box and LAMMPS stops with 'Lost atoms' (a real error)."""
+    stage = {
+        'systems': ['fcc'],
+        'template': LOSING_TEMPLATE,
+        'rev_mat': {'V_BOUNDARY': ['p', 'f'], 'V_TEMP': [3000], 'V_NSTEPS': [200]},
+        'trj_freq': 10,
+    }
+    results, node = run_get_node(
+        ExploreWorkChain,
+        models=ensemble,
+        configurations={'fcc': cu_configurations('fcc', 2, 1)},
+        stage=stage,
+        selection={'f_trust_lo': 0.15, 'f_trust_hi': 0.4},
+        lammps={'lammps': {'code': lmp_code}},
+    )
+    assert node.is_finished_ok, node.exit_message
+    tasks = results['task_results'].get_dict()['tasks']
+    periodic, fixed = tasks['0'], tasks['1']
+    assert (periodic['V_BOUNDARY'], periodic['status'], periodic['frames']) == ('p', 'completed', 21)
+    assert (fixed['V_BOUNDARY'], fixed['status']) == ('f', 'lost_atoms')
+    assert fixed['message'].startswith('ERROR: Lost atoms')
+    assert 0 < fixed['frames'] < 21, 'the frames written before the loss are parsed'
+    assert fixed['accurate'] + fixed['candidate'] + fixed['failed'] == fixed['frames']
+    assert results['statistics']['overall']['frames'] == 21 + fixed['frames']

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,36 @@ def test_selection_over_worker_processes_equals_one_process(tmp_path):
 
     assert one.statistics() == two.statistics()
     assert one.chosen() == two.chosen()
+
+
+def test_selection_settings_fill_defaults_and_apply_per_system_levels():
+    from aiida_dpgen.exploration.selection import SelectionSettings
+
+    settings = SelectionSettings.from_dict(
+        {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'per_system': {'surface': {'f_trust_hi': 0.3}}, 'fp_task_max': 100},
+        ['bulk', 'surface'],
+    )
+    assert settings.trust['bulk'] == TrustLevels(0.05, 0.2)
+    assert settings.trust['surface'] == TrustLevels(0.05, 0.3)
+    assert (settings.fp_task_max, settings.fp_task_min, settings.skip, settings.seed) == (100, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ('settings', 'message'),
+    [
+        ({'f_trust_lo': 0.2, 'f_trust_hi': 0.05}, 'selection: trust levels: f_lo=0.2 and f_hi=0.05'),
+        ({'f_trust_hi': 0.2}, 'selection.f_trust_lo=None: expected a number'),
+        ({'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': -1}, 'selection.fp_task_max=-1'),
+        ({'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'trust_lo': 1}, "unknown keys ['trust_lo']"),
+        ({'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'per_system': {'bcc': {}}}, "selection.per_system: ['bcc']"),
+        (
+            {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'per_system': {'fcc': {'f_trust_lo': 0.3}}},
+            'selection.per_system.fcc: trust levels: f_lo=0.3',
+        ),
+    ],
+)
+def test_bad_selection_settings_name_the_key(settings, message):
+    from aiida_dpgen.exploration.selection import SelectionSettings
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SelectionSettings.from_dict(settings, ['fcc'])

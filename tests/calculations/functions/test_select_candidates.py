@@ -1,0 +1,82 @@
+"""select_candidates: merging the jobs' capped candidates equals one cap over all of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from aiida.orm import ArrayData, Dict
+
+from aiida_dpgen.calculations.functions.select_candidates import select_candidates
+from aiida_dpgen.exploration import candidates
+from aiida_dpgen.exploration.selection import priority_keys
+from aiida_dpgen.exploration.trajectory import DumpFrame
+
+
+def job_frames(systems, records, seed):
+    node = ArrayData()
+    for name, array in candidates.pack(records, seed).items():
+        node.set_array(name, array)
+    node.base.attributes.set('systems', systems)
+    node.base.attributes.set('type_map', ['Al', 'Cu'])
+    return node
+
+
+def frame(step, natoms=2):
+    positions = np.full((natoms, 3), float(step)) + np.arange(natoms)[:, None]
+    return DumpFrame(step, np.eye(3) * 5, positions, np.array([1] * natoms))
+
+
+def job_statistics(candidate_counts):
+    return Dict(
+        {
+            system: {
+                'frames': 10,
+                'accurate': 10 - count,
+                'candidate': count,
+                'failed': 0,
+                'max_devi_f_histogram': [1, 2, 3],
+            }
+            for system, count in candidate_counts.items()
+        }
+    )
+
+
+def test_merged_cap_equals_the_cap_over_all_candidates_and_statistics_add_up(aiida_profile):
+    seed, cap = 5, 3
+    jobs = {
+        'job_000': [(0, 0, frame(10)), (0, 0, frame(20)), (0, 1, frame(10)), (1, 2, frame(30, natoms=3))],
+        'job_001': [(0, 3, frame(10)), (0, 3, frame(40)), (0, 4, frame(50)), (1, 5, frame(60, natoms=3))],
+    }
+    outputs = select_candidates(
+        Dict({'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': cap, 'seed': seed}),
+        candidate_frames={label: job_frames(['fcc', 'bcc'], records, seed) for label, records in jobs.items()},
+        statistics={'job_000': job_statistics({'fcc': 3, 'bcc': 1}), 'job_001': job_statistics({'fcc': 3, 'bcc': 1})},
+    )
+    fcc = [(task, step.step) for records in jobs.values() for system, task, step in records if system == 0]
+    tasks, steps = np.array([t for t, _ in fcc]), np.array([s for _, s in fcc])
+    expected = sorted(fcc[index] for index in np.argsort(priority_keys(seed, tasks, steps))[:cap])
+
+    chosen = outputs['candidates']['fcc']
+    assert list(zip(chosen.base.attributes.get('tasks'), chosen.base.attributes.get('steps'))) == expected
+    positions = [atoms.positions[0, 0] for atoms in chosen.to_ase()]
+    assert positions == [float(step) for _, step in expected], 'each frame is the one its (task, step) names'
+    assert outputs['candidates']['bcc'].nframes == 2
+
+    statistics = outputs['statistics'].get_dict()
+    assert statistics['systems']['fcc']['candidate'] == 6 and statistics['systems']['fcc']['chosen'] == cap
+    assert statistics['overall']['frames'] == 40
+    assert statistics['overall']['candidate_ratio'] == pytest.approx(8 / 40)
+    assert statistics['overall']['max_devi_f_histogram'] == [4, 8, 12]
+    assert statistics['overall']['chosen'] == cap + 2
+
+
+def test_fewer_candidates_than_fp_task_min_gives_none_for_that_system(aiida_profile):
+    outputs = select_candidates(
+        Dict({'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_min': 2}),
+        candidate_frames={
+            'job_000': job_frames(['fcc', 'bcc'], [(0, 0, frame(10)), (0, 0, frame(20)), (1, 1, frame(10))], 0)
+        },
+        statistics={'job_000': job_statistics({'fcc': 2, 'bcc': 1})},
+    )
+    assert sorted(outputs['candidates']) == ['fcc']
+    assert outputs['statistics']['systems']['bcc']['chosen'] == 0

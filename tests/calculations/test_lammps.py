@@ -1,0 +1,92 @@
+"""DpLammpsCalculation: one folder per task, one LAMMPS run per task, models copied once, bad input refused."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from aiida.common import CodeRunMode
+from aiida.orm import InstalledCode, List
+from ase.build import bulk
+
+from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
+
+from ..conftest import FIXTURES
+
+STAGE = {'systems': ['fcc', 'bcc'], 'temps': [300.0, 600.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+
+
+@pytest.fixture
+def lammps_inputs(aiida_localhost):
+    def configurations(structure, a, nframes):
+        frames = [bulk('Cu', structure, a=a, cubic=True) for _ in range(nframes)]
+        return ConfigurationsData.from_ase(frames, type_map=['Cu']).store()
+
+    model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
+    code = InstalledCode(computer=aiida_localhost, filepath_executable='lmp', default_calc_job_plugin='dpgen.lammps')
+    return {
+        'code': code.store(),
+        'models': {f'model_{index}': DeepPotentialData(str(model), type_map=['Cu']).store() for index in range(3)},
+        'configurations': {'fcc': configurations('fcc', 3.61, 2), 'bcc': configurations('bcc', 2.87, 1)},
+        'stage': STAGE,
+        'tasks': List([1, 2, 5]),
+    }
+
+
+def test_each_task_gets_its_folder_script_and_run(generate_calc_job, lammps_inputs):
+    folder, calc_info = generate_calc_job('dpgen.lammps', lammps_inputs)
+
+    assert sorted(path.name for path in folder.iterdir()) == ['task.000001', 'task.000002', 'task.000005']
+    assert calc_info.codes_run_mode == CodeRunMode.SERIAL
+    assert [info.cmdline_params for info in calc_info.codes_info] == [
+        ['-in', f'task.{index:06d}/in.lammps', '-log', f'task.{index:06d}/log.lammps', '-screen', 'none']
+        for index in (1, 2, 5)
+    ]
+    # Tasks: fcc conf 0 (300, 600), fcc conf 1 (300, 600), bcc conf 0 (300, 600); task 5 is bcc at 600 K.
+    script = (folder / 'task.000005' / 'in.lammps').read_text()
+    assert 'fix dpgen_md all nvt temp 600.0 600.0 0.1' in script
+    assert '2 atoms' in (folder / 'task.000005' / 'conf.lmp').read_text()
+    assert '4 atoms' in (folder / 'task.000001' / 'conf.lmp').read_text()
+
+    models = lammps_inputs['models']
+    assert sorted(calc_info.local_copy_list) == sorted(
+        (models[name].uuid, models[name].filename, f'graph.{index:03d}.pb') for index, name in enumerate(sorted(models))
+    ), 'models are copied from the repository, never written into the submit folder'
+    assert calc_info.retrieve_list == [('task.*/log.lammps', '.', 2)]
+    assert calc_info.retrieve_temporary_list == [('task.*/model_devi.out', '.', 2), ('task.*/traj.dump', '.', 2)]
+
+
+def test_configuration_elements_are_mapped_onto_the_models_type_map(generate_calc_job, lammps_inputs, tmp_path):
+    model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
+    lammps_inputs['models'] = {
+        f'model_{index}': DeepPotentialData(str(model), type_map=['Al', 'Cu']).store() for index in range(2)
+    }
+    folder, _ = generate_calc_job('dpgen.lammps', {**lammps_inputs, 'tasks': List([0])})
+    conf = (folder / 'task.000000' / 'conf.lmp').read_text()
+    assert '2 atom types' in conf
+    rows = np.array([line.split() for line in conf.split('Atoms # atomic')[1].strip().splitlines()], dtype=float)
+    assert set(rows[:, 1]) == {2.0}, 'Cu is type 2 of the models'
+    script = (folder / 'task.000000' / 'in.lammps').read_text()
+    assert 'mass 1 26.9815385' in script and 'mass 2 63.546' in script
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ({'models': 'one'}, 'models: got 1 model(s); the model deviation needs an ensemble of at least two'),
+        ({'stage': {**STAGE, 'ensemble': 'npt'}}, "stage.press=None: ensemble 'npt' needs"),
+        ({'stage': {**STAGE, 'systems': ['hcp']}}, "stage.systems: ['hcp'] are not among the configurations"),
+        ({'tasks': [6]}, 'tasks: [6] are not task indices of this stage (0 to 5)'),
+        ({'selection': {'f_trust_lo': 0.3, 'f_trust_hi': 0.1}}, 'selection: trust levels: f_lo=0.3 and f_hi=0.1'),
+        ({'models': 'al'}, "configurations.fcc: elements ['Cu'] are not in the models' type_map ['Al']"),
+    ],
+)
+def test_bad_input_is_refused_before_submission_naming_the_key(generate_calc_job, lammps_inputs, change, message):
+    model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
+    if change.get('models') == 'one':
+        change['models'] = {'model_0': lammps_inputs['models']['model_0']}
+    elif change.get('models') == 'al':
+        change['models'] = {f'm{i}': DeepPotentialData(str(model), type_map=['Al']).store() for i in range(2)}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_calc_job('dpgen.lammps', {**lammps_inputs, **change})
