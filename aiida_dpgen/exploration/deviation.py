@@ -79,6 +79,8 @@ def _parse(data: bytes, wanted: list[int]) -> np.ndarray:
         rows = np.frombuffer(data, dtype=np.uint8, offset=start).reshape(-1, width)
         layout = _layout(rows[0, :-1].tobytes())
         if layout is not None and np.all(rows[:, -1] == ord('\n')):
+            if _fits_word_layout(layout):
+                return _parse_words(rows, layout, wanted)
             return _parse_fixed_width(rows, layout, wanted)
     return _parse_general(data[start:])[:, wanted]
 
@@ -173,6 +175,101 @@ def _parse_fixed_width(rows: np.ndarray, layout: list[tuple[int, int]], wanted: 
         else:
             table[:, position] = values[:, float_position]
             float_position += 1
+    return _reparse_irregular_rows(table, rows, irregular, wanted) if irregular.any() else table
+
+
+_U64 = np.uint64
+_LOW_NIBBLES = _U64(0x0F0F0F0F0F0F0F0F)
+_HIGH_NIBBLES = _U64(0xF0F0F0F0F0F0F0F0)
+_SIXES = _U64(0x0606060606060606)
+_SIXTEENS = _U64(0x1010101010101010)
+_ZEROS = _U64(0x3030303030303030)
+_ZERO_POINT_ZEROS = _U64(0x3030303030302E30)
+"""ASCII '0' in every byte; the same with '.' in the second byte (``d.dddddd`` read little-endian)."""
+_SPACE = ord(' ')
+
+
+def _fits_word_layout(layout: list[tuple[int, int]]) -> bool:
+    """The LAMMPS plugin's layout (``%12d`` and `` %18.6e``): a field's ``d.dddddd`` is one 8-byte word."""
+    step_end, first_end = layout[0][0], layout[1][0]
+    width = first_end - step_end
+    return (
+        step_end >= 8
+        and width >= 14
+        and all(precision == 6 for _, precision in layout[1:])
+        and all(end - step_end == (index + 1) * width for index, (end, _) in enumerate(layout[1:]))
+    )
+
+
+def _eight_digits(words: np.ndarray) -> np.ndarray:
+    """The integer that 8 ASCII digits read as a little-endian uint64 spell (spaces count as 0), in three
+    multiplications (SWAR): pairs of digits, then pairs of pairs, then the two halves."""
+    with np.errstate(over='ignore'):
+        words = ((words & _LOW_NIBBLES) * _U64(2561)) >> _U64(8)
+        words = ((words & _U64(0x00FF00FF00FF00FF)) * _U64(6553601)) >> _U64(16)
+        return ((words & _U64(0x0000FFFF0000FFFF)) * _U64(42949672960001)) >> _U64(32)
+
+
+def _all_digits(offsets: np.ndarray) -> np.ndarray:
+    """Per word, whether every byte of ``word ^ '0'*8`` is a digit value 0..9."""
+    return ((offsets & _HIGH_NIBBLES) == 0) & (((offsets + _SIXES) & _SIXTEENS) == 0)
+
+
+def _word(block: np.ndarray, dtype: str = '<u8') -> np.ndarray:
+    return np.ascontiguousarray(block).view(dtype)[:, 0]
+
+
+def _parse_words(rows: np.ndarray, layout: list[tuple[int, int]], wanted: list[int]) -> np.ndarray:
+    """Parse the LAMMPS plugin's layout eight bytes at a time.
+
+    A value's ``d.dddddd`` is read as one uint64 and turned into its 7-digit mantissa with three
+    multiplications; the step's last eight characters likewise. Every byte is checked on the same words
+    (digits where digits belong, '.', 'e', signs, spaces); rows that fail are parsed with ``float``.
+    Exactly the numbers of :func:`_parse_fixed_width`, at about twice its speed.
+    """
+    step_end, width = layout[0][0], layout[1][0] - layout[0][0]
+    nrows = len(rows)
+    table = np.empty((nrows, len(wanted)))
+    irregular = np.zeros(nrows, dtype=bool)
+
+    steps_block = rows[:, step_end - 8 : step_end]
+    offsets = _word(steps_block) ^ _ZEROS
+    spaces = (offsets >> _U64(4)) & _U64(0x0101010101010101)  # 1 in each byte that held a space
+    steps_fine = (
+        ((offsets & _U64(0xE0E0E0E0E0E0E0E0)) == 0)
+        & ((offsets & _LOW_NIBBLES & (spaces * _U64(15))) == 0)
+        & ((((offsets & _LOW_NIBBLES) + _SIXES) & _SIXTEENS) == 0)
+        & ((spaces >> _U64(56)) == 0)
+    )
+    irregular |= ~steps_fine
+    if step_end > 8:
+        irregular |= np.any(rows[:, : step_end - 8] != _SPACE, axis=1)
+
+    for position, column in enumerate(wanted):
+        if column == STEP:
+            table[:, position] = _eight_digits(offsets)
+            continue
+        field = rows[:, step_end + (column - 1) * width : step_end + column * width]
+        point = width - 11
+        digits = _word(field[:, point - 1 : point + 7]) ^ _ZERO_POINT_ZEROS
+        exponent_bytes = field[:, width - 4 :]
+        sign = field[:, point - 2]
+        exponent_sign = exponent_bytes[:, 1]
+        tens = exponent_bytes[:, 2] - np.uint8(_DIGIT_ZERO)
+        ones = exponent_bytes[:, 3] - np.uint8(_DIGIT_ZERO)
+        irregular |= ~_all_digits(digits)
+        irregular |= (exponent_bytes[:, 0] != ord('e')) | (tens > 9) | (ones > 9)
+        irregular |= (exponent_sign != ord('+')) & (exponent_sign != ord('-'))
+        irregular |= (sign != _SPACE) & (sign != ord('-'))
+
+        lead = digits & _U64(0xFF)
+        mantissa = (_eight_digits(digits) - lead * _U64(9_000_000)).astype(np.float64)
+        exponent = tens.astype(np.int16) * 10 + ones
+        exponent = np.where(exponent_sign == ord('-'), -exponent, exponent) - 6
+        irregular |= np.abs(exponent) > 22
+        power = _EXACT_POWERS[np.minimum(np.abs(exponent), 22)]
+        values = np.where(exponent >= 0, mantissa * power, mantissa / power)
+        table[:, position] = np.where(sign == ord('-'), -values, values)
     return _reparse_irregular_rows(table, rows, irregular, wanted) if irregular.any() else table
 
 

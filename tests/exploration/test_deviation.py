@@ -76,3 +76,21 @@ def test_only_the_selection_columns_can_be_read(tmp_path):
     assert same(selected, full[:, [0, 1, 4]])
     with pytest.raises(ValueError, match='expected names from'):
         read_model_devi(tmp_path / 'm.out', ('max_devi_f',))
+
+
+@pytest.mark.parametrize('fmt', ['%20.8e', '%14.4e', '%18.6e'])
+def test_other_precisions_negative_values_and_huge_steps_read_exactly(tmp_path, fmt):
+    rng = np.random.default_rng(7)
+    steps = np.array([0, 10, 99_999_999, 100_000_000, 123_456_789_012])
+    table = np.column_stack([steps, rng.uniform(-1, 1, (5, 6)) * 10 ** rng.uniform(-8, 3, (5, 6))])
+    np.savetxt(tmp_path / 'm.out', table, fmt=['%12d'] + [fmt] * 6, header='step ...')
+    assert same(read_model_devi(tmp_path / 'm.out'), np.loadtxt(tmp_path / 'm.out'))
+
+
+def test_a_comment_line_in_the_middle_is_skipped(tmp_path):
+    table = np.column_stack([np.arange(4) * 10, np.full((4, 6), 0.125)])
+    write_model_devi(tmp_path / 'm.out', table)
+    lines = (tmp_path / 'm.out').read_text().splitlines(keepends=True)
+    comment = '#' + ' ' * (len(lines[1]) - 2) + '\n'  # as wide as a data row, so the layout still fits
+    (tmp_path / 'm.out').write_text(''.join([*lines[:3], comment, *lines[3:]]))
+    assert read_model_devi(tmp_path / 'm.out')[:, 0].tolist() == [0, 10, 20, 30]
