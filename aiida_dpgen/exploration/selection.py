@@ -63,18 +63,20 @@ def classify(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Category of each frame, and the mask of frames not skipped (step at least ``skip``)."""
     kept = steps >= skip
-    with np.errstate(invalid='ignore'):
-        candidate = (max_devi_f >= trust.f_lo) & (max_devi_f < trust.f_hi)
-        failed = max_devi_f >= trust.f_hi
-        accurate = max_devi_f < trust.f_lo
-        if trust.v_lo is not None:
-            candidate |= (max_devi_v >= trust.v_lo) & (max_devi_v < trust.v_hi)
-            failed |= max_devi_v >= trust.v_hi
-            accurate &= max_devi_v < trust.v_lo
-    categories = np.full(len(steps), FAILED, dtype=np.int8)
-    categories[accurate & ~candidate & ~failed] = ACCURATE
-    categories[candidate] = CANDIDATE
+    categories = _levels(max_devi_f, trust.f_lo, trust.f_hi)
+    if trust.v_lo is not None:
+        virial = _levels(max_devi_v, trust.v_lo, trust.v_hi)
+        either_candidate = (categories == CANDIDATE) | (virial == CANDIDATE)
+        categories = np.where(either_candidate, np.int8(CANDIDATE), np.maximum(categories, virial))
     return categories, kept
+
+
+def _levels(deviation: np.ndarray, low: float, high: float) -> np.ndarray:
+    """0 below ``low``, 1 from ``low`` up to ``high``, 2 from ``high`` on, and 2 for NaN."""
+    with np.errstate(invalid='ignore'):
+        levels = (deviation >= low).astype(np.int8) + (deviation >= high)
+    levels[np.isnan(deviation)] = FAILED
+    return levels
 
 
 def priority_keys(seed: int, tasks: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -109,10 +111,13 @@ class SystemSelection:
         (skipped frames: -1)."""
         steps, max_devi_v, max_devi_f = table[:, 0], table[:, 1], table[:, 2]
         categories, kept = classify(steps, max_devi_v, max_devi_f, trust, skip)
-        self.counts += np.bincount(categories[kept], minlength=3)
-        force = max_devi_f[kept]
+        everything = skip <= 0 or bool(kept.all())
+        counted = categories if everything else categories[kept]
+        self.counts += np.bincount(counted, minlength=3)
+        force = max_devi_f if everything else max_devi_f[kept]
         self.histogram += np.histogram(force[np.isfinite(force)], bins=HISTOGRAM_EDGES)[0]
-        candidate_steps = steps[kept & (categories == CANDIDATE)].astype(np.int64)
+        is_candidate = categories == CANDIDATE
+        candidate_steps = steps[is_candidate if everything else kept & is_candidate].astype(np.int64)
         self.offer(np.full(len(candidate_steps), task, dtype=np.int64), candidate_steps)
         return np.where(kept, categories, -1)
 

@@ -1,0 +1,180 @@
+"""Orchestration cost per MD task: ExploreWorkChain with grouped tasks against dpdispatcher, same LAMMPS tasks.
+
+Run on any profile with a ``localhost`` computer (``scripts/run-example.sh`` creates one):
+
+    verdi run benchmarks/orchestration.py [--tasks 20] [--group-size 10] [--nsteps 20] [--repeats 3]
+
+The tasks are short DPMD runs (32 Cu atoms, two models, NVT) with the same input scripts for all runners:
+  A. bare: ``lmp`` run once per task, one after another, in one folder (the work itself, the baseline),
+  B. dpdispatcher (DP-GEN's dispatcher, from ``.venv-dpgen``): Shell batch on the local machine, the same
+     ``group_size``, polling every second,
+  C. aiida-dpgen: ``ExploreWorkChain`` with the same ``group_size`` on this profile, including the selection
+     and storing every result in the provenance graph.
+Overhead per task = (wall time - bare wall time) / tasks, for B and C, measured in the same run, in turn,
+``--repeats`` times; the median is reported with the spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import shutil
+import statistics
+import subprocess
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+from aiida.engine import run_get_node
+from ase.build import bulk
+
+from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
+from aiida_dpgen.exploration.schedule import expand_tasks
+from aiida_dpgen.exploration.tasks import CONF_FILE, INPUT_FILE, md_input, model_filename, task_folder, write_conf
+from aiida_dpgen.utils.codes import get_or_create_code
+from aiida_dpgen.workflows.explore import ExploreWorkChain
+
+REPOSITORY = pathlib.Path(__file__).parents[1]
+MODEL = REPOSITORY / 'tests' / 'fixtures' / 'models' / 'cu_se_e2_a.pb'
+SELECTION = {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': 10}
+
+DPDISPATCHER = textwrap.dedent(
+    """
+    import json, sys, time
+    from dpdispatcher import Machine, Resources, Submission, Task
+    root, ntasks, group_size, lmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    machine = Machine.load_from_dict({'batch_type': 'Shell', 'context_type': 'LocalContext',
+                                      'local_root': root, 'remote_root': root + '/remote'})
+    resources = Resources.load_from_dict({'number_node': 1, 'cpu_per_node': 1, 'gpu_per_node': 0,
+                                          'queue_name': '', 'group_size': group_size})
+    tasks = [Task(command=f'{lmp} -in in.lammps -log log.lammps -screen none', task_work_path=f'task.{i:06d}/',
+                  forward_files=['in.lammps', 'conf.lmp'], backward_files=['model_devi.out', 'traj.dump', 'log.lammps'])
+             for i in range(ntasks)]
+    submission = Submission(work_base='./', machine=machine, resources=resources, task_list=tasks,
+                            forward_common_files=['graph.000.pb', 'graph.001.pb'])
+    start = time.perf_counter()
+    submission.run_submission(check_interval=1)
+    print(json.dumps({'seconds': time.perf_counter() - start}))
+    """
+)
+
+
+def configurations(ntasks: int) -> ConfigurationsData:
+    frames = []
+    for seed in range(ntasks):
+        atoms = bulk('Cu', 'fcc', a=3.61, cubic=True).repeat(2)
+        atoms.rattle(0.02, seed=seed)
+        frames.append(atoms)
+    return ConfigurationsData.from_ase(frames, type_map=['Cu']).store()
+
+
+def write_tasks(root: pathlib.Path, stage: dict, configuration_node: ConfigurationsData, in_place: bool) -> list[str]:
+    """The task folders every runner uses; ``in_place``: scripts for a run whose cwd is the task folder."""
+    frames = configuration_node.to_ase()
+    tasks = expand_tasks(stage, {'cu': len(frames)})
+    for index in range(2):
+        shutil.copy(MODEL, root / model_filename(index))
+    folders = []
+    for index, task in enumerate(tasks):
+        folder = root / task_folder(index)
+        folder.mkdir()
+        atoms = frames[task.configuration]
+        write_conf(folder / CONF_FILE, atoms.cell[:], atoms.positions, np.zeros(len(atoms), dtype=int), 1)
+        script = md_input(task.md, 2, [63.546], '.' if in_place else task_folder(index))
+        (folder / INPUT_FILE).write_text(script)
+        folders.append(task_folder(index))
+    return folders
+
+
+def run_bare(stage, configuration_node, lmp: str) -> float:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = pathlib.Path(scratch)
+        folders = write_tasks(root, stage, configuration_node, in_place=False)
+        start = time.perf_counter()
+        for folder in folders:
+            command = [lmp, '-in', f'{folder}/in.lammps', '-log', f'{folder}/log.lammps', '-screen', 'none']
+            subprocess.run(command, cwd=root, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+
+def run_dpdispatcher(stage, configuration_node, lmp: str, group_size: int) -> float:
+    python = REPOSITORY / '.venv-dpgen' / 'bin' / 'python'
+    with tempfile.TemporaryDirectory() as scratch:
+        root = pathlib.Path(scratch)
+        folders = write_tasks(root, stage, configuration_node, in_place=True)
+        start = time.perf_counter()
+        arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), str(group_size), lmp]
+        subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
+        if missing:
+            raise SystemExit(f'dpdispatcher did not bring back model_devi.out of {missing}')
+        return elapsed
+
+
+def run_aiida(stage, configuration_node, models, code, group_size: int) -> float:
+    start = time.perf_counter()
+    _, node = run_get_node(
+        ExploreWorkChain,
+        models=models,
+        configurations={'cu': configuration_node},
+        stage=stage,
+        selection=SELECTION,
+        group_size=group_size,
+        lammps={'lammps': {'code': code}},
+    )
+    elapsed = time.perf_counter() - start
+    if not node.is_finished_ok:
+        raise SystemExit(f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}')
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description='Orchestration cost per MD task, aiida-dpgen vs dpdispatcher.')
+    parser.add_argument('--tasks', type=int, default=20)
+    parser.add_argument('--group-size', type=int, default=10)
+    parser.add_argument('--nsteps', type=int, default=20)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--computer', default='localhost')
+    arguments = parser.parse_args()
+
+    lmp = shutil.which('lmp')
+    if lmp is None:
+        raise SystemExit('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
+    code = get_or_create_code('lmp', 'lmp', computer=arguments.computer, plugin='dpgen.lammps')
+    models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
+    configuration_node = configurations(arguments.tasks)
+    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
+
+    rows = []
+    for repeat in range(arguments.repeats):
+        bare = run_bare(stage, configuration_node, lmp)
+        dispatcher = run_dpdispatcher(stage, configuration_node, lmp, arguments.group_size)
+        aiida = run_aiida(stage, configuration_node, models, code, arguments.group_size)
+        rows.append({'bare': bare, 'dpdispatcher': dispatcher, 'aiida': aiida})
+        print(f'repeat {repeat}: bare {bare:.2f} s, dpdispatcher {dispatcher:.2f} s, aiida-dpgen {aiida:.2f} s')
+
+    ntasks = arguments.tasks
+
+    def overhead(row, name):
+        return (row[name] - row['bare']) / ntasks
+
+    print(f'\n{ntasks} tasks of {arguments.nsteps} MD steps, group_size {arguments.group_size}, {len(rows)} repeats')
+    for name in ('bare', 'dpdispatcher', 'aiida'):
+        print(f'{name:<14} median wall {statistics.median(row[name] for row in rows):7.2f} s')
+    ours = sorted(overhead(row, 'aiida') for row in rows)
+    theirs = sorted(overhead(row, 'dpdispatcher') for row in rows)
+    print(
+        f'overhead per task, dpdispatcher  median {statistics.median(theirs):6.3f} s (min {theirs[0]:.3f}, max {theirs[-1]:.3f})'
+    )
+    print(
+        f'overhead per task, aiida-dpgen   median {statistics.median(ours):6.3f} s (min {ours[0]:.3f}, max {ours[-1]:.3f})'
+    )
+    ratio = sorted((row['aiida'] - row['bare']) / (row['dpdispatcher'] - row['bare']) for row in rows)
+    print(f'ratio of overheads aiida-dpgen / dpdispatcher, pair by pair: median {statistics.median(ratio):.2f}')
+    print(json.dumps({'rows': rows, 'tasks': ntasks, 'group_size': arguments.group_size}))
+
+
+main()
