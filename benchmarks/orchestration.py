@@ -5,7 +5,8 @@ Run on any profile with a ``localhost`` computer (``scripts/run-example.sh`` cre
     verdi run benchmarks/orchestration.py [--tasks 20] [--group-size 10] [--nsteps 20] [--repeats 3]
 
 The tasks are short DPMD runs (32 Cu atoms, two models, NVT) with the same input scripts for all runners:
-  A. bare: ``lmp`` run once per task, one after another, in one folder (the work itself, the baseline),
+  A. bare: ``lmp`` once per task, the tasks of a group one after another in a shell script, all groups'
+     scripts started at once (the work itself with the dispatchers' parallelism: the baseline),
   B. dpdispatcher (DP-GEN's dispatcher, from ``.venv-dpgen``): Shell batch on the local machine, the same
      ``group_size``, polling every second,
   C. aiida-dpgen: ``ExploreWorkChain`` with the same ``group_size`` on this profile, including the selection
@@ -30,13 +31,14 @@ import numpy as np
 from aiida.engine import run_get_node
 from ase.build import bulk
 
+import aiida_dpgen
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
 from aiida_dpgen.exploration.schedule import expand_tasks
 from aiida_dpgen.exploration.tasks import CONF_FILE, INPUT_FILE, md_input, model_filename, task_folder, write_conf
 from aiida_dpgen.utils.codes import get_or_create_code
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
-REPOSITORY = pathlib.Path(__file__).parents[1]
+REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]  # `verdi run` does not set a usable __file__
 MODEL = REPOSITORY / 'tests' / 'fixtures' / 'models' / 'cu_se_e2_a.pb'
 SELECTION = {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': 10}
 
@@ -88,14 +90,24 @@ def write_tasks(root: pathlib.Path, stage: dict, configuration_node: Configurati
     return folders
 
 
-def run_bare(stage, configuration_node, lmp: str) -> float:
+def run_bare(stage, configuration_node, lmp: str, group_size: int) -> float:
+    """The groups as plain shell scripts, all started at once (as both dispatchers start their jobs), each
+    running its tasks one after another."""
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
         folders = write_tasks(root, stage, configuration_node, in_place=False)
+        groups = [folders[start : start + group_size] for start in range(0, len(folders), group_size)]
+        scripts = [
+            '\n'.join(f'{lmp} -in {folder}/in.lammps -log {folder}/log.lammps -screen none' for folder in group)
+            for group in groups
+        ]
         start = time.perf_counter()
-        for folder in folders:
-            command = [lmp, '-in', f'{folder}/in.lammps', '-log', f'{folder}/log.lammps', '-screen', 'none']
-            subprocess.run(command, cwd=root, check=True, capture_output=True)
+        processes = [
+            subprocess.Popen(['bash', '-c', script], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for script in scripts
+        ]
+        if any(process.wait() != 0 for process in processes):
+            raise SystemExit('a bare LAMMPS run failed')
         return time.perf_counter() - start
 
 
@@ -150,7 +162,7 @@ def main() -> None:
 
     rows = []
     for repeat in range(arguments.repeats):
-        bare = run_bare(stage, configuration_node, lmp)
+        bare = run_bare(stage, configuration_node, lmp, arguments.group_size)
         dispatcher = run_dpdispatcher(stage, configuration_node, lmp, arguments.group_size)
         aiida = run_aiida(stage, configuration_node, models, code, arguments.group_size)
         rows.append({'bare': bare, 'dpdispatcher': dispatcher, 'aiida': aiida})
@@ -166,12 +178,9 @@ def main() -> None:
         print(f'{name:<14} median wall {statistics.median(row[name] for row in rows):7.2f} s')
     ours = sorted(overhead(row, 'aiida') for row in rows)
     theirs = sorted(overhead(row, 'dpdispatcher') for row in rows)
-    print(
-        f'overhead per task, dpdispatcher  median {statistics.median(theirs):6.3f} s (min {theirs[0]:.3f}, max {theirs[-1]:.3f})'
-    )
-    print(
-        f'overhead per task, aiida-dpgen   median {statistics.median(ours):6.3f} s (min {ours[0]:.3f}, max {ours[-1]:.3f})'
-    )
+    for name, values in (('dpdispatcher', theirs), ('aiida-dpgen', ours)):
+        spread = f'min {values[0]:.3f}, max {values[-1]:.3f}'
+        print(f'overhead per task, {name:<13} median {statistics.median(values):6.3f} s ({spread})')
     ratio = sorted((row['aiida'] - row['bare']) / (row['dpdispatcher'] - row['bare']) for row in rows)
     print(f'ratio of overheads aiida-dpgen / dpdispatcher, pair by pair: median {statistics.median(ratio):.2f}')
     print(json.dumps({'rows': rows, 'tasks': ntasks, 'group_size': arguments.group_size}))

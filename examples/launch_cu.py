@@ -7,9 +7,13 @@ What runs today (aiida-dpgen 0.1.0.dev0):
 1. the initial data of the Cu example: perturbed fcc, hcp and bcc cells labelled by ASE's EMT
    calculator as stand-in initial data, merged by the ``merge_datasets`` calcfunction;
 2. the training step of the first iteration: an ensemble of 4 DeePMD-kit models trained on that data
-   with ``TrainWorkChain`` (``--protocol fast`` by default: seconds per model on 2 cores).
-Exploration with LAMMPS, labeling with Quantum ESPRESSO and the loop around them (DpgenWorkChain) are
-not implemented yet; the script says so at the end.
+   with ``TrainWorkChain`` (``--protocol fast`` by default: seconds per model on 2 cores);
+3. the exploration step of the first iteration: LAMMPS DPMD with the ensemble's model deviation from
+   2x2x2 fcc, hcp and bcc supercells, NPT at the first two temperatures and two pressures of the
+   paper's Table A.1, grouped into two jobs by ``ExploreWorkChain``, then selection with the paper's
+   trust levels (0.05 and 0.20 eV/Å) and a per-iteration table of accurate / candidate / failed ratios.
+Labeling with Quantum ESPRESSO and the loop around these steps (DpgenWorkChain) are not implemented
+yet; the script says so at the end.
 
 Options: ``verdi run examples/launch_cu.py [--protocol fast|balanced|stringent] [--computer localhost]``
 """
@@ -26,7 +30,9 @@ from ase.calculators.emt import EMT
 
 from aiida_dpgen.calculations.functions import merge_datasets
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.exploration.schedule import paper_cu_schedule
 from aiida_dpgen.utils.codes import get_or_create_code
+from aiida_dpgen.workflows.explore import ExploreWorkChain
 from aiida_dpgen.workflows.train import TrainWorkChain
 
 TYPE_MAP = ['Cu']
@@ -36,6 +42,7 @@ SCALES = (0.96, 0.98, 1.00)
 PERTURBATIONS_PER_SCALE = 2
 ATOM_PERTURBATION_ANGSTROM = 0.01
 CELL_PERTURBATION_FRACTION = 0.03
+TRUST_LEVELS = {'f_trust_lo': 0.05, 'f_trust_hi': 0.20, 'fp_task_max': 300, 'seed': 2020}
 
 
 def perturbed_cells(structure: str, rng: np.random.Generator) -> list:
@@ -106,6 +113,54 @@ def train_ensemble(initial: LabeledDatasetData, protocol: str, computer: str):
     return results
 
 
+def exploration_configurations() -> dict:
+    """One perturbed 2x2x2 supercell per crystal, as the paper starts its DPMD runs."""
+    rng = np.random.default_rng(7)
+    configurations = {}
+    for structure, lattice in STRUCTURES.items():
+        atoms = bulk('Cu', structure, **lattice).repeat(2)
+        atoms.positions += rng.normal(scale=ATOM_PERTURBATION_ANGSTROM, size=atoms.positions.shape)
+        configurations[structure] = ConfigurationsData.from_ase([atoms], type_map=TYPE_MAP).store()
+    return configurations
+
+
+def explore(models: dict, computer: str):
+    code = get_or_create_code('lmp', 'lmp', computer=computer, plugin='dpgen.lammps')
+    first = paper_cu_schedule()[0]
+    stage = {**first, 'temps': first['temps'][:2], 'press': first['press'][:4:3], 'nsteps': 200}
+    stage.pop('configurations_per_system')
+    print(
+        f'\nIteration 000, exploration: NPT at {stage["temps"]} K and {stage["press"]} bar, {stage["nsteps"]} steps, '
+        f'frames every {stage["trj_freq"]}, code {code.full_label}'
+    )
+    results, node = run_get_node(
+        ExploreWorkChain,
+        models=models,
+        configurations=exploration_configurations(),
+        stage=stage,
+        selection=TRUST_LEVELS,
+        group_size=6,
+        lammps={'lammps': {'code': code}},
+    )
+    if not node.is_finished_ok:
+        raise SystemExit(
+            f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}; see `verdi process report {node.pk}`'
+        )
+    statistics = results['statistics'].get_dict()
+    summary = results['task_results'].get_dict()['summary']
+    print(f'{"system":<8} {"frames":>7} {"accurate":>9} {"candidate":>10} {"failed":>7} {"to label":>9}')
+    for name, row in [*statistics['systems'].items(), ('all', statistics['overall'])]:
+        print(
+            f'{name:<8} {row["frames"]:>7} {row["accurate_ratio"]:>9.1%} {row["candidate_ratio"]:>10.1%} '
+            f'{row["failed_ratio"]:>7.1%} {row["chosen"]:>9}'
+        )
+    print(
+        f'{summary["tasks"]} MD tasks: {summary["completed"]} completed, {summary["lost_atoms"]} lost atoms '
+        f'(ExploreWorkChain<{node.pk}>; trust levels 0.05 / 0.20 eV/Å as in the paper)'
+    )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description='The DP-GEN Cu example on a laptop.')
     parser.add_argument('--protocol', choices=['fast', 'balanced', 'stringent'], default='fast')
@@ -113,12 +168,13 @@ def main() -> None:
     arguments = parser.parse_args()
 
     initial = build_initial_data()
-    train_ensemble(initial, arguments.protocol, arguments.computer)
+    trained = train_ensemble(initial, arguments.protocol, arguments.computer)
+    explore(dict(trained['models']), arguments.computer)
 
     print()
     print(
-        'NOT YET IMPLEMENTED: exploration with LAMMPS, labeling with Quantum ESPRESSO and the loop around them '
-        '(DpgenWorkChain; issues #5-#7). This run stopped after training the first ensemble.'
+        'NOT YET IMPLEMENTED: labeling with Quantum ESPRESSO and the loop around these steps (DpgenWorkChain; '
+        'issues #6-#7). This run stopped after the first exploration.'
     )
 
 

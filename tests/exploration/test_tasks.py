@@ -126,7 +126,7 @@ def test_left_handed_cell_is_refused():
 
 def test_data_file_wraps_atoms_into_the_box(tmp_path):
     atoms = bulk('Cu', 'fcc', a=3.61, cubic=True)
-    positions = atoms.positions + [0.0, 0.0, -0.1]  # one layer just below z = 0
+    positions = atoms.positions - np.array([0.0, 0.0, 0.1])  # one layer just below z = 0
     write_conf(tmp_path / 'conf.lmp', atoms.cell[:], positions, np.zeros(4, int), 2)
     text = (tmp_path / 'conf.lmp').read_text()
     assert '4 atoms' in text and '2 atom types' in text

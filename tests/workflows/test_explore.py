@@ -54,7 +54,10 @@ def test_tasks_are_split_into_jobs_of_group_size(generate_workchain, explore_inp
         ({'selection': {'f_trust_lo': 0.2, 'f_trust_hi': 0.2}}, 'selection: trust levels: f_lo=0.2 and f_hi=0.2'),
         ({'group_size': 0}, 'group_size=0: expected at least one task per job'),
         ({'stage': {**STAGE, 'ensemble': 'nvt-weird'}}, "stage.ensemble='nvt-weird': unknown"),
-        ({'stage': {**STAGE, 'systems': ['bcc']}}, "stage.systems: ['bcc'] are not among the configurations given (fcc)"),
+        (
+            {'stage': {**STAGE, 'systems': ['bcc']}},
+            "stage.systems: ['bcc'] are not among the configurations given (fcc)",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(generate_workchain, explore_inputs, change, message):

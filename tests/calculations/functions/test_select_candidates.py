@@ -57,7 +57,7 @@ def test_merged_cap_equals_the_cap_over_all_candidates_and_statistics_add_up(aii
     expected = sorted(fcc[index] for index in np.argsort(priority_keys(seed, tasks, steps))[:cap])
 
     chosen = outputs['candidates']['fcc']
-    assert list(zip(chosen.base.attributes.get('tasks'), chosen.base.attributes.get('steps'))) == expected
+    assert list(zip(chosen.base.attributes.get('tasks'), chosen.base.attributes.get('steps'), strict=True)) == expected
     positions = [atoms.positions[0, 0] for atoms in chosen.to_ase()]
     assert positions == [float(step) for _, step in expected], 'each frame is the one its (task, step) names'
     assert outputs['candidates']['bcc'].nframes == 2
