@@ -21,6 +21,8 @@ OWN_PROCESS = {
     'parsers/lammps.py': CalculationFactory('dpgen.lammps'),
     'workflows/base/lammps.py': WorkflowFactory('dpgen.lammps.base'),
     'workflows/explore.py': WorkflowFactory('dpgen.explore'),
+    'parsers/ase.py': CalculationFactory('dpgen.ase'),
+    'workflows/label.py': WorkflowFactory('dpgen.label'),
 }
 """The process whose exit codes ``self.exit_codes`` means in each module (for parsers, their CalcJob)."""
 

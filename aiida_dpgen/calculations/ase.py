@@ -1,0 +1,79 @@
+"""`AseSinglePointCalculation`: energy, forces and stress of one structure from an ASE calculator, as a job.
+
+The ASE labeler runs through a CalcJob like the DFT engines, so it is dispatched to any computer and its
+results come with provenance; the code is a Python interpreter that has ASE (and the calculator's module).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+
+from aiida.common import CalcInfo, CodeInfo
+from aiida.engine import CalcJob
+from aiida.orm import ArrayData, Dict, StructureData
+
+SCRIPT = 'ase_single_point.py'
+RESULTS = 'results.json'
+
+
+def validate_calculator(value: Dict, _) -> str | None:
+    specification = value.get_dict()
+    unknown = sorted(set(specification) - {'calculator', 'kwargs'})
+    if unknown:
+        return f'calculator: unknown key(s) {unknown}; expected "calculator" ("module:Class") and "kwargs"'
+    name = specification.get('calculator', '')
+    module, _, class_name = name.partition(':')
+    if not module or not class_name:
+        return f'calculator.calculator={name!r}: expected "module:Class", e.g. "ase.calculators.emt:EMT"'
+    if not isinstance(specification.get('kwargs', {}), dict):
+        return f'calculator.kwargs={specification["kwargs"]!r}: expected a dictionary of keyword arguments'
+    return None
+
+
+class AseSinglePointCalculation(CalcJob):
+    """One structure, one ASE calculator: ``python ase_single_point.py`` on the computer."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input('structure', valid_type=StructureData, help='The structure to compute.')
+        spec.input(
+            'calculator',
+            valid_type=Dict,
+            validator=validate_calculator,
+            help='{"calculator": "module:Class", "kwargs": {...}}, e.g. {"calculator": "ase.calculators.emt:EMT"}',
+        )
+        spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.ase'
+        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
+        spec.inputs['metadata']['options']['withmpi'].default = False
+        spec.output('output_parameters', valid_type=Dict, help='energy (eV), calculator, wall_seconds')
+        spec.output('output_arrays', valid_type=ArrayData, help='forces (eV/Å) and, if periodic, stress (eV/Å^3)')
+        spec.exit_code(300, 'ERROR_NO_RESULTS', message='The script wrote no results.json; see _scheduler-stderr.txt.')
+        spec.exit_code(310, 'ERROR_INVALID_RESULTS', message='results.json could not be read: {error}')
+
+    def prepare_for_submission(self, folder):
+        structure = self.inputs.structure
+        atoms = structure.get_ase()
+        folder.create_file_from_filelike(
+            importlib.resources.files('aiida_dpgen.calculations.scripts').joinpath(SCRIPT).open('rb'), SCRIPT, 'wb'
+        )
+        with folder.open('structure.json', 'w') as handle:
+            payload = {
+                'symbols': atoms.get_chemical_symbols(),
+                'positions': atoms.positions.tolist(),
+                'cell': atoms.cell.array.tolist(),
+                'pbc': [bool(value) for value in atoms.pbc],
+            }
+            json.dump(payload, handle)
+        with folder.open('calculator.json', 'w') as handle:
+            json.dump(self.inputs.calculator.get_dict(), handle)
+
+        code_info = CodeInfo()
+        code_info.code_uuid = self.inputs.code.uuid
+        code_info.cmdline_params = [SCRIPT]
+        code_info.stdout_name = 'aiida.out'
+        calc_info = CalcInfo()
+        calc_info.codes_info = [code_info]
+        calc_info.retrieve_list = [RESULTS, 'aiida.out']
+        return calc_info

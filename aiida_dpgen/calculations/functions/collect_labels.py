@@ -1,0 +1,40 @@
+"""The labeled dataset of one labeling step, built from the successful calculations only."""
+
+from __future__ import annotations
+
+import dpdata
+from aiida.engine import calcfunction
+from aiida.orm import Dict, List, Str
+
+from aiida_dpgen.data.dataset import LabeledDatasetData
+from aiida_dpgen.labelers.base import load_labeler
+from aiida_dpgen.labeling.frames import labels_to_systems
+from aiida_dpgen.utils import systems as systems_utils
+
+KEY_LENGTH = len('frame_000000')
+
+
+@calcfunction
+def collect_labels(engine: Str, type_map: List, summary: Dict, **frames) -> dict:
+    """Convert each labeled frame with the ``engine`` labeler's ``convert_outputs`` and store them as one dataset.
+
+    ``frames`` holds, per frame ``frame_NNNNNN``, the computed structure (``frame_NNNNNN_structure``) and the
+    output nodes that hold its labels (``frame_NNNNNN_<name>``), so that every frame of the dataset links to
+    the calculation that produced it. ``summary`` (counts, exclusions, cost) is returned with the number of
+    frames that went in; without frames there is no ``dataset`` output.
+    """
+    grouped: dict[str, dict] = {}
+    for link_label, node in frames.items():
+        grouped.setdefault(link_label[:KEY_LENGTH], {})[link_label[KEY_LENGTH + 1 :]] = node
+    if not grouped:
+        return {'summary': Dict({**summary.get_dict(), 'labeled': 0})}
+    labeler = load_labeler(engine.value)
+    labels = []
+    for key in sorted(grouped):
+        nodes = dict(grouped[key])
+        structure = nodes.pop('structure')
+        labels.append(labeler.convert_outputs(structure, **nodes))
+    systems = labels_to_systems(labels, type_map.get_list())
+    merged, _ = systems_utils.merge([dpdata.MultiSystems(*systems, type_map=type_map.get_list())], type_map.get_list())
+    dataset = LabeledDatasetData(merged, type_map=type_map.get_list())
+    return {'dataset': dataset, 'summary': Dict({**summary.get_dict(), 'labeled': len(labels)})}

@@ -1,0 +1,1 @@
+"""Scripts that CalcJobs copy to the computer and run there."""

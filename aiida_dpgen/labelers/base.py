@@ -1,0 +1,146 @@
+"""The labeler interface: how the loop asks any first-principles engine for energy, forces and virial.
+
+Modelled on aiida-common-workflows' common relax interface: each labeler names the engine's own workchain
+as ``_process_class`` (so the engine plugin's protocols and error handlers do the work), builds its inputs
+from a protocol, and converts what that workchain returns into a :class:`~aiida_dpgen.labeling.frames.Label`
+in eV and Å. Labelers are found through the ``aiida_dpgen.labelers`` entry-point group, so that a new engine
+plugs in without touching the loop.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import numpy as np
+from aiida import orm
+from aiida.engine import ProcessBuilder
+from aiida.plugins.entry_point import get_entry_point_names, load_entry_point
+
+from aiida_dpgen.labeling.frames import Label
+from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
+
+ENTRY_POINT_GROUP = 'aiida_dpgen.labelers'
+PROTOCOLS = ('fast', 'balanced', 'stringent')
+COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations'}
+SCF_UNCONVERGED = 'scf_unconverged'
+
+
+def available_labelers() -> list[str]:
+    return sorted(get_entry_point_names(ENTRY_POINT_GROUP))
+
+
+def load_labeler(engine: str) -> type[Labeler]:
+    """The labeler class registered as ``engine``; a clear error listing the registered ones otherwise."""
+    if engine not in available_labelers():
+        raise ValueError(
+            f'labeler.engine={engine!r} is not a registered labeler; choose one of {available_labelers()} '
+            f'(entry-point group {ENTRY_POINT_GROUP!r})'
+        )
+    return load_entry_point(ENTRY_POINT_GROUP, engine)
+
+
+def labeler_from_specification(specification: dict) -> Labeler:
+    """Validate a ``labeler`` specification (``engine``, ``protocol``, engine keys) and build its labeler."""
+    if 'engine' not in specification:
+        raise ValueError(f'labeler: missing key "engine"; choose one of {available_labelers()}')
+    return load_labeler(specification['engine'])(specification)
+
+
+class Labeler(ProtocolMixin, abc.ABC):
+    """A first-principles engine that labels one structure per calculation.
+
+    A specification is a plain dict: ``engine`` (the entry-point name), ``protocol`` (``fast``, ``balanced``
+    or ``stringent``), ``overrides`` (merged into the protocol's engine inputs), ``options`` (the CalcJob's
+    ``metadata.options``: resources, walltime, queue), ``max_iterations`` of the engine's restart workchain,
+    and the keys each engine adds in ``engine_keys``.
+    """
+
+    _process_class: ClassVar[type]
+    engine_keys: ClassVar[dict[str, str]] = {}
+    """Keys this engine adds to the specification, with what they mean (shown in error messages)."""
+
+    _protocol_file: ClassVar[str]
+    """``workflows/protocols/<name>.yaml``: the engine settings of ``fast``, ``balanced`` and ``stringent``."""
+
+    def __init__(self, specification: dict):
+        unknown = sorted(set(specification) - COMMON_KEYS - set(self.engine_keys))
+        if unknown:
+            allowed = sorted(COMMON_KEYS | set(self.engine_keys))
+            engine = specification.get('engine')
+            raise ValueError(f'labeler: unknown key(s) {unknown} for engine {engine!r}; allowed keys: {allowed}')
+        protocol = specification.get('protocol', 'fast')
+        if protocol not in PROTOCOLS:
+            raise ValueError(f'labeler.protocol={protocol!r}: expected one of {list(PROTOCOLS)}')
+        for key in ('overrides', 'options'):
+            if not isinstance(specification.get(key, {}), dict):
+                raise ValueError(f'labeler.{key}={specification[key]!r}: expected a dictionary')
+        max_iterations = specification.get('max_iterations', 3)
+        if not isinstance(max_iterations, int) or max_iterations < 1:
+            raise ValueError(f'labeler.max_iterations={max_iterations!r}: expected a positive integer')
+        self.specification = dict(specification)
+        self.protocol_name = protocol
+        self.max_iterations = max_iterations
+        self.overrides = dict(specification.get('overrides', {}))
+        self.options = dict(specification.get('options', {}))
+
+    @property
+    def engine(self) -> str:
+        return self.specification.get('engine', type(self).__name__)
+
+    def protocol(self) -> dict:
+        """The protocol file's defaults updated by the named protocol's settings (each engine merges the
+        specification's ``overrides`` into the inputs it gives its workchain)."""
+        return self.get_protocol_inputs(self.protocol_name)
+
+    @abc.abstractmethod
+    def check_elements(self, elements: list[str]) -> None:
+        """Raise a ``ValueError`` naming each element this labeler cannot compute (no pseudopotential, basis
+        set or parameters) and how to provide it; called before anything is submitted."""
+
+    @abc.abstractmethod
+    def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode) -> ProcessBuilder:
+        """The builder of ``_process_class`` for a single point (energy, forces, stress) of ``structure``."""
+
+    @abc.abstractmethod
+    def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
+        """The output nodes of a finished ``_process_class`` run that hold the labels (inputs of the
+        calcfunction that builds the dataset, so each frame links to its calculation)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def convert_outputs(cls, structure: orm.StructureData, **nodes: orm.Data) -> Label:
+        """The label of ``structure`` from ``label_nodes``' nodes, in eV, Å, eV/Å and eV (virial)."""
+
+    def failure_reason(self, node: orm.ProcessNode) -> str:
+        """Why a labeling run gave no label: ``scf_unconverged`` when the engine's SCF did not converge (the
+        frame is excluded, never added), otherwise the exit status and message."""
+        if self.scf_unconverged(node):
+            return SCF_UNCONVERGED
+        return f'exit status {node.exit_status}: {node.exit_message or node.process_state.value}'
+
+    def scf_unconverged(self, node: orm.ProcessNode) -> bool:
+        """Whether the last calculation of ``node`` stopped because its SCF did not converge."""
+        return False
+
+    def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
+        """The engine's own wall time of one calculation, when it reports one."""
+        return None
+
+
+def structure_arrays(structure: orm.StructureData) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Element symbols (not kind names), cell and positions of ``structure``, in site order."""
+    symbols = tuple(structure.get_kind(site.kind_name).symbol for site in structure.sites)
+    return symbols, np.array(structure.cell, dtype=float), np.array([site.position for site in structure.sites])
+
+
+def last_calculation(node: orm.ProcessNode) -> orm.CalcJobNode | None:
+    calculations = [child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)]
+    return max(calculations, key=lambda child: child.ctime) if calculations else None
+
+
+def core_count(options: dict[str, Any]) -> int:
+    resources = options.get('resources', {})
+    machines = resources.get('num_machines', 1)
+    per_machine = resources.get('num_mpiprocs_per_machine', resources.get('tot_num_mpiprocs', 1))
+    return int(machines) * int(per_machine)

@@ -1,0 +1,107 @@
+"""Quantum ESPRESSO labeler: a ``pw.x`` SCF with forces and stress through aiida-quantumespresso's
+``PwBaseWorkChain`` (its protocols and error handlers)."""
+
+from __future__ import annotations
+
+import numpy as np
+from aiida import orm
+from dpdata.unit import EnergyConversion, LengthConversion
+from qe_tools import CONSTANTS
+from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
+
+from aiida_dpgen.labelers.base import Labeler, last_calculation, structure_arrays
+from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_PER_GPA, Label
+from aiida_dpgen.labeling.pseudos import DEFAULT_FAMILY_LABEL
+from aiida_dpgen.workflows.protocols.utils import recursive_merge
+
+# aiida-quantumespresso converts Rydberg and Bohr with qe-tools' constants, dpdata (and so every dataset read
+# from pw.x outputs by DP-GEN's tools) with CODATA 2018's; rescaled so that labels from both routes agree
+# (1e-7 relative, i.e. about 1 meV on a 4-atom Cu cell's total energy).
+_ENERGY_RESCALE = EnergyConversion('rydberg', 'eV').value() / CONSTANTS.ry_to_ev
+_FORCE_RESCALE = _ENERGY_RESCALE * CONSTANTS.bohr_to_ang / LengthConversion('bohr', 'angstrom').value()
+
+# exit codes of PwCalculation that mean: the SCF stopped before it converged
+_SCF_UNCONVERGED = {'ERROR_ELECTRONIC_CONVERGENCE_NOT_REACHED', 'WARNING_ELECTRONIC_CONVERGENCE_NOT_REACHED'}
+
+
+class QuantumEspressoLabeler(Labeler):
+    """``pw.x`` single points; pseudopotentials from an aiida-pseudo family (``pseudo_family``, by default the
+    one ``aiida-dpgen pseudos install`` makes from Debian's PBE files)."""
+
+    _process_class = PwBaseWorkChain
+    _protocol_file = 'label_quantumespresso'
+    engine_keys = {'pseudo_family': f'label of an aiida-pseudo family (default {DEFAULT_FAMILY_LABEL!r})'}
+
+    @property
+    def pseudo_family_label(self) -> str:
+        return self.specification.get('pseudo_family', DEFAULT_FAMILY_LABEL)
+
+    def _family(self):
+        from aiida.common.exceptions import NotExistent
+        from aiida_pseudo.groups.family import PseudoPotentialFamily
+
+        try:
+            return PseudoPotentialFamily.collection.get(label=self.pseudo_family_label)
+        except NotExistent:
+            raise ValueError(
+                f'labeler.pseudo_family={self.pseudo_family_label!r} is not installed; run '
+                '`aiida-dpgen pseudos install` (offline, from Debian\'s PBE files) or `aiida-pseudo install`'
+            ) from None
+
+    def check_elements(self, elements: list[str]) -> None:
+        family = self._family()
+        available = {pseudo.element for pseudo in family.nodes}
+        missing = sorted(set(elements) - available)
+        if missing:
+            raise ValueError(
+                f'labeler.pseudo_family={self.pseudo_family_label!r} has no pseudopotential for {missing}; '
+                f'install a family that has them: `aiida-dpgen pseudos install --label NEW '
+                + ' '.join(f'--file {element}=PATH.UPF' for element in missing)
+                + '` and set pseudo_family'
+            )
+
+    def engine_overrides(self) -> dict:
+        protocol = self.protocol()
+        fixed = {'pseudo_family': self.pseudo_family_label, 'max_iterations': self.max_iterations}
+        return recursive_merge(recursive_merge(protocol['engine_overrides'], self.overrides), fixed)
+
+    def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode):
+        protocol = self.protocol()
+        builder = PwBaseWorkChain.get_builder_from_protocol(
+            code,
+            structure,
+            protocol=protocol['engine_protocol'],
+            overrides=self.engine_overrides(),
+            options=self.options or None,
+        )
+        return builder
+
+    def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
+        return {'parameters': node.outputs.output_parameters, 'trajectory': node.outputs.output_trajectory}
+
+    @classmethod
+    def convert_outputs(cls, structure: orm.StructureData, parameters: orm.Dict, trajectory: orm.TrajectoryData):
+        """Energy in eV and forces in eV/Å as aiida-quantumespresso stores them (rescaled to dpdata's constants);
+        its stress (GPa) has pw.x's sign (positive under compression), so the virial is ``volume * stress``."""
+        forces = trajectory.get_array('forces')[-1] * _FORCE_RESCALE
+        stress = trajectory.get_array('stress')[-1] * EV_PER_ANGSTROM3_PER_GPA
+        symbols, cell, positions = structure_arrays(structure)
+        return Label(
+            symbols=symbols,
+            cell=cell,
+            positions=positions,
+            energy=float(parameters['energy']) * _ENERGY_RESCALE,
+            forces=forces,
+            virial=abs(np.linalg.det(cell)) * stress,
+        )
+
+    def scf_unconverged(self, node: orm.ProcessNode) -> bool:
+        calculation = last_calculation(node)
+        return calculation is not None and calculation.exit_code is not None and (
+            calculation.exit_code.status
+            in {calculation.process_class.exit_codes[name].status for name in _SCF_UNCONVERGED}
+        )
+
+    def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
+        parameters = calculation.outputs.output_parameters if 'output_parameters' in calculation.outputs else None
+        return None if parameters is None else parameters.get('wall_time_seconds')

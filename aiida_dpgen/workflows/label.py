@@ -1,0 +1,152 @@
+"""`LabelWorkChain`: first-principles labels (energy, forces, virial) for the candidates of an exploration."""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.engine import ToContext, WorkChain
+from aiida.orm import Dict, Float, to_aiida_type
+
+from aiida_dpgen.calculations.functions.collect_labels import collect_labels
+from aiida_dpgen.calculations.functions.extract_structures import extract_structures
+from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.labelers.base import core_count, labeler_from_specification
+
+DEFAULT_MIN_DISTANCE = 0.5
+
+
+def validate_labeler(value: Dict, _) -> str | None:
+    try:
+        labeler_from_specification(value.get_dict())
+    except ValueError as exception:
+        return str(exception)
+    return None
+
+
+def validate_inputs(inputs: dict, _) -> str | None:
+    candidates, specification = inputs.get('candidates', {}), inputs.get('labeler')
+    if not candidates:
+        return 'candidates: no configurations to label; give at least one system'
+    type_maps = {tuple(node.type_map) for node in candidates.values()}
+    if len(type_maps) > 1:
+        return f'candidates: the systems use different type maps {sorted(type_maps)}; use one type_map'
+    if specification is None:
+        return None
+    try:
+        labeler = labeler_from_specification(specification.get_dict())
+        labeler.check_elements(sorted({element for node in candidates.values() for element in node.elements}))
+    except ValueError as exception:
+        return str(exception)
+    return None
+
+
+class LabelWorkChain(WorkChain):
+    """Label candidate structures with one first-principles engine, one single point per structure in parallel.
+
+    The engine is chosen by the ``labeler`` specification (``engine``: an entry point of the
+    ``aiida_dpgen.labelers`` group, e.g. ``quantumespresso``, ``cp2k``, ``vasp``, ``gaussian``, ``ase``) and runs
+    through its own AiiDA workchain with its protocols and error handlers. Frames whose atoms are closer than
+    ``min_distance`` are not sent; calculations that still fail after the engine's handlers, including those
+    whose SCF did not converge, are excluded and counted, never added to the data.
+    """
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input_namespace('candidates', valid_type=ConfigurationsData, dynamic=True, help='Frames, by system.')
+        spec.input(
+            'labeler',
+            valid_type=Dict,
+            serializer=to_aiida_type,
+            validator=validate_labeler,
+            help='{"engine": ..., "protocol": "fast|balanced|stringent", "overrides": {...}, "options": {...}, ...}',
+        )
+        spec.input('code', valid_type=orm.AbstractCode, help='The engine code (pw.x, cp2k, vasp, g16, python).')
+        spec.input(
+            'min_distance',
+            valid_type=Float,
+            default=lambda: Float(DEFAULT_MIN_DISTANCE),
+            serializer=to_aiida_type,
+            help='Frames with two atoms closer than this (Å) are reported and not labeled.',
+        )
+        spec.inputs.validator = validate_inputs
+        spec.outline(cls.setup, cls.run_labels, cls.inspect_labels, cls.results)
+
+        spec.output('dataset', valid_type=LabeledDatasetData, required=False, help='The successful labels.')
+        spec.output('summary', valid_type=Dict, help='Submitted, labeled, excluded with reasons, wall time, cost.')
+        spec.exit_code(401, 'ERROR_NO_LABELS', message='None of the {count} labeling calculations succeeded.')
+
+    def setup(self):
+        self.ctx.labeler = labeler_from_specification(self.inputs.labeler.get_dict())
+        self.ctx.type_map = next(iter(self.inputs.candidates.values())).type_map
+        self.ctx.structures, self.ctx.screened = {}, []
+        for system in sorted(self.inputs.candidates):
+            outputs = extract_structures(self.inputs.candidates[system], self.inputs.min_distance)
+            screening = outputs.pop('screening').get_dict()
+            for item in screening['excluded']:
+                self.ctx.screened.append({'system': system, **item, 'reason': 'atoms too close'})
+            for label, structure in outputs.items():
+                key = f'frame_{len(self.ctx.structures):06d}'
+                self.ctx.structures[key] = {'system': system, 'frame': int(label.split('_')[1]), 'structure': structure}
+        if self.ctx.screened:
+            self.report(f'{len(self.ctx.screened)} frames not labeled: atoms closer than {self.inputs.min_distance.value} Å')
+
+    def run_labels(self):
+        labeler = self.ctx.labeler
+        running = {}
+        for key, item in self.ctx.structures.items():
+            builder = labeler.get_builder(item['structure'], self.inputs.code)
+            builder.metadata.call_link_label = f'label_{key}'
+            running[key] = self.submit(builder)
+        self.report(f'{len(running)} single points submitted with {labeler.engine} ({labeler.protocol_name})')
+        return ToContext(**running)
+
+    def inspect_labels(self):
+        labeler = self.ctx.labeler
+        frames, excluded = {}, list(self.ctx.screened)
+        wall, core_seconds = 0.0, 0.0
+        for key, item in self.ctx.structures.items():
+            node = self.ctx[key]
+            for calculation in node.called_descendants:
+                if isinstance(calculation, orm.CalcJobNode):
+                    seconds = labeler.wall_seconds(calculation)
+                    if seconds is None:
+                        seconds = (calculation.mtime - calculation.ctime).total_seconds()
+                    wall += seconds
+                    core_seconds += seconds * core_count(calculation.get_option('resources') or {})
+            if node.is_finished_ok:
+                frames[f'{key}_structure'] = item['structure']
+                for name, output in labeler.label_nodes(node).items():
+                    frames[f'{key}_{name}'] = output
+            else:
+                reason = labeler.failure_reason(node)
+                excluded.append({'system': item['system'], 'frame': item['frame'], 'reason': reason, 'pk': node.pk})
+        reasons: dict[str, int] = {}
+        for item in excluded:
+            reasons[item['reason']] = reasons.get(item['reason'], 0) + 1
+        self.ctx.summary = {
+            'engine': labeler.engine,
+            'protocol': labeler.protocol_name,
+            'frames': len(self.ctx.structures) + len(self.ctx.screened),
+            'submitted': len(self.ctx.structures),
+            'converged': len(self.ctx.structures) - (len(excluded) - len(self.ctx.screened)),
+            'excluded': len(excluded),
+            'excluded_by_reason': reasons,
+            'exclusions': excluded,
+            'wall_seconds': round(wall, 3),
+            'core_hours': round(core_seconds / 3600, 6),
+        }
+        self.report(
+            f'{self.ctx.summary["converged"]} of {len(self.ctx.structures)} single points converged; '
+            f'excluded: {reasons or "none"}'
+        )
+        self.ctx.frames = frames
+
+    def results(self):
+        outputs = collect_labels(
+            orm.Str(self.ctx.labeler.engine), orm.List(self.ctx.type_map), Dict(self.ctx.summary), **self.ctx.frames
+        )
+        self.out('summary', outputs['summary'])
+        if 'dataset' not in outputs:
+            return self.exit_codes.ERROR_NO_LABELS.format(count=len(self.ctx.structures))
+        self.out('dataset', outputs['dataset'])
+        return None

@@ -1,0 +1,117 @@
+"""LabelWorkChain with real engines: ASE's EMT through a CalcJob, and pw.x through PwBaseWorkChain."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import dpdata
+import numpy as np
+import pytest
+from aiida.engine import run_get_node
+from aiida.orm import CalcJobNode, InstalledCode, QueryBuilder
+from ase.calculators.emt import EMT
+
+from aiida_dpgen.data import ConfigurationsData
+from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
+from aiida_dpgen.utils.engines import OPENMPI_RUN, ROOT_MPI_ENV
+from aiida_dpgen.workflows.label import LabelWorkChain
+
+from .conftest import require
+
+
+def test_emt_labels_equal_emt_called_directly_and_trace_back_to_their_jobs(aiida_localhost, make_cu_frames):
+    frames = make_cu_frames('fcc', 3, seed=11, labeled=False)
+    frames.append(frames[0].copy())
+    frames[3].positions[1] = frames[3].positions[0] + [0.3, 0.0, 0.0]  # too close: screened, not sent
+    code = InstalledCode(computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase')
+    candidates = {
+        'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store(),
+        'bcc': ConfigurationsData.from_ase(make_cu_frames('bcc', 2, seed=12, labeled=False), ['Cu']).store(),
+    }
+
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler={'engine': 'ase'}, code=code.store())
+
+    assert node.is_finished_ok, node.exit_message
+    summary = results['summary'].get_dict()
+    assert (summary['frames'], summary['submitted'], summary['converged'], summary['labeled']) == (6, 5, 5, 5)
+    assert summary['excluded_by_reason'] == {'atoms too close': 1}
+    assert summary['wall_seconds'] > 0
+    labeled = results['dataset'].to_dpdata()
+    energies = sorted(float(energy) for system in labeled for energy in system['energies'])
+    expected = []
+    for atoms in [*frames[:3], *make_cu_frames('bcc', 2, seed=12, labeled=False)]:
+        atoms.calc = EMT()
+        expected.append(atoms.get_potential_energy())
+    assert energies == pytest.approx(sorted(expected), abs=1e-9)
+    # every frame's energy comes from the output of one AseSinglePointCalculation
+    creator = results['dataset'].creator
+    sources = {
+        link.node.creator.process_label
+        for link in creator.base.links.get_incoming().all()
+        if link.link_label.endswith('_parameters')
+    }
+    assert sources == {'AseSinglePointCalculation'}
+
+
+@pytest.fixture
+def pw_code(aiida_localhost):
+    require('pw.x')
+    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '-np', '{tot_num_mpiprocs}'])
+    code = InstalledCode(
+        computer=aiida_localhost,
+        filepath_executable=shutil.which('pw.x'),
+        default_calc_job_plugin='quantumespresso.pw',
+        prepend_text='\n'.join(f'export {name}={value}' for name, value in ROOT_MPI_ENV.items()),
+    )
+    return code.store()
+
+
+@pytest.fixture
+def cu_family(tmp_path):
+    return install_pseudo_family('test/debian-Cu', files={'Cu': DEBIAN_PSEUDO_DIRECTORY / 'Cu.pbe-kjpaw.UPF'})
+
+
+QE_OPTIONS = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 600}
+
+
+def test_pw_labels_are_in_deepmd_units_and_equal_dpdatas_reading(pw_code, cu_family, make_cu_frames, tmp_path):
+    frames = make_cu_frames('fcc', 1, seed=5, labeled=False)
+    candidates = {'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()}
+    labeler = {'engine': 'quantumespresso', 'protocol': 'fast', 'pseudo_family': cu_family.label, 'options': QE_OPTIONS}
+
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code)
+
+    assert node.is_finished_ok, node.exit_message
+    (system,) = results['dataset'].to_dpdata()
+    pw = QueryBuilder().append(CalcJobNode, filters={'attributes.process_label': 'PwCalculation'}).all(flat=True)[-1]
+    (tmp_path / 'aiida.in').write_text(pw.base.repository.get_object_content('aiida.in'))
+    (tmp_path / 'aiida.out').write_text(pw.outputs.retrieved.base.repository.get_object_content('aiida.out'))
+    reference = dpdata.LabeledSystem([str(tmp_path / 'aiida.in'), str(tmp_path / 'aiida.out')], fmt='qe/pw/scf')
+    assert 'running on     2 processors' in (tmp_path / 'aiida.out').read_text(), 'pw.x ran as one 2-rank MPI job'
+    np.testing.assert_allclose(system['energies'], reference['energies'], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(system['forces'], reference['forces'], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(system['virials'], reference['virials'], rtol=0, atol=2e-3)
+    assert np.abs(system['forces']).max() > 0.01, 'a rattled cell has forces'
+    summary = results['summary'].get_dict()
+    assert summary['converged'] == 1 and summary['core_hours'] > 0
+
+
+def test_unconverged_scf_is_excluded_not_added(pw_code, cu_family, make_cu_frames):
+    candidates = {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 1, seed=6, labeled=False), ['Cu']).store()}
+    labeler = {
+        'engine': 'quantumespresso',
+        'protocol': 'fast',
+        'pseudo_family': cu_family.label,
+        'options': QE_OPTIONS,
+        'max_iterations': 1,
+        'overrides': {'pw': {'parameters': {'ELECTRONS': {'electron_maxstep': 1}}}},
+    }
+
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code)
+
+    assert node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status
+    assert 'dataset' not in results
+    summary = results['summary'].get_dict()
+    assert summary['excluded_by_reason'] == {'scf_unconverged': 1}
+    assert summary['labeled'] == 0

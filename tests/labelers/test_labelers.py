@@ -1,0 +1,116 @@
+"""The labeler interface: entry points, specifications, protocols and element checks, before any job runs."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from aiida import orm
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from aiida_dpgen.labelers.ase import AseLabeler
+from aiida_dpgen.labelers.base import available_labelers, labeler_from_specification, load_labeler
+from aiida_dpgen.labelers.quantumespresso import QuantumEspressoLabeler
+from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
+
+DEBIAN_CU = DEBIAN_PSEUDO_DIRECTORY / 'Cu.pbe-kjpaw.UPF'
+
+
+@pytest.fixture
+def cu_family(aiida_profile_clean, tmp_path):
+    if not DEBIAN_CU.is_file():
+        pytest.skip('Debian quantum-espresso-data not installed')
+    shutil.copyfile(DEBIAN_CU, tmp_path / 'Cu.UPF')
+    return install_pseudo_family('test/Cu', files={'Cu': tmp_path / 'Cu.UPF'})
+
+
+def test_labelers_are_entry_points():
+    assert {'ase', 'quantumespresso'} <= set(available_labelers())
+    assert load_labeler('quantumespresso') is QuantumEspressoLabeler
+    with pytest.raises(ValueError, match=r"labeler.engine='siesta' is not a registered labeler; choose one of"):
+        load_labeler('siesta')
+    with pytest.raises(ValueError, match='missing key "engine"'):
+        labeler_from_specification({'protocol': 'fast'})
+
+
+@pytest.mark.parametrize(
+    ('specification', 'message'),
+    [
+        ({'engine': 'ase', 'protocol': 'quick'}, r"labeler.protocol='quick': expected one of \['fast'"),
+        ({'engine': 'ase', 'pseudo_family': 'x'}, r"unknown key\(s\) \['pseudo_family'\] for engine 'ase'"),
+        ({'engine': 'quantumespresso', 'overrides': 3}, 'labeler.overrides=3: expected a dictionary'),
+        ({'engine': 'ase', 'max_iterations': 0}, 'labeler.max_iterations=0: expected a positive integer'),
+    ],
+)
+def test_bad_specifications_name_the_key(specification, message):
+    with pytest.raises(ValueError, match=message):
+        labeler_from_specification(specification)
+
+
+def test_emt_refuses_elements_it_has_no_parameters_for():
+    labeler = AseLabeler({'engine': 'ase'})
+    labeler.check_elements(['Cu', 'Ni'])
+    with pytest.raises(ValueError, match=r"no parameters for \['Fe', 'Si'\]"):
+        labeler.check_elements(['Cu', 'Fe', 'Si'])
+    AseLabeler({'engine': 'ase', 'calculator': 'ase.calculators.lj:LennardJones'}).check_elements(['Fe'])
+
+
+def test_qe_needs_an_installed_family_with_every_element(aiida_profile_clean):
+    labeler = QuantumEspressoLabeler({'engine': 'quantumespresso', 'pseudo_family': 'not/there'})
+    with pytest.raises(ValueError, match=r"pseudo_family='not/there' is not installed; run `aiida-dpgen pseudos install`"):
+        labeler.check_elements(['Cu'])
+
+
+def test_qe_names_the_missing_element(cu_family):
+    labeler = QuantumEspressoLabeler({'engine': 'quantumespresso', 'pseudo_family': 'test/Cu'})
+    labeler.check_elements(['Cu'])
+    with pytest.raises(ValueError, match=r"no pseudopotential for \['Ni'\].*--file Ni=PATH.UPF"):
+        labeler.check_elements(['Cu', 'Ni'])
+
+
+@pytest.mark.parametrize(('protocol', 'ecutwfc', 'kpoints_distance'), [('fast', 30, 0.5), ('stringent', 47.8, 0.1)])
+def test_qe_builder_from_protocol_is_a_single_point_with_forces_and_stress(
+    cu_family, aiida_localhost, protocol, ecutwfc, kpoints_distance
+):
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='pw.x', default_calc_job_plugin='quantumespresso.pw')
+    structure = orm.StructureData(ase=bulk('Cu', 'fcc', a=3.61, cubic=True))
+    labeler = QuantumEspressoLabeler(
+        {
+            'engine': 'quantumespresso',
+            'protocol': protocol,
+            'pseudo_family': 'test/Cu',
+            'overrides': {'pw': {'parameters': {'ELECTRONS': {'mixing_beta': 0.3}}}},
+            'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}},
+        }
+    )
+    builder = labeler.get_builder(structure, code.store())
+    parameters = builder.pw.parameters.get_dict()
+    assert parameters['CONTROL']['calculation'] == 'scf'
+    assert parameters['CONTROL']['tprnfor'] and parameters['CONTROL']['tstress']
+    assert parameters['SYSTEM']['ecutwfc'] == ecutwfc
+    assert parameters['ELECTRONS']['mixing_beta'] == 0.3
+    assert builder.kpoints_distance.value == kpoints_distance
+    assert builder.max_iterations.value == 3
+    assert builder.pw.metadata.options['resources']['num_mpiprocs_per_machine'] == 2
+    assert set(builder.pw.pseudos) == {'Cu'}
+
+
+def test_ase_builder_and_conversion(aiida_localhost):
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='python3').store()
+    atoms = bulk('Cu', 'fcc', a=3.6, cubic=True)
+    atoms.positions[0] += 0.1
+    structure = orm.StructureData(ase=atoms)
+    builder = AseLabeler({'engine': 'ase', 'max_iterations': 2}).get_builder(structure, code)
+    assert builder.ase.calculator.get_dict() == {'calculator': 'ase.calculators.emt:EMT', 'kwargs': {}}
+    assert builder.max_iterations.value == 2
+
+    atoms.calc = EMT()
+    arrays = orm.ArrayData()
+    arrays.set_array('forces', atoms.get_forces())
+    arrays.set_array('stress', atoms.get_stress(voigt=False))
+    label = AseLabeler.convert_outputs(structure, parameters=orm.Dict({'energy': atoms.get_potential_energy()}), arrays=arrays)
+    assert label.symbols == ('Cu',) * 4
+    np.testing.assert_allclose(label.forces, atoms.get_forces())
+    np.testing.assert_allclose(label.virial, -atoms.get_volume() * atoms.get_stress(voigt=False))

@@ -1,0 +1,38 @@
+"""AseSinglePointParser on outputs of the real script: energy, forces, stress; missing results named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from aiida.orm import Dict, StructureData
+from aiida.plugins import ParserFactory
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+
+def structure():
+    atoms = bulk('Cu', 'fcc', a=3.6, cubic=True)
+    atoms.positions[1] += [0.05, -0.02, 0.03]
+    return atoms
+
+
+def parse(generate_calc_job_node, case):
+    inputs = {'structure': StructureData(ase=structure()), 'calculator': Dict({'calculator': 'ase.calculators.emt:EMT'})}
+    node = generate_calc_job_node('dpgen.ase', case, inputs)
+    return ParserFactory('dpgen.ase').parse_from_node(node, store_provenance=False)
+
+
+def test_energy_forces_and_stress_equal_emt(generate_calc_job_node):
+    results, calcfunction = parse(generate_calc_job_node, 'emt_cu4')
+    assert calcfunction.is_finished_ok
+    atoms = structure()
+    atoms.calc = EMT()
+    assert results['output_parameters']['energy'] == pytest.approx(atoms.get_potential_energy())
+    np.testing.assert_allclose(results['output_arrays'].get_array('forces'), atoms.get_forces(), atol=1e-12)
+    np.testing.assert_allclose(results['output_arrays'].get_array('stress'), atoms.get_stress(voigt=False), atol=1e-12)
+
+
+def test_missing_results_is_an_exit_code(generate_calc_job_node):
+    _, calcfunction = parse(generate_calc_job_node, 'no_results')
+    assert calcfunction.exit_status == 300
+    assert 'results.json' in calcfunction.exit_message

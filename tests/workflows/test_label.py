@@ -1,0 +1,89 @@
+"""LabelWorkChain and AseSinglePointBaseWorkChain without engines: checks before submission, retries."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from aiida.engine import ProcessHandlerReport
+from aiida.orm import Dict, InstalledCode, StructureData
+from aiida.plugins import WorkflowFactory
+
+from aiida_dpgen.data import ConfigurationsData
+
+LabelWorkChain = WorkflowFactory('dpgen.label')
+AseSinglePointBaseWorkChain = WorkflowFactory('dpgen.ase.base')
+
+
+@pytest.fixture
+def label_inputs(aiida_localhost, make_cu_frames):
+    code = InstalledCode(computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase')
+    return {
+        'candidates': {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 2, labeled=False), ['Cu']).store()},
+        'labeler': {'engine': 'ase'},
+        'code': code.store(),
+    }
+
+
+@pytest.mark.parametrize(
+    ('labeler', 'message'),
+    [
+        ({'engine': 'castep'}, r"labeler.engine='castep' is not a registered labeler"),
+        ({'engine': 'ase', 'protocol': 'precise'}, r"labeler.protocol='precise'"),
+        ({'engine': 'quantumespresso', 'pseudo_family': 'none/such'}, r"pseudo_family='none/such' is not installed"),
+        ({'engine': 'ase', 'calculator': 'ase.calculators.emt:EMT', 'kwargs': {}, 'basis': 'x'}, r"\['basis'\]"),
+    ],
+)
+def test_bad_labeler_is_refused_before_anything_runs(generate_workchain, label_inputs, labeler, message):
+    with pytest.raises(ValueError, match=message):
+        generate_workchain('dpgen.label', {**label_inputs, 'labeler': labeler})
+
+
+def test_elements_without_parameters_are_refused(generate_workchain, label_inputs, make_cu_frames):
+    frames = make_cu_frames('fcc', 1, labeled=False)
+    frames[0][0].symbol = 'Fe'
+    candidates = {'alloy': ConfigurationsData.from_ase(frames, ['Cu', 'Fe']).store()}
+    with pytest.raises(ValueError, match=r"no parameters for \['Fe'\]"):
+        generate_workchain('dpgen.label', {**label_inputs, 'candidates': candidates})
+
+
+def test_no_candidates_is_refused(generate_workchain, label_inputs):
+    with pytest.raises(ValueError, match='candidates: no configurations to label'):
+        generate_workchain('dpgen.label', {**label_inputs, 'candidates': {}})
+
+
+def test_setup_screens_and_numbers_the_frames(generate_workchain, label_inputs, make_cu_frames):
+    frames = make_cu_frames('fcc', 3, labeled=False)
+    frames[0].positions[1] = frames[0].positions[0] + [0.1, 0.1, 0.0]
+    candidates = {
+        'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store(),
+        'bcc': ConfigurationsData.from_ase(make_cu_frames('bcc', 1, labeled=False), ['Cu']).store(),
+    }
+    process = generate_workchain('dpgen.label', {**label_inputs, 'candidates': candidates})
+    process.setup()
+    assert [(item['system'], item['frame']) for item in process.ctx.structures.values()] == [
+        ('bcc', 0),
+        ('fcc', 1),
+        ('fcc', 2),
+    ]
+    assert list(process.ctx.structures) == ['frame_000000', 'frame_000001', 'frame_000002']
+    assert [(item['system'], item['frame'], item['reason']) for item in process.ctx.screened] == [
+        ('fcc', 0, 'atoms too close')
+    ]
+
+
+def test_ase_base_workchain_reruns_a_failed_job(generate_workchain, generate_failed_calc_job, label_inputs):
+    structure = next(iter(label_inputs['candidates'].values()))
+    inputs = {
+        'ase': {
+            'code': label_inputs['code'],
+            'structure': StructureData(ase=structure.to_ase()[0]),
+            'calculator': Dict({'calculator': 'ase.calculators.emt:EMT'}),
+        }
+    }
+    process = generate_workchain('dpgen.ase.base', inputs)
+    process.setup()
+    report = process.handle_any_failure(generate_failed_calc_job('dpgen.ase', 300))
+    assert isinstance(report, ProcessHandlerReport)
+    assert report.do_break
+    assert process.inputs.max_iterations.value == 3
