@@ -1,1 +1,1 @@
-"""Labelers: the first-principles engines behind LabelWorkChain, found through the ``aiida_dpgen.labelers`` entry points."""
+"""Labelers: the first-principles engines behind LabelWorkChain (entry-point group ``aiida_dpgen.labelers``)."""

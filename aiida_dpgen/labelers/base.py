@@ -112,6 +112,11 @@ class Labeler(ProtocolMixin, abc.ABC):
     def convert_outputs(cls, structure: orm.StructureData, **nodes: orm.Data) -> Label:
         """The label of ``structure`` from ``label_nodes``' nodes, in eV, Å, eV/Å and eV (virial)."""
 
+    def rejection_reason(self, node: orm.ProcessNode) -> str | None:
+        """Why a run that finished without error must still not become a label (e.g. an engine that carries on
+        after an SCF that did not converge); ``None`` to accept it."""
+        return None
+
     def failure_reason(self, node: orm.ProcessNode) -> str:
         """Why a labeling run gave no label: ``scf_unconverged`` when the engine's SCF did not converge (the
         frame is excluded, never added), otherwise the exit status and message."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from aiida import orm
+from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 from dpdata.unit import EnergyConversion, LengthConversion
 from qe_tools import CONSTANTS
-from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 
 from aiida_dpgen.labelers.base import Labeler, last_calculation, structure_arrays
 from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_PER_GPA, Label
@@ -45,7 +45,7 @@ class QuantumEspressoLabeler(Labeler):
         except NotExistent:
             raise ValueError(
                 f'labeler.pseudo_family={self.pseudo_family_label!r} is not installed; run '
-                '`aiida-dpgen pseudos install` (offline, from Debian\'s PBE files) or `aiida-pseudo install`'
+                "`aiida-dpgen pseudos install` (offline, from Debian's PBE files) or `aiida-pseudo install`"
             ) from None
 
     def check_elements(self, elements: list[str]) -> None:
@@ -97,9 +97,13 @@ class QuantumEspressoLabeler(Labeler):
 
     def scf_unconverged(self, node: orm.ProcessNode) -> bool:
         calculation = last_calculation(node)
-        return calculation is not None and calculation.exit_code is not None and (
-            calculation.exit_code.status
-            in {calculation.process_class.exit_codes[name].status for name in _SCF_UNCONVERGED}
+        return (
+            calculation is not None
+            and calculation.exit_code is not None
+            and (
+                calculation.exit_code.status
+                in {calculation.process_class.exit_codes[name].status for name in _SCF_UNCONVERGED}
+            )
         )
 
     def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:

@@ -35,7 +35,7 @@ def select_pbe_files(directory: str | pathlib.Path = DEBIAN_PSEUDO_DIRECTORY) ->
     directory = pathlib.Path(directory)
     if not directory.is_dir():
         raise ValueError(
-            f'pseudopotential directory {str(directory)!r} does not exist; install Debian\'s quantum-espresso-data '
+            f"pseudopotential directory {str(directory)!r} does not exist; install Debian's quantum-espresso-data "
             '(scripts/install-engines.sh does) or name the files with --file El=path'
         )
     candidates: dict[str, list[str]] = {}

@@ -88,7 +88,8 @@ class LabelWorkChain(WorkChain):
                 key = f'frame_{len(self.ctx.structures):06d}'
                 self.ctx.structures[key] = {'system': system, 'frame': int(label.split('_')[1]), 'structure': structure}
         if self.ctx.screened:
-            self.report(f'{len(self.ctx.screened)} frames not labeled: atoms closer than {self.inputs.min_distance.value} Å')
+            closer = f'atoms closer than {self.inputs.min_distance.value} Å'
+            self.report(f'{len(self.ctx.screened)} frames not labeled: {closer}')
 
     def run_labels(self):
         labeler = self.ctx.labeler
@@ -113,12 +114,12 @@ class LabelWorkChain(WorkChain):
                         seconds = (calculation.mtime - calculation.ctime).total_seconds()
                     wall += seconds
                     core_seconds += seconds * core_count(calculation.get_option('resources') or {})
-            if node.is_finished_ok:
+            reason = labeler.rejection_reason(node) if node.is_finished_ok else labeler.failure_reason(node)
+            if reason is None:
                 frames[f'{key}_structure'] = item['structure']
                 for name, output in labeler.label_nodes(node).items():
                     frames[f'{key}_{name}'] = output
             else:
-                reason = labeler.failure_reason(node)
                 excluded.append({'system': item['system'], 'frame': item['frame'], 'reason': reason, 'pk': node.pk})
         reasons: dict[str, int] = {}
         for item in excluded:

@@ -17,7 +17,9 @@ from ase.calculators.emt import EMT
 def ase_inputs(aiida_localhost):
     atoms = bulk('Cu', 'fcc', a=3.6, cubic=True)
     atoms.positions[1] += [0.05, -0.02, 0.03]
-    code = InstalledCode(computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase')
+    code = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
+    )
     return {
         'code': code.store(),
         'structure': StructureData(ase=atoms),

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from aiida.engine import run_get_node
 from aiida.orm import CalcJobNode, InstalledCode, QueryBuilder
+from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from aiida_dpgen.data import ConfigurationsData
@@ -24,7 +25,9 @@ def test_emt_labels_equal_emt_called_directly_and_trace_back_to_their_jobs(aiida
     frames = make_cu_frames('fcc', 3, seed=11, labeled=False)
     frames.append(frames[0].copy())
     frames[3].positions[1] = frames[3].positions[0] + [0.3, 0.0, 0.0]  # too close: screened, not sent
-    code = InstalledCode(computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase')
+    code = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
+    )
     candidates = {
         'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store(),
         'bcc': ConfigurationsData.from_ase(make_cu_frames('bcc', 2, seed=12, labeled=False), ['Cu']).store(),
@@ -115,3 +118,73 @@ def test_unconverged_scf_is_excluded_not_added(pw_code, cu_family, make_cu_frame
     summary = results['summary'].get_dict()
     assert summary['excluded_by_reason'] == {'scf_unconverged': 1}
     assert summary['labeled'] == 0
+
+
+@pytest.fixture
+def cp2k_code(aiida_localhost):
+    require('cp2k')
+    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '-np', '{tot_num_mpiprocs}'])
+    code = InstalledCode(
+        computer=aiida_localhost,
+        filepath_executable=shutil.which('cp2k'),
+        default_calc_job_plugin='cp2k',
+        prepend_text='\n'.join(f'export {name}={value}' for name, value in ROOT_MPI_ENV.items()),
+    )
+    return code.store()
+
+
+def compressed_cu4(seed: int):
+    atoms = bulk('Cu', 'fcc', a=3.45, cubic=True)  # 5 % below PBE's lattice constant: a positive pressure
+    atoms.positions += np.random.default_rng(seed).normal(scale=0.15, size=atoms.positions.shape)
+    return atoms
+
+
+def test_cp2k_and_pw_agree_on_the_sign_and_size_of_the_virial(pw_code, cp2k_code, cu_family, tmp_path):
+    candidates = {'fcc': ConfigurationsData.from_ase([compressed_cu4(seed=7)], ['Cu']).store()}
+    labelers = {
+        'cp2k': {'engine': 'cp2k', 'protocol': 'fast', 'options': QE_OPTIONS},
+        'pw': {
+            'engine': 'quantumespresso',
+            'protocol': 'fast',
+            'pseudo_family': cu_family.label,
+            'options': QE_OPTIONS,
+        },
+    }
+    codes = {'cp2k': cp2k_code, 'pw': pw_code}
+    systems = {}
+    for name, labeler in labelers.items():
+        results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=codes[name])
+        assert node.is_finished_ok, node.exit_message
+        (systems[name],) = results['dataset'].to_dpdata()
+
+    cp2k_job = (
+        QueryBuilder().append(CalcJobNode, filters={'attributes.process_label': 'Cp2kCalculation'}).all(flat=True)
+    )
+    output = cp2k_job[-1].outputs.retrieved.base.repository.get_object_content('aiida.out')
+    (tmp_path / 'cp2k.out').write_text(output)
+    reference = dpdata.LabeledSystem(str(tmp_path / 'cp2k.out'), fmt='cp2k/output')
+    np.testing.assert_allclose(systems['cp2k']['energies'], reference['energies'], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(systems['cp2k']['forces'], reference['forces'], rtol=0, atol=1e-6)
+
+    pressures = {name: np.trace(system['virials'][0]) / 3 for name, system in systems.items()}
+    assert pressures['pw'] > 0 and pressures['cp2k'] > 0, f'a compressed cell pushes outwards: {pressures}'
+    assert 0.5 < pressures['cp2k'] / pressures['pw'] < 2, pressures
+    # both engines, both PBE: forces on the same rattled atoms point the same way
+    cosine = np.sum(systems['cp2k']['forces'] * systems['pw']['forces']) / (
+        np.linalg.norm(systems['cp2k']['forces']) * np.linalg.norm(systems['pw']['forces'])
+    )
+    assert cosine > 0.9, (systems['cp2k']['forces'], systems['pw']['forces'])
+
+
+def test_cp2k_unconverged_scf_is_excluded(cp2k_code):
+    candidates = {'fcc': ConfigurationsData.from_ase([compressed_cu4(seed=8)], ['Cu']).store()}
+    labeler = {
+        'engine': 'cp2k',
+        'protocol': 'fast',
+        'options': QE_OPTIONS,
+        'max_iterations': 1,
+        'overrides': {'FORCE_EVAL': {'DFT': {'SCF': {'MAX_SCF': 2}}}},
+    }
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=cp2k_code)
+    assert node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status
+    assert results['summary']['excluded_by_reason'] == {'scf_unconverged': 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import shutil
 
 import numpy as np
@@ -16,6 +17,7 @@ from aiida_dpgen.labelers.quantumespresso import QuantumEspressoLabeler
 from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
 
 DEBIAN_CU = DEBIAN_PSEUDO_DIRECTORY / 'Cu.pbe-kjpaw.UPF'
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
 
 
 @pytest.fixture
@@ -59,7 +61,9 @@ def test_emt_refuses_elements_it_has_no_parameters_for():
 
 def test_qe_needs_an_installed_family_with_every_element(aiida_profile_clean):
     labeler = QuantumEspressoLabeler({'engine': 'quantumespresso', 'pseudo_family': 'not/there'})
-    with pytest.raises(ValueError, match=r"pseudo_family='not/there' is not installed; run `aiida-dpgen pseudos install`"):
+    with pytest.raises(
+        ValueError, match=r"pseudo_family='not/there' is not installed; run `aiida-dpgen pseudos install`"
+    ):
         labeler.check_elements(['Cu'])
 
 
@@ -74,7 +78,9 @@ def test_qe_names_the_missing_element(cu_family):
 def test_qe_builder_from_protocol_is_a_single_point_with_forces_and_stress(
     cu_family, aiida_localhost, protocol, ecutwfc, kpoints_distance
 ):
-    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='pw.x', default_calc_job_plugin='quantumespresso.pw')
+    code = orm.InstalledCode(
+        computer=aiida_localhost, filepath_executable='pw.x', default_calc_job_plugin='quantumespresso.pw'
+    )
     structure = orm.StructureData(ase=bulk('Cu', 'fcc', a=3.61, cubic=True))
     labeler = QuantumEspressoLabeler(
         {
@@ -110,7 +116,9 @@ def test_ase_builder_and_conversion(aiida_localhost):
     arrays = orm.ArrayData()
     arrays.set_array('forces', atoms.get_forces())
     arrays.set_array('stress', atoms.get_stress(voigt=False))
-    label = AseLabeler.convert_outputs(structure, parameters=orm.Dict({'energy': atoms.get_potential_energy()}), arrays=arrays)
+    label = AseLabeler.convert_outputs(
+        structure, parameters=orm.Dict({'energy': atoms.get_potential_energy()}), arrays=arrays
+    )
     assert label.symbols == ('Cu',) * 4
     np.testing.assert_allclose(label.forces, atoms.get_forces())
     np.testing.assert_allclose(label.virial, -atoms.get_volume() * atoms.get_stress(voigt=False))

@@ -17,7 +17,10 @@ def structure():
 
 
 def parse(generate_calc_job_node, case):
-    inputs = {'structure': StructureData(ase=structure()), 'calculator': Dict({'calculator': 'ase.calculators.emt:EMT'})}
+    inputs = {
+        'structure': StructureData(ase=structure()),
+        'calculator': Dict({'calculator': 'ase.calculators.emt:EMT'}),
+    }
     node = generate_calc_job_node('dpgen.ase', case, inputs)
     return ParserFactory('dpgen.ase').parse_from_node(node, store_provenance=False)
 

@@ -17,7 +17,9 @@ AseSinglePointBaseWorkChain = WorkflowFactory('dpgen.ase.base')
 
 @pytest.fixture
 def label_inputs(aiida_localhost, make_cu_frames):
-    code = InstalledCode(computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase')
+    code = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
+    )
     return {
         'candidates': {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 2, labeled=False), ['Cu']).store()},
         'labeler': {'engine': 'ase'},

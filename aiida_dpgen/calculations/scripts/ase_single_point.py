@@ -6,8 +6,10 @@ convention, 3x3) when the calculator gives one, and the wall time of the calcula
 standard library, numpy and ASE, so any Python with ASE runs it.
 """
 
+import contextlib
 import importlib
 import json
+import pathlib
 import sys
 import time
 
@@ -17,10 +19,8 @@ from ase.calculators.calculator import PropertyNotImplementedError
 
 
 def main():
-    with open('structure.json') as handle:
-        structure = json.load(handle)
-    with open('calculator.json') as handle:
-        specification = json.load(handle)
+    structure = json.loads(pathlib.Path('structure.json').read_text())
+    specification = json.loads(pathlib.Path('calculator.json').read_text())
     module_name, _, class_name = specification['calculator'].partition(':')
     calculator_class = getattr(importlib.import_module(module_name), class_name)
     atoms = Atoms(
@@ -30,17 +30,14 @@ def main():
     start = time.perf_counter()
     results = {'energy': float(atoms.get_potential_energy()), 'forces': atoms.get_forces().tolist()}
     if all(structure['pbc']):
-        try:
+        with contextlib.suppress(PropertyNotImplementedError):
             results['stress'] = atoms.get_stress(voigt=False).tolist()
-        except PropertyNotImplementedError:
-            pass
     results['wall_seconds'] = time.perf_counter() - start
     results['calculator'] = specification['calculator']
     if not np.all(np.isfinite(results['energy'])) or not np.all(np.isfinite(results['forces'])):
         print('the calculator returned a non-finite energy or force', file=sys.stderr)
         sys.exit(2)
-    with open('results.json', 'w') as handle:
-        json.dump(results, handle)
+    pathlib.Path('results.json').write_text(json.dumps(results))
 
 
 if __name__ == '__main__':

@@ -38,7 +38,10 @@ def ase_label_nodes(structure):
 def test_collect_labels_builds_a_dataset_that_links_to_every_label(make_cu_frames):
     frames = make_cu_frames('fcc', nframes=2, labeled=False) + make_cu_frames('bcc', nframes=1, labeled=False)
     structures = {}
-    for configurations in (ConfigurationsData.from_ase(frames[:2], ['Cu']), ConfigurationsData.from_ase(frames[2:], ['Cu'])):
+    for configurations in (
+        ConfigurationsData.from_ase(frames[:2], ['Cu']),
+        ConfigurationsData.from_ase(frames[2:], ['Cu']),
+    ):
         for label, node in extract_structures(configurations, Float(0.5)).items():
             if label != 'screening':
                 structures[f'frame_{len(structures):06d}'] = node

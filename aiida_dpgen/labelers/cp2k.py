@@ -1,0 +1,173 @@
+"""CP2K labeler: a Quickstep single point with forces and the analytical stress through aiida-cp2k's
+``Cp2kBaseWorkChain`` (its restarts and error handling); basis sets and pseudopotentials from CP2K's data
+files (Debian's ``cp2k-data`` in /usr/share/cp2k)."""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import re
+
+import numpy as np
+from aiida import orm
+from aiida_cp2k.workchains.base import Cp2kBaseWorkChain
+from ase.data import chemical_symbols
+from dpdata.unit import EnergyConversion, LengthConversion
+
+from aiida_dpgen.labelers.base import SCF_UNCONVERGED, Labeler, last_calculation, structure_arrays
+from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_PER_GPA, Label, kpoints_mesh
+from aiida_dpgen.workflows.protocols.utils import recursive_merge
+
+DEFAULT_DATA_DIRECTORY = '/usr/share/cp2k'
+OUTPUT_FILE = 'aiida.out'
+_NUMBER = r'-?\d+\.\d+(?:[eE][-+]?\d+)?'
+_ENERGY_LINE = re.compile(rf'ENERGY\| Total FORCE_EVAL \( \w+ \) energy \[(?:a\.u\.|hartree)\]:\s+({_NUMBER})')
+_FORCE_ROW = rf'\s+\d+\s+\d+\s+\w+(?:\s+{_NUMBER}){{3}}\s*\n'
+_FORCE_BLOCK = re.compile(rf'ATOMIC FORCES in \[a\.u\.\]\s*\n\s*# Atom.*\n((?:{_FORCE_ROW})+)')
+_HARTREE_TO_EV = EnergyConversion('hartree', 'eV').value()
+_BOHR_TO_ANGSTROM = LengthConversion('bohr', 'angstrom').value()
+_STRESS_BLOCK = re.compile(r'STRESS\| Analytical stress tensor \[GPa\]\s*\n\s*STRESS\|\s+x\s+y\s+z\s*\n((?:.*\n){3})')
+
+
+@functools.cache
+def names_by_element(path: str) -> dict[str, frozenset[str]]:
+    """The names (and aliases) of the basis sets or potentials a CP2K data file defines, by element."""
+    names: dict[str, set[str]] = {}
+    for line in pathlib.Path(path).read_text(errors='replace').splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] in chemical_symbols and not line.lstrip().startswith('#'):
+            names.setdefault(fields[0], set()).update(fields[1:])
+    return {element: frozenset(values) for element, values in names.items()}
+
+
+def read_energy_and_forces(output: str, natoms: int) -> tuple[float, np.ndarray]:
+    """The last total energy (Hartree) and atomic forces (Hartree/Bohr, in atom order) of a CP2K output."""
+    energies = _ENERGY_LINE.findall(output)
+    blocks = _FORCE_BLOCK.findall(output)
+    if not energies or not blocks:
+        raise ValueError('the CP2K output has no "ENERGY| Total FORCE_EVAL" line or no ATOMIC FORCES block')
+    rows = [line.split() for line in blocks[-1].strip().splitlines()]
+    forces = np.array([row[3:6] for row in rows], dtype=float)
+    if forces.shape != (natoms, 3):
+        raise ValueError(f'the CP2K output has forces for {len(forces)} atoms, the structure {natoms}')
+    return float(energies[-1]), forces
+
+
+def read_stress_gpa(output: str) -> np.ndarray | None:
+    """The last analytical stress tensor (GPa, CP2K's sign: positive under compression) of a CP2K output."""
+    blocks = _STRESS_BLOCK.findall(output)
+    if not blocks:
+        return None
+    rows = [line.split()[2:5] for line in blocks[-1].strip().splitlines()]
+    return np.array(rows, dtype=float)
+
+
+class Cp2kLabeler(Labeler):
+    """CP2K single points (``RUN_TYPE ENERGY_FORCE``), Monkhorst-Pack k-points from a spacing."""
+
+    _process_class = Cp2kBaseWorkChain
+    _protocol_file = 'label_cp2k'
+    engine_keys = {
+        'data_directory': f'folder with the basis and potential files on the computer ({DEFAULT_DATA_DIRECTORY})',
+        'basis_set': 'basis set name for every element (default from the protocol: DZVP-MOLOPT-SR-GTH)',
+        'potential': 'pseudopotential name for every element (default from the protocol: GTH-PBE)',
+    }
+
+    @property
+    def data_directory(self) -> pathlib.Path:
+        return pathlib.Path(self.specification.get('data_directory', DEFAULT_DATA_DIRECTORY))
+
+    def _names(self) -> tuple[str, str, dict]:
+        protocol = self.protocol()
+        basis = self.specification.get('basis_set', protocol['basis_set'])
+        potential = self.specification.get('potential', protocol['potential'])
+        return basis, potential, protocol
+
+    def check_elements(self, elements: list[str]) -> None:
+        basis, potential, protocol = self._names()
+        dft = recursive_merge(protocol['parameters'], self.overrides)['FORCE_EVAL']['DFT']
+        for key, name in (('basis_set', basis), ('potential', potential)):
+            filename = dft['BASIS_SET_FILE_NAME' if key == 'basis_set' else 'POTENTIAL_FILE_NAME']
+            path = self.data_directory / filename
+            if not path.is_file():
+                continue  # a data directory on a remote computer: CP2K itself will check
+            known = names_by_element(str(path))
+            missing = sorted(element for element in elements if name not in known.get(element, ()))
+            if missing:
+                raise ValueError(
+                    f'labeler.{key}={name!r} is not defined for {missing} in {path}; choose a {key} that '
+                    f'{path.name} has for them, or another data_directory'
+                )
+
+    def parameters(self, structure: orm.StructureData) -> dict:
+        basis, potential, protocol = self._names()
+        _, cell, _ = structure_arrays(structure)
+        parameters = recursive_merge(protocol['parameters'], self.overrides)
+        dft = parameters['FORCE_EVAL']['DFT']
+        for key in ('BASIS_SET_FILE_NAME', 'POTENTIAL_FILE_NAME'):
+            dft[key] = str(self.data_directory / dft[key])
+        if all(structure.pbc):
+            mesh = kpoints_mesh(cell, protocol['kpoints_spacing'])
+            dft.setdefault('KPOINTS', {'SCHEME': 'MONKHORST-PACK ' + ' '.join(str(n) for n in mesh)})
+        kinds = [
+            {'_': kind.name, 'ELEMENT': kind.symbol, 'BASIS_SET': basis, 'POTENTIAL': potential}
+            for kind in structure.kinds
+        ]
+        parameters['FORCE_EVAL'].setdefault('SUBSYS', {})['KIND'] = kinds
+        return parameters
+
+    def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode):
+        builder = Cp2kBaseWorkChain.get_builder()
+        builder.max_iterations = orm.Int(self.max_iterations)
+        builder.cp2k.code = code
+        builder.cp2k.structure = structure
+        builder.cp2k.parameters = orm.Dict(self.parameters(structure))
+        builder.cp2k.metadata.options = {
+            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
+            'max_wallclock_seconds': 3600,
+            **self.options,
+        }
+        return builder
+
+    def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
+        return {'retrieved': node.outputs.retrieved}
+
+    @classmethod
+    def convert_outputs(cls, structure: orm.StructureData, retrieved: orm.FolderData) -> Label:
+        """Energy, forces and the stress of the job's output in dpdata's units (CODATA 2018 Hartree and Bohr);
+        the stress (GPa) has CP2K's sign (positive under compression), so the virial is ``volume * stress``."""
+        output = retrieved.base.repository.get_object_content(OUTPUT_FILE, mode='r')
+        symbols, cell, positions = structure_arrays(structure)
+        energy, forces = read_energy_and_forces(output, len(symbols))
+        stress = read_stress_gpa(output)
+        return Label(
+            symbols=symbols,
+            cell=cell,
+            positions=positions,
+            energy=energy * _HARTREE_TO_EV,
+            forces=forces * _HARTREE_TO_EV / _BOHR_TO_ANGSTROM,
+            virial=None if stress is None else abs(np.linalg.det(cell)) * stress * EV_PER_ANGSTROM3_PER_GPA,
+            pbc=all(structure.pbc),
+        )
+
+    def rejection_reason(self, node: orm.ProcessNode) -> str | None:
+        """CP2K 2023.1 with smearing and k-points carries on after an SCF that did not converge, without the
+        ABORT that aiida-cp2k looks for: the output says so, and the frame is excluded."""
+        output = node.outputs.retrieved.base.repository.get_object_content(OUTPUT_FILE, mode='r')
+        return SCF_UNCONVERGED if 'SCF run NOT converged' in output else None
+
+    def scf_unconverged(self, node: orm.ProcessNode) -> bool:
+        calculation = last_calculation(node)
+        return calculation is not None and calculation.exit_status == (
+            calculation.process_class.exit_codes.ERROR_SCF_NOT_CONVERGED.status
+        )
+
+    def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
+        if 'retrieved' not in calculation.outputs:
+            return None
+        try:
+            output = calculation.outputs.retrieved.base.repository.get_object_content(OUTPUT_FILE, mode='r')
+        except FileNotFoundError:
+            return None
+        match = re.search(r'^\s*CP2K\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)', output, re.MULTILINE)
+        return float(match[1]) if match else None
