@@ -122,3 +122,25 @@ def test_ase_builder_and_conversion(aiida_localhost):
     assert label.symbols == ('Cu',) * 4
     np.testing.assert_allclose(label.forces, atoms.get_forces())
     np.testing.assert_allclose(label.virial, -atoms.get_volume() * atoms.get_stress(voigt=False))
+
+
+def test_gaussian_parameters_from_protocol_with_charge_and_multiplicity():
+    from aiida_dpgen.labelers.gaussian import GaussianLabeler
+
+    water = orm.StructureData(cell=np.eye(3) * 10)
+    for symbol, position in (('O', (5, 5, 5)), ('H', (5, 5.76, 4.4)), ('H', (5, 4.24, 4.4))):
+        water.append_atom(symbols=symbol, position=position)
+    labeler = GaussianLabeler(
+        {'engine': 'gaussian', 'protocol': 'fast', 'options': {'resources': {'num_mpiprocs_per_machine': 2}}}
+    )
+    parameters = labeler.parameters(water)
+    assert (parameters['charge'], parameters['multiplicity']) == (0, 1)
+    assert parameters['functional'] == 'PBEPBE' and parameters['basis_set'] == '6-31G'
+    assert 'force' in parameters['route_parameters']
+    assert parameters['link0_parameters']['%nprocshared'] == '2'
+    cation = GaussianLabeler({'engine': 'gaussian', 'charge': 1}).parameters(water)
+    assert cation['multiplicity'] == 2
+    with pytest.raises(ValueError, match=r'labeler\.multiplicity=1 is impossible with 9 electrons'):
+        GaussianLabeler({'engine': 'gaussian', 'charge': 1, 'multiplicity': 1}).parameters(water)
+    with pytest.raises(ValueError, match=r"labeler\.charge='\+1': expected an integer"):
+        GaussianLabeler({'engine': 'gaussian', 'charge': '+1'}).check_elements(['H', 'O'])
