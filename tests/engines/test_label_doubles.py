@@ -16,6 +16,7 @@ from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.workflows.label import LabelWorkChain
 
 from ..doubles.gaussian import setup_gaussian_test_double
+from ..doubles.vasp import emt_reference, setup_vasp_test_double, upload_potcar_family
 
 
 def waters(count: int) -> list[Atoms]:
@@ -70,3 +71,52 @@ def test_gaussian_scf_failure_is_excluded(gaussian_code):
     results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=gaussian_code)
     assert node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status
     assert results['summary']['excluded_by_reason'] == {'scf_unconverged': 1}
+
+
+@pytest.fixture
+def vasp_code(aiida_localhost, tmp_path):
+    return setup_vasp_test_double(aiida_localhost, tmp_path / 'bin')
+
+
+def test_vasp_labels_equal_emt_in_deepmd_units(vasp_code, make_cu_frames):
+    family = upload_potcar_family()
+    frames = make_cu_frames('fcc', 2, seed=21, labeled=False)
+    candidates = {'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()}
+    labeler = {'engine': 'vasp', 'protocol': 'fast', 'potential_family': family}
+
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=vasp_code)
+
+    assert node.is_finished_ok, node.exit_message
+    (system,) = results['dataset'].to_dpdata()
+    labels = sorted(zip(system['energies'], system['forces'], system['virials'], strict=True), key=lambda x: x[0])
+    expected = sorted((emt_reference(atoms) for atoms in frames), key=lambda reference: reference['energy'])
+    for (energy, forces, virial), reference in zip(labels, expected, strict=True):
+        assert energy == pytest.approx(reference['energy'], abs=1e-6)
+        np.testing.assert_allclose(forces, reference['forces'], atol=1e-5)
+        np.testing.assert_allclose(virial, reference['virial'], atol=1e-4)
+    job = next(child for child in node.called_descendants if child.process_label == 'VaspCalculation')
+    kpoints = job.inputs.kpoints
+    assert kpoints.get_kpoints_mesh()[0] == [4, 4, 4], 'spacing 0.5/Å with 2π: |b| = 1.7/Å for a = 3.6 Å'
+
+
+def test_vasp_unconverged_scf_is_excluded(vasp_code, make_cu_frames):
+    candidates = {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 1, seed=22, labeled=False), ['Cu']).store()}
+    labeler = {
+        'engine': 'vasp',
+        'protocol': 'fast',
+        'potential_family': upload_potcar_family(),
+        'max_iterations': 1,
+        'overrides': {'nelm': 1},
+    }
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=vasp_code)
+    assert node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status
+    assert results['summary']['excluded_by_reason'] == {'scf_unconverged': 1}
+
+
+def test_vasp_missing_potcar_is_refused_before_submission(vasp_code, generate_workchain, make_cu_frames):
+    frames = make_cu_frames('fcc', 1, labeled=False)
+    frames[0][0].symbol = 'Ni'
+    candidates = {'alloy': ConfigurationsData.from_ase(frames, ['Cu', 'Ni']).store()}
+    labeler = {'engine': 'vasp', 'potential_family': upload_potcar_family()}
+    with pytest.raises(ValueError, match=r"has no POTCAR \['Ni'\] for elements \['Ni'\]"):
+        generate_workchain('dpgen.label', {'candidates': candidates, 'labeler': labeler, 'code': vasp_code})

@@ -144,3 +144,44 @@ def test_gaussian_parameters_from_protocol_with_charge_and_multiplicity():
         GaussianLabeler({'engine': 'gaussian', 'charge': 1, 'multiplicity': 1}).parameters(water)
     with pytest.raises(ValueError, match=r"labeler\.charge='\+1': expected an integer"):
         GaussianLabeler({'engine': 'gaussian', 'charge': '+1'}).check_elements(['H', 'O'])
+
+
+def test_vasp_builder_converts_the_spacing_and_maps_potcars(aiida_localhost):
+    from aiida_dpgen.labelers.vasp import VaspLabeler
+
+    from ..doubles.vasp import upload_potcar_family
+
+    family = upload_potcar_family()  # the test double's fake, header-only POTCARs
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='vasp_std').store()
+    structure = orm.StructureData(ase=bulk('Cu', 'fcc', a=3.61, cubic=True))
+    labeler = VaspLabeler(
+        {
+            'engine': 'vasp',
+            'protocol': 'stringent',
+            'potential_family': family,
+            'potential_mapping': {'Cu': 'Cu'},
+            'overrides': {'ncore': 2},
+        }
+    )
+    builder = labeler.get_builder(structure, code)
+    incar = builder.parameters['incar']
+    assert (incar['encut'], incar['ediff'], incar['nsw'], incar['ncore']) == (650, 1e-6, 0, 2)
+    assert builder.kpoints_spacing.value == pytest.approx(0.1 / (2 * np.pi))
+    assert builder.potential_mapping.get_dict() == {'Cu': 'Cu'}
+    assert VaspLabeler({'engine': 'vasp', 'potential_mapping': {'Cu': 'Cu_pv'}}).mapping(['Cu', 'Ni']) == {
+        'Cu': 'Cu_pv',
+        'Ni': 'Ni',
+    }
+    with pytest.raises(ValueError, match=r'labeler\.potential_family: missing'):
+        VaspLabeler({'engine': 'vasp'}).check_elements(['Cu'])
+
+
+def test_vasp_atoms_are_matched_back_to_the_structure_order():
+    from aiida_dpgen.labelers.vasp import match_atoms
+
+    cell = np.eye(3) * 4.0
+    reference = np.array([[0.0, 0.0, 0.0], [2.0, 2.0, 0.0], [3.99, 0.0, 2.0]])
+    shuffled = np.array([[-0.01, 0.0, 2.0], [0.0, 0.0, 0.0], [2.0, 2.0, 0.0]])  # an image across the boundary
+    np.testing.assert_array_equal(match_atoms(reference, shuffled, cell), [1, 2, 0])
+    with pytest.raises(ValueError, match='do not match'):
+        match_atoms(reference, shuffled + 0.1, cell)
