@@ -76,29 +76,55 @@ def test_dp_test_errors_match_the_models_own_predictions(dp_installed_code, emt_
     assert np.isclose(metrics['systems']['Cu8']['force_rmse'], expected_force_rmse, rtol=1e-5)
 
 
+STEPS_KILLED_RUN = 1200  # one thread: about 800 steps fit in the first 15 s of CPU, start-up included
+
+
 def test_training_killed_mid_run_resumes_from_its_checkpoint(dp_installed_code, emt_cu_dataset):
-    """A CPU-time limit kills `dp train` like a walltime would; the handler resumes from the checkpoint."""
+    """A CPU-time limit kills `dp train` like a walltime would; the handler resumes from the checkpoint.
+
+    One thread each for OpenMP and TensorFlow: CPU time then tracks the work, not how long idle threads spin
+    on a busy machine (with default threads, TensorFlow's start-up alone used 8 s of CPU under load).
+    """
     protocol = TrainWorkChain.get_protocol_inputs('fast')['base']['dp']
     parameters = protocol['parameters']
-    parameters['training'].update(numb_steps=3000, save_freq=100, disp_freq=100)
+    parameters['training'].update(numb_steps=STEPS_KILLED_RUN, save_freq=100, disp_freq=100)
+    one_thread = ' '.join(
+        f'{name}=1'
+        for name in (
+            'OMP_NUM_THREADS',
+            'DP_INTRA_OP_PARALLELISM_THREADS',
+            'DP_INTER_OP_PARALLELISM_THREADS',
+            'TF_INTRA_OP_PARALLELISM_THREADS',
+            'TF_INTER_OP_PARALLELISM_THREADS',
+        )
+    )
     dp_inputs = {
         'code': dp_installed_code,
         'datasets': {'init': emt_cu_dataset()},
         'parameters': parameters,
         'seed': 7,
-        'metadata': {'options': {**protocol['metadata']['options'], 'prepend_text': 'ulimit -t 8'}},
+        'metadata': {
+            'options': {**protocol['metadata']['options'], 'prepend_text': f'export {one_thread}\nulimit -t 15'}
+        },
     }
 
     results, node = run_get_node(DpTrainBaseWorkChain, dp=dp_inputs)
 
-    assert node.is_finished_ok, node.exit_message
     jobs = sorted(node.called, key=lambda child: child.ctime)
-    assert len(jobs) >= 2, 'the first job was expected to be killed before step 3000'
+    reached = [
+        (
+            job.exit_status,
+            int(job.outputs.learning_curve.get_array('step')[-1]) if 'learning_curve' in job.outputs else None,
+        )
+        for job in jobs
+    ]
+    assert node.is_finished_ok, f'{node.exit_message}; (exit status, last step) per job: {reached}'
+    assert len(jobs) >= 2, f'the first job was expected to be killed before step {STEPS_KILLED_RUN}'
     assert jobs[0].exit_status == CalculationFactory('dpgen.train').exit_codes.ERROR_OUT_OF_WALLTIME.status
     assert jobs[1].inputs.parent_folder.uuid == jobs[0].outputs.remote_folder.uuid
     resumed_steps = jobs[1].outputs.learning_curve.get_array('step')
     assert resumed_steps[0] > 0, 'the second job must continue from the checkpoint, not from step 0'
-    assert results['model'].training_steps == 3000
+    assert results['model'].training_steps == STEPS_KILLED_RUN
 
 
 def test_training_continues_from_a_frozen_model_and_compresses_it(dp_installed_code, emt_cu_dataset):
