@@ -34,12 +34,14 @@ def get_or_create_code(
 def get_or_create_mpi_code(label: str, executable: str, computer: str = 'localhost', plugin: str | None = None):
     """Like :func:`get_or_create_code` for Debian's Open MPI programs (pw.x, cp2k): on a local computer,
     ``mpirun`` becomes Open MPI's own launcher (the venv's mpich ``mpirun`` would start independent serial
-    copies), and as root the code exports what Open MPI asks for before it runs as root."""
+    copies) without core binding, and as root the code exports what Open MPI asks for before it runs as root."""
     from aiida_dpgen.utils.engines import OPENMPI_RUN, ROOT_MPI_ENV
 
     computer_node = load_computer(computer)
     if computer_node.transport_type == 'core.local' and pathlib.Path(OPENMPI_RUN).exists():
-        computer_node.set_mpirun_command([OPENMPI_RUN, '-np', '{tot_num_mpiprocs}'])
+        # --bind-to none: Open MPI binds rank 0 of every separate mpirun to core 0, so jobs running side by side
+        # (one single point per candidate) would all share one core
+        computer_node.set_mpirun_command([OPENMPI_RUN, '--bind-to', 'none', '-np', '{tot_num_mpiprocs}'])
     prepend_text = ''
     if os.geteuid() == 0:
         prepend_text = '\n'.join(f'export {name}={value}' for name, value in ROOT_MPI_ENV.items())

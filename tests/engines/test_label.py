@@ -60,7 +60,7 @@ def test_emt_labels_equal_emt_called_directly_and_trace_back_to_their_jobs(aiida
 @pytest.fixture
 def pw_code(aiida_localhost):
     require('pw.x')
-    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '-np', '{tot_num_mpiprocs}'])
+    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '--bind-to', 'none', '-np', '{tot_num_mpiprocs}'])
     code = InstalledCode(
         computer=aiida_localhost,
         filepath_executable=shutil.which('pw.x'),
@@ -123,7 +123,7 @@ def test_unconverged_scf_is_excluded_not_added(pw_code, cu_family, make_cu_frame
 @pytest.fixture
 def cp2k_code(aiida_localhost):
     require('cp2k')
-    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '-np', '{tot_num_mpiprocs}'])
+    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '--bind-to', 'none', '-np', '{tot_num_mpiprocs}'])
     code = InstalledCode(
         computer=aiida_localhost,
         filepath_executable=shutil.which('cp2k'),
