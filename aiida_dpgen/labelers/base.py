@@ -112,6 +112,15 @@ class Labeler(ProtocolMixin, abc.ABC):
     def convert_outputs(cls, structure: orm.StructureData, **nodes: orm.Data) -> Label:
         """The label of ``structure`` from ``label_nodes``' nodes, in eV, Å, eV/Å and eV (virial)."""
 
+    def job_options(self) -> dict:
+        """The CalcJob's ``metadata.options``: one process for an hour unless the specification's ``options`` say
+        otherwise."""
+        return {
+            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
+            'max_wallclock_seconds': 3600,
+            **self.options,
+        }
+
     def rejection_reason(self, node: orm.ProcessNode) -> str | None:
         """Why a run that finished without error must still not become a label (e.g. an engine that carries on
         after an SCF that did not converge); ``None`` to accept it."""

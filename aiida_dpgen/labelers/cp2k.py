@@ -122,11 +122,7 @@ class Cp2kLabeler(Labeler):
         builder.cp2k.code = code
         builder.cp2k.structure = structure
         builder.cp2k.parameters = orm.Dict(self.parameters(structure))
-        builder.cp2k.metadata.options = {
-            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
-            'max_wallclock_seconds': 3600,
-            **self.options,
-        }
+        builder.cp2k.metadata.options = self.job_options()
         return builder
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:

@@ -60,11 +60,7 @@ class GaussianLabeler(Labeler):
         builder.gaussian.code = code
         builder.gaussian.structure = structure
         builder.gaussian.parameters = orm.Dict(self.parameters(structure))
-        builder.gaussian.metadata.options = {
-            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
-            'max_wallclock_seconds': 3600,
-            **self.options,
-        }
+        builder.gaussian.metadata.options = self.job_options()
         return builder
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:

@@ -86,11 +86,7 @@ class VaspLabeler(Labeler):
         symbols = {kind.name: kind.symbol for kind in structure.kinds}
         builder.potential_mapping = orm.Dict({kind: self.mapping([symbol])[symbol] for kind, symbol in symbols.items()})
         builder.max_iterations = orm.Int(self.max_iterations)
-        builder.calc.metadata.options = {
-            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
-            'max_wallclock_seconds': 3600,
-            **self.options,
-        }
+        builder.calc.metadata.options = self.job_options()
         return builder
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:

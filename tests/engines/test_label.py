@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import dpdata
@@ -15,7 +14,7 @@ from ase.calculators.emt import EMT
 
 from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
-from aiida_dpgen.utils.engines import OPENMPI_RUN, ROOT_MPI_ENV
+from aiida_dpgen.utils.codes import get_or_create_mpi_code
 from aiida_dpgen.workflows.label import LabelWorkChain
 
 from .conftest import require
@@ -60,14 +59,7 @@ def test_emt_labels_equal_emt_called_directly_and_trace_back_to_their_jobs(aiida
 @pytest.fixture
 def pw_code(aiida_localhost):
     require('pw.x')
-    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '--bind-to', 'none', '-np', '{tot_num_mpiprocs}'])
-    code = InstalledCode(
-        computer=aiida_localhost,
-        filepath_executable=shutil.which('pw.x'),
-        default_calc_job_plugin='quantumespresso.pw',
-        prepend_text='\n'.join(f'export {name}={value}' for name, value in ROOT_MPI_ENV.items()),
-    )
-    return code.store()
+    return get_or_create_mpi_code('pw', 'pw.x', computer=aiida_localhost.label, plugin='quantumespresso.pw')
 
 
 @pytest.fixture
@@ -123,14 +115,7 @@ def test_unconverged_scf_is_excluded_not_added(pw_code, cu_family, make_cu_frame
 @pytest.fixture
 def cp2k_code(aiida_localhost):
     require('cp2k')
-    aiida_localhost.set_mpirun_command([OPENMPI_RUN, '--bind-to', 'none', '-np', '{tot_num_mpiprocs}'])
-    code = InstalledCode(
-        computer=aiida_localhost,
-        filepath_executable=shutil.which('cp2k'),
-        default_calc_job_plugin='cp2k',
-        prepend_text='\n'.join(f'export {name}={value}' for name, value in ROOT_MPI_ENV.items()),
-    )
-    return code.store()
+    return get_or_create_mpi_code('cp2k', 'cp2k', computer=aiida_localhost.label, plugin='cp2k')
 
 
 def compressed_cu4(seed: int):
