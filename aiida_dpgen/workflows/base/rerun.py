@@ -1,0 +1,44 @@
+"""A restart workchain that runs its CalcJob again after any failure, for jobs a rerun can fix."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from aiida.common import AttributeDict
+from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_handler, while_
+from aiida.orm import Int
+
+
+class RerunOnFailureWorkChain(BaseRestartWorkChain):
+    """Expose ``_process_class``'s inputs in ``_namespace`` and run it again whenever it fails (killed, out of
+    walltime, node failure), up to ``max_iterations`` (default ``_default_max_iterations``)."""
+
+    _namespace: ClassVar[str]
+    _default_max_iterations: ClassVar[int] = 4
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.expose_inputs(cls._process_class, namespace=cls._namespace)
+        spec.expose_outputs(cls._process_class)
+        spec.inputs['max_iterations'].default = lambda: Int(cls._default_max_iterations)
+        spec.outline(
+            cls.setup,
+            while_(cls.should_run_process)(
+                cls.run_process,
+                cls.inspect_process,
+            ),
+            cls.results,
+        )
+
+    def setup(self):
+        super().setup()
+        self.ctx.inputs = AttributeDict(self.exposed_inputs(self._process_class, self._namespace))
+
+    @process_handler(priority=0)
+    def handle_any_failure(self, node):
+        """Any failure: run the same inputs again."""
+        if not node.is_failed:
+            return None
+        self.report(f'{node.process_label}<{node.pk}> failed with exit status {node.exit_status}: running it again')
+        return ProcessHandlerReport(do_break=True)
