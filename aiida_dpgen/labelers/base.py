@@ -10,7 +10,7 @@ plugs in without touching the loop.
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from aiida import orm
@@ -151,10 +151,3 @@ def structure_arrays(structure: orm.StructureData) -> tuple[tuple[str, ...], np.
 def last_calculation(node: orm.ProcessNode) -> orm.CalcJobNode | None:
     calculations = [child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)]
     return max(calculations, key=lambda child: child.ctime) if calculations else None
-
-
-def core_count(options: dict[str, Any]) -> int:
-    resources = options.get('resources', {})
-    machines = resources.get('num_machines', 1)
-    per_machine = resources.get('num_mpiprocs_per_machine', resources.get('tot_num_mpiprocs', 1))
-    return int(machines) * int(per_machine)

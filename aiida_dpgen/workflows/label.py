@@ -9,7 +9,8 @@ from aiida.orm import Dict, Float, to_aiida_type
 from aiida_dpgen.calculations.functions.collect_labels import collect_labels
 from aiida_dpgen.calculations.functions.extract_structures import extract_structures
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
-from aiida_dpgen.labelers.base import core_count, labeler_from_specification
+from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.utils.cost import core_count
 
 DEFAULT_MIN_DISTANCE = 0.5
 

@@ -1,0 +1,411 @@
+"""`DpgenWorkChain`: DP-GEN's concurrent-learning loop, train -> explore -> label -> merge, iteration by iteration."""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, if_, while_
+from aiida.orm import Dict, Int, to_aiida_type
+
+from aiida_dpgen.calculations.functions.merge_datasets import merge_datasets
+from aiida_dpgen.calculations.functions.summarize_iteration import summarize_iteration
+from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.exploration.selection import SelectionSettings
+from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.loop.report import HEADER, format_row
+from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
+from aiida_dpgen.utils.cost import step_cost
+from aiida_dpgen.workflows.explore import ExploreWorkChain
+from aiida_dpgen.workflows.label import LabelWorkChain
+from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
+from aiida_dpgen.workflows.train import TrainWorkChain
+
+
+def _schedule_value(node) -> object:
+    return node.get_list() if isinstance(node, orm.List) else node.get_dict()
+
+
+def validate_inputs(inputs: dict, _) -> str | None:
+    """Everything the loop will need is consistent before the first job: type maps, systems, trust levels."""
+    datasets, configurations = inputs.get('datasets', {}), inputs.get('configurations', {})
+    if not datasets:
+        return 'datasets: no initial data; give at least one LabeledDatasetData (e.g. from InitDataWorkChain)'
+    empty = sorted(name for name, node in datasets.items() if node.nframes == 0)
+    if empty:
+        return f'datasets: {empty} have no frames; the first ensemble needs labeled frames to train on'
+    if not configurations:
+        return 'configurations: none given; pass the initial configurations of each system by name'
+    type_map = list(next(iter(datasets.values())).type_map)
+    for namespace, nodes in (('datasets', datasets), ('configurations', configurations)):
+        for name, node in sorted(nodes.items()):
+            if list(node.type_map) != type_map:
+                return (
+                    f'{namespace}.{name}: type_map={list(node.type_map)} differs from the initial data\'s '
+                    f'type_map={type_map}; build every dataset and configuration set with the same type_map'
+                )
+    try:
+        plan = LoopPlan(_schedule_value(inputs['schedule']), _dict(inputs.get('convergence')), list(configurations))
+        systems = sorted({name for stage in (plan.stages or plan.staged.stages) for name in stage['systems']})
+        SelectionSettings.from_dict(inputs['selection'].get_dict(), systems)
+        specification = inputs.get('label', {}).get('labeler')
+        if specification is not None:
+            labeler = labeler_from_specification(specification.get_dict())
+            labeler.check_elements(sorted({el for node in configurations.values() for el in node.elements}))
+    except ValueError as exception:
+        return str(exception)
+    return validate_restart_from(inputs.get('restart_from'), type_map)
+
+
+ITERATION_OUTPUTS = ('report', 'dataset', 'models', 'models_dataset')
+
+
+def validate_restart_from(iterations: dict | None, type_map: list[str]) -> str | None:
+    for name, iteration in sorted((iterations or {}).items()):
+        missing = [key for key in ITERATION_OUTPUTS if key not in iteration]
+        if not name.startswith('iter_') or missing:
+            return (
+                f'restart_from.{name}: expected iter_NNN with {", ".join(ITERATION_OUTPUTS)} (missing {missing}); '
+                "pass a previous run's outputs.iterations, e.g. with DpgenWorkChain.get_builder_restart_from(node)"
+            )
+        if list(iteration['dataset'].type_map) != type_map:
+            return f'restart_from.{name}.dataset: type_map={list(iteration["dataset"].type_map)}, expected {type_map}'
+    return None
+
+
+def _dict(node: Dict | None) -> dict | None:
+    return node.get_dict() if node is not None else None
+
+
+class DpgenWorkChain(ProtocolMixin, WorkChain):
+    """DP-GEN's loop (Zhang et al. 2020, Fig. 1): train an ensemble, explore with it, label the candidates,
+    add the labels to the data, until the schedule is done or the candidate ratio stays below a threshold.
+
+    Every iteration is reported as ``iterations.iter_NNN``: ``report`` (counts, ratios, errors, cost), the
+    ``dataset`` after it and the ``models`` that explored. A new run whose ``restart_from`` holds the
+    ``iterations`` of a finished, failed or killed run reuses them and continues with its own inputs
+    (:meth:`get_builder_restart_from`).
+    """
+
+    _protocol_file = 'dpgen'
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.expose_inputs(
+            TrainWorkChain, namespace='train', exclude=('base.dp.datasets', 'init_models', 'reuse_parameters')
+        )
+        spec.expose_inputs(ExploreWorkChain, namespace='explore', exclude=('models', 'configurations', 'stage', 'selection'))
+        spec.expose_inputs(LabelWorkChain, namespace='label', exclude=('candidates',))
+        for namespace in ('train', 'train.base', 'train.base.dp', 'explore', 'explore.lammps.lammps', 'label'):
+            spec.inputs.get_port(namespace).validator = None  # completed per iteration; checked in validate_inputs
+        spec.input_namespace('datasets', valid_type=LabeledDatasetData, dynamic=True, help='The initial data.')
+        spec.input_namespace(
+            'configurations', valid_type=ConfigurationsData, dynamic=True, help='Initial configurations by system.'
+        )
+        spec.input(
+            'schedule',
+            valid_type=(orm.List, Dict),
+            serializer=to_aiida_type,
+            help='A list of stages, one per iteration (DP-GEN model_devi_jobs), or a staged schedule '
+            '{"stages": [...], "nsteps": [...], "accurate_threshold": 0.99, "max_repeats": 8}.',
+        )
+        spec.input(
+            'selection',
+            valid_type=Dict,
+            serializer=to_aiida_type,
+            help='Trust levels (f_trust_lo, f_trust_hi, optional v_trust_*), fp_task_max, fp_task_min, seed.',
+        )
+        spec.input(
+            'convergence',
+            valid_type=Dict,
+            required=False,
+            serializer=to_aiida_type,
+            help='{"candidate_ratio": 0.01, "patience": 2, "max_iterations": 10}: stop early.',
+        )
+        spec.input(
+            'train_reuse',
+            valid_type=Dict,
+            required=False,
+            serializer=to_aiida_type,
+            help="From the second iteration on, start each model from the previous ensemble with these training "
+            'parameters merged in (DP-GEN training_reuse_*), e.g. {"training": {"numb_steps": 2000}}.',
+        )
+        spec.input_namespace(
+            'restart_from',
+            valid_type=orm.Data,
+            dynamic=True,
+            required=False,
+            help="A previous run's `iterations` outputs: those iterations are reused, not recomputed "
+            '(see get_builder_restart_from).',
+        )
+        spec.inputs.validator = validate_inputs
+        spec.outline(
+            cls.setup,
+            while_(cls.should_iterate)(
+                if_(cls.needs_training)(cls.run_train, cls.inspect_train),
+                cls.run_explore,
+                cls.inspect_explore,
+                if_(cls.has_candidates)(cls.run_label, cls.inspect_label),
+                cls.finish_iteration,
+            ),
+            cls.results,
+        )
+
+        spec.output_namespace('models', valid_type=orm.Data, dynamic=True, help='The last ensemble.')
+        spec.output('dataset', valid_type=LabeledDatasetData, help='All labeled data: initial and every iteration.')
+        spec.output_namespace('iterations', dynamic=True, help='iter_NNN: report, dataset and models of each.')
+        spec.exit_code(
+            401, 'ERROR_TRAINING_FAILED', message='Iteration {iteration}: training failed ({process}). {advice}'
+        )
+        spec.exit_code(
+            402, 'ERROR_EXPLORATION_FAILED', message='Iteration {iteration}: exploration failed ({process}). {advice}'
+        )
+        spec.exit_code(
+            403, 'ERROR_LABELING_FAILED', message='Iteration {iteration}: labeling failed ({process}). {advice}'
+        )
+
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        codes: dict,
+        datasets: dict,
+        configurations: dict,
+        schedule,
+        selection: dict,
+        labeler: dict,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+    ):
+        """A builder with every step set up from the named protocol (``fast``, ``balanced``, ``stringent``).
+
+        :param codes: ``{"train": dp, "explore": lmp, "label": pw.x / cp2k / python ...}``.
+        :param labeler: the labeler specification, e.g. ``{"engine": "quantumespresso"}``; its protocol
+            defaults to this one.
+        """
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        protocol = protocol or cls.get_default_protocol()
+        train = TrainWorkChain.get_builder_from_protocol(
+            codes['train'], {}, protocol=inputs['train']['protocol'] or protocol, overrides=inputs['train']['overrides']
+        )
+        builder = cls.get_builder()
+        builder.train = train._inputs(prune=True)
+        builder.explore.lammps.lammps.code = codes['explore']
+        builder.explore.group_size = Int(inputs['explore']['group_size'])
+        builder.label.code = codes['label']
+        builder.label.labeler = Dict({'protocol': protocol, **labeler})
+        builder.datasets = dict(datasets)
+        builder.configurations = dict(configurations)
+        builder.schedule = schedule
+        builder.selection = Dict({**inputs['selection'], **selection})
+        if inputs.get('convergence'):
+            builder.convergence = Dict(inputs['convergence'])
+        if inputs.get('train_reuse'):
+            builder.train_reuse = Dict(inputs['train_reuse'])
+        return builder
+
+    @classmethod
+    def get_builder_restart_from(cls, node: orm.WorkflowNode):
+        """A builder with the inputs of the DpgenWorkChain ``node`` that continues after its completed iterations;
+        change any input (schedule, convergence, step settings) before running it."""
+        if node.process_class is not cls:
+            raise ValueError(f'{node.process_label}<{node.pk}> is not a {cls.__name__}; restart from one of those')
+        builder = node.get_builder_restart()
+        iterations = node.outputs.iterations if 'iterations' in node.outputs else {}
+        builder.restart_from = {
+            name: {key: _plain(iterations[name][key]) for key in ITERATION_OUTPUTS} for name in iterations
+        }
+        return builder
+
+    def setup(self):
+        self.ctx.iteration = 0
+        self.ctx.history = []
+        self.ctx.models = None
+        self.ctx.models_dataset = None
+        datasets = self.inputs.datasets
+        if len(datasets) == 1:
+            self.ctx.dataset = next(iter(datasets.values()))
+        else:
+            self.ctx.dataset = merge_datasets(**dict(datasets))
+        if self.inputs.get('restart_from'):
+            self._reuse_iterations(self.inputs.restart_from)
+
+    def _reuse_iterations(self, done: dict):
+        """Take over completed iterations of a previous run: the same reports, data and models, not recomputed."""
+        names = sorted(done)
+        for name in names:
+            iteration = done[name]
+            self._out_iteration(name, *(iteration[key] for key in ITERATION_OUTPUTS))
+            self.ctx.history.append(_record(iteration['report'].get_dict()))
+        if names:
+            last = done[names[-1]]
+            self.ctx.dataset = last['dataset']
+            self.ctx.models = dict(last['models'])
+            self.ctx.models_dataset = last['models_dataset'].uuid
+            self.ctx.iteration = len(names)
+        self.report(f'reusing {len(names)} completed iteration(s); dataset of {self.ctx.dataset.nframes} frames')
+
+    def _plan(self) -> LoopPlan:
+        return LoopPlan(_schedule_value(self.inputs.schedule), _dict(self.inputs.get('convergence')))
+
+    def _history(self) -> list[IterationRecord]:
+        return [IterationRecord(*record) for record in self.ctx.history]
+
+    def should_iterate(self):
+        decision = self._plan().next(self._history())
+        if decision.stop:
+            self.report(f'loop stops after {self.ctx.iteration} iteration(s): {decision.reason}')
+            self.ctx.stop_reason = decision.reason
+            return False
+        self.ctx.stage_index, self.ctx.stage = decision.stage_index, decision.stage
+        self.ctx.cost = {}
+        self.ctx.trained = False
+        return True
+
+    @property
+    def _label(self) -> str:
+        return f'iter_{self.ctx.iteration:03d}'
+
+    def needs_training(self):
+        """A new ensemble when there is none or the data changed since it was trained."""
+        return self.ctx.models is None or self.ctx.models_dataset != self.ctx.dataset.uuid
+
+    def run_train(self):
+        inputs = AttributeDict(self.exposed_inputs(TrainWorkChain, 'train'))
+        inputs.base = AttributeDict(inputs.base)
+        inputs.base.dp = AttributeDict(inputs.base.dp)
+        inputs.base.dp.datasets = {'data': self.ctx.dataset}
+        inputs.seed = Int(inputs.get('seed', Int(2020)).value + self.ctx.iteration)
+        if self.ctx.models and 'train_reuse' in self.inputs:
+            inputs.init_models = self.ctx.models
+            inputs.reuse_parameters = self.inputs.train_reuse
+        inputs.metadata = {'call_link_label': f'{self._label}_train'}
+        node = self.submit(TrainWorkChain, **inputs)
+        self.report(f'{self._label}: training on {self.ctx.dataset.nframes} frames, TrainWorkChain<{node.pk}>')
+        return ToContext(train=node)
+
+    def inspect_train(self):
+        node = self.ctx.train
+        self.ctx.cost['train'] = step_cost(node)
+        if not node.is_finished_ok:
+            return self._failed(self.exit_codes.ERROR_TRAINING_FAILED, node)
+        self.ctx.models = dict(node.outputs.models)
+        self.ctx.models_dataset = self.ctx.dataset.uuid
+        self.ctx.training = node.outputs.summary
+        self.ctx.trained = True
+        return None
+
+    def run_explore(self):
+        inputs = AttributeDict(self.exposed_inputs(ExploreWorkChain, 'explore'))
+        inputs.models = self.ctx.models
+        inputs.configurations = {name: self.inputs.configurations[name] for name in self.ctx.stage['systems']}
+        inputs.stage = Dict(self.ctx.stage)
+        selection = self.inputs.selection.get_dict()
+        inputs.selection = Dict({**selection, 'seed': selection.get('seed', 0) + self.ctx.iteration})
+        inputs.metadata = {'call_link_label': f'{self._label}_explore'}
+        node = self.submit(ExploreWorkChain, **inputs)
+        self.report(f'{self._label}: exploring stage {self.ctx.stage_index}, ExploreWorkChain<{node.pk}>')
+        return ToContext(explore=node)
+
+    def inspect_explore(self):
+        node = self.ctx.explore
+        self.ctx.cost['explore'] = step_cost(node)
+        if not node.is_finished_ok:
+            return self._failed(self.exit_codes.ERROR_EXPLORATION_FAILED, node)
+        if 'training' not in self.ctx:
+            self.ctx.training = self._previous_training()
+        return None
+
+    def _previous_training(self) -> Dict:
+        """The training summary of the models reused without retraining (their TrainWorkChain's)."""
+        model = next(iter(self.ctx.models.values()))
+        query = orm.QueryBuilder().append(orm.Node, filters={'uuid': model.uuid}, tag='model')
+        query.append(orm.WorkChainNode, with_outgoing='model', filters={'attributes.process_label': 'TrainWorkChain'})
+        train = query.first(flat=True)
+        return train.outputs.summary if train is not None else Dict({})
+
+    def has_candidates(self):
+        return 'candidates' in self.ctx.explore.outputs
+
+    def run_label(self):
+        inputs = AttributeDict(self.exposed_inputs(LabelWorkChain, 'label'))
+        inputs.candidates = dict(self.ctx.explore.outputs.candidates)
+        inputs.metadata = {'call_link_label': f'{self._label}_label'}
+        node = self.submit(LabelWorkChain, **inputs)
+        chosen = self.ctx.explore.outputs.statistics['overall']['chosen']
+        self.report(f'{self._label}: labeling {chosen} candidates, LabelWorkChain<{node.pk}>')
+        return ToContext(label=node)
+
+    def inspect_label(self):
+        node = self.ctx.label
+        self.ctx.cost['label'] = step_cost(node)
+        if not node.is_finished_ok:
+            return self._failed(self.exit_codes.ERROR_LABELING_FAILED, node)
+        return None
+
+    def _failed(self, exit_code, node):
+        advice = (
+            f'The {self.ctx.iteration} completed iteration(s) are in the outputs; fix the cause '
+            f'(`verdi process report {node.pk}`) and continue with DpgenWorkChain.get_builder_restart_from(this run).'
+        )
+        self._output_final()
+        return exit_code.format(iteration=self.ctx.iteration, process=f'{node.process_label}<{node.pk}>', advice=advice)
+
+    def finish_iteration(self):
+        previous = self.ctx.dataset
+        labeling = None
+        labeled = self.has_candidates() and self.ctx.label.outputs.summary
+        if labeled:
+            labeling = self.ctx.label.outputs.summary
+            if 'dataset' in self.ctx.label.outputs:
+                self.ctx.dataset = merge_datasets(previous=previous, **{self._label: self.ctx.label.outputs.dataset})
+        context = {
+            'iteration': self.ctx.iteration,
+            'stage_index': self.ctx.stage_index,
+            'stage': self.ctx.stage,
+            'selection': self.inputs.selection.get_dict(),
+            'trained': self.ctx.trained,
+            'previous_dataset_frames': previous.nframes,
+            'cost': self.ctx.cost,
+        }
+        explore = self.ctx.explore.outputs
+        report = summarize_iteration(
+            Dict(context),
+            self.ctx.training,
+            explore.statistics,
+            explore.task_results,
+            self.ctx.dataset,
+            **({'labeling': labeling} if labeling is not None else {}),
+        )
+        models_dataset = orm.load_node(uuid=self.ctx.models_dataset)
+        self._out_iteration(self._label, report, self.ctx.dataset, self.ctx.models, models_dataset)
+        values = report.get_dict()
+        if not self.ctx.history:
+            self.report(HEADER)
+        self.report(format_row(values))
+        self.ctx.history.append(_record(values))
+        self.ctx.iteration += 1
+        self.ctx.pop('training', None)
+
+    def _out_iteration(self, name: str, report: Dict, dataset, models, models_dataset) -> None:
+        self.out(f'iterations.{name}.report', report)
+        self.out(f'iterations.{name}.dataset', dataset)
+        self.out(f'iterations.{name}.models_dataset', models_dataset)
+        for key, model in models.items():
+            self.out(f'iterations.{name}.models.{key}', model)
+
+    def _output_final(self):
+        self.out('dataset', self.ctx.dataset)
+        for key, model in (self.ctx.models or {}).items():
+            self.out(f'models.{key}', model)
+
+    def results(self):
+        self._output_final()
+
+
+def _plain(value):
+    return {key: value[key] for key in value} if not isinstance(value, orm.Node) else value
+
+
+def _record(report: dict) -> list:
+    exploration = report['exploration']
+    return [report['stage_index'], exploration['accurate_ratio'], exploration['candidate_ratio']]

@@ -1,0 +1,117 @@
+"""The whole loop with real DeePMD-kit training, real LAMMPS exploration and EMT labels (ASE), on tiny Cu cells."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from ase.build import bulk
+
+from aiida_dpgen.data import ConfigurationsData
+from aiida_dpgen.workflows.dpgen import DpgenWorkChain
+from aiida_dpgen.workflows.train import TrainWorkChain
+
+from .conftest import require
+
+STAGE = {'systems': ['fcc'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+# Trust levels the tiny models' deviations straddle, so that each iteration has candidates to label.
+SELECTION = {'f_trust_lo': 0.02, 'f_trust_hi': 2.0, 'fp_task_max': 3, 'seed': 1}
+
+
+@pytest.fixture
+def codes(aiida_localhost):
+    def code(label, executable, plugin):
+        return orm.InstalledCode(
+            label=label, computer=aiida_localhost, filepath_executable=executable, default_calc_job_plugin=plugin
+        ).store()
+
+    return {
+        'train': code('dp', require('dp'), 'dpgen.train'),
+        'explore': code('lmp', require('lmp'), 'dpgen.lammps'),
+        'label': code('python', sys.executable, 'dpgen.ase'),
+    }
+
+
+def loop_builder(codes, dataset, schedule, convergence=None):
+    configurations = {
+        'fcc': ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True).repeat((2, 1, 1))], ['Cu']).store()
+    }
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        {'init': dataset},
+        configurations,
+        schedule,
+        SELECTION,
+        labeler={'engine': 'ase'},
+        protocol='fast',
+        overrides={'convergence': convergence or {}},
+    )
+    builder.train.numb_models = 2
+    return builder
+
+
+def train_nodes(node) -> list:
+    return [child for child in node.called if child.process_class is TrainWorkChain]
+
+
+def test_two_iterations_train_explore_label_and_grow_the_data(codes, emt_cu_dataset):
+    initial = emt_cu_dataset(nframes=10)
+    builder = loop_builder(codes, initial, [STAGE, {**STAGE, 'temps': [600.0]}])
+
+    results, node = run_get_node(builder)
+
+    assert node.is_finished_ok, node.exit_message
+    reports = [results['iterations'][name]['report'].get_dict() for name in ('iter_000', 'iter_001')]
+    dataset_sizes = [initial.nframes]
+    for number, report in enumerate(reports):
+        exploration = report['exploration']
+        assert report['iteration'] == number and report['stage_index'] == number
+        assert exploration['frames'] == 11  # one task, 100 steps, every 10, step 0 included
+        assert exploration['accurate'] + exploration['candidate'] + exploration['failed'] == exploration['frames']
+        assert report['labeling']['labeled'] == exploration['chosen'] - report['labeling']['excluded']
+        assert report['dataset']['added'] == report['labeling']['labeled']
+        dataset_sizes.append(report['dataset']['frames'])
+        assert report['cost']['train']['core_hours'] > 0 and report['cost']['explore']['wall_seconds'] > 0
+    assert results['dataset'].nframes == dataset_sizes[-1] > initial.nframes
+    assert sorted(results['models']) == ['model_0', 'model_1']
+    # the models of the second iteration were trained on the data the first one labeled
+    trainings = train_nodes(node)
+    assert len(trainings) == 2
+    second_data = trainings[1].called[0].inputs.dp.datasets.data
+    assert second_data.nframes == dataset_sizes[1]
+    assert second_data.uuid == results['iterations']['iter_000']['dataset'].uuid
+
+
+def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_without_recomputing(
+    codes, emt_cu_dataset
+):
+    initial = emt_cu_dataset(nframes=10)
+    stages = [STAGE, {**STAGE, 'temps': [600.0]}, {**STAGE, 'temps': [900.0]}]
+    # a candidate ratio below 100 % is reached at once: the loop stops after one iteration
+    first_builder = loop_builder(codes, initial, stages, convergence={'candidate_ratio': 1.0})
+    first, first_node = run_get_node(first_builder)
+    assert first_node.is_finished_ok, first_node.exit_message
+    assert sorted(first['iterations']) == ['iter_000']
+    assert 'converged: candidate ratio' in ' '.join(
+        log.message for log in orm.Log.collection.get_logs_for(first_node)
+    )
+
+    builder = DpgenWorkChain.get_builder_restart_from(first_node)
+    builder.convergence = {'max_iterations': 2}
+    second, second_node = run_get_node(builder)
+
+    assert second_node.is_finished_ok, second_node.exit_message
+    assert sorted(second['iterations']) == ['iter_000', 'iter_001']
+    reused = second['iterations']['iter_000']
+    assert reused['report'].uuid == first['iterations']['iter_000']['report'].uuid
+    assert reused['dataset'].uuid == first['dataset'].uuid
+    assert second['iterations']['iter_001']['report']['stage_index'] == 1
+    # only the new iteration ran: one training, one exploration
+    assert len(train_nodes(second_node)) == 1
+    assert [child.process_label for child in second_node.called if child.process_label.endswith('WorkChain')] == [
+        'TrainWorkChain',
+        'ExploreWorkChain',
+        'LabelWorkChain',
+    ]
