@@ -23,6 +23,7 @@ OWN_PROCESS = {
     'workflows/explore.py': WorkflowFactory('dpgen.explore'),
     'parsers/ase.py': CalculationFactory('dpgen.ase'),
     'workflows/label.py': WorkflowFactory('dpgen.label'),
+    'workflows/dpgen.py': WorkflowFactory('dpgen.dpgen'),
 }
 """The process whose exit codes ``self.exit_codes`` means in each module (for parsers, their CalcJob)."""
 

@@ -67,3 +67,133 @@ def pseudos_install_command(profile, label, directory, files):
         raise click.ClickException(str(exception)) from exception
     elements = sorted(pseudo.element for pseudo in family.nodes)
     click.echo(f'{family.label}: {len(elements)} elements ({", ".join(elements)})')
+
+
+def _load(profile):
+    import aiida
+
+    aiida.load_profile(profile)
+
+
+@cli.command('report')
+@click.argument('identifier')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+@click.option(
+    '--plots',
+    type=click.Path(file_okay=False),
+    default=None,
+    help='Write PNG plots here: ratios, deviation histograms, learning curves, dataset growth.',
+)
+def report_command(identifier, profile, plots):
+    """Per-iteration table of a DpgenWorkChain (pk or UUID): ratios, labels, data, errors and cost."""
+    _load(profile)
+    from aiida_dpgen.loop.report import format_costs, format_table
+    from aiida_dpgen.tools.report import dpgen_node, initial_frames, iteration_reports, learning_curves
+
+    try:
+        node = dpgen_node(identifier)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    reports = iteration_reports(node)
+    state = node.process_state.value if node.process_state else 'unknown'
+    exit_status = f', exit status {node.exit_status}' if node.exit_status else ''
+    click.echo(f'DpgenWorkChain<{node.pk}>: {state}{exit_status}; {len(reports)} iteration(s) completed')
+    click.echo(f'initial data: {initial_frames(node)} frames')
+    if not reports:
+        return
+    click.echo(format_table(reports))
+    click.echo('\nwall time and core-hours per step')
+    click.echo(format_costs(reports))
+    if plots:
+        import pathlib
+
+        from aiida_dpgen.loop import plots as plotting
+
+        folder = pathlib.Path(plots)
+        written = [
+            plotting.plot_ratios(reports, folder / 'ratios.png'),
+            plotting.plot_deviation_histograms(reports, folder / 'deviations.png'),
+            plotting.plot_learning_curves(learning_curves(node), folder / 'learning_curves.png'),
+            plotting.plot_dataset_growth(reports, initial_frames(node), folder / 'dataset.png'),
+        ]
+        click.echo('\nplots: ' + ', '.join(str(path) for path in written))
+
+
+@cli.group('provenance')
+def provenance_group():
+    """Where models and frames came from, read from the provenance graph."""
+
+
+@provenance_group.command('model')
+@click.argument('identifier')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def provenance_model_command(identifier, profile):
+    """The labeling calculations and initial data behind the training data of a model (pk or UUID)."""
+    _load(profile)
+    from aiida.orm import load_node
+
+    from aiida_dpgen.tools.provenance import model_sources
+
+    try:
+        sources = model_sources(load_node(identifier))
+    except (ValueError, AttributeError) as exception:
+        raise click.ClickException(f'{identifier}: {exception}') from exception
+    click.echo(f'model {identifier}: trained on data from {len(sources.calculations)} labeling calculations')
+    for dataset in sources.initial_datasets:
+        click.echo(f'  initial dataset {dataset.pk}: {dataset.nframes} frames (no creator: brought in)')
+    for workchain in sources.label_workchains:
+        click.echo(f'  {workchain.process_label}<{workchain.pk}>')
+    for calculation in sources.calculations:
+        click.echo(f'    {calculation.process_label}<{calculation.pk}> on {calculation.computer.label}')
+
+
+@provenance_group.command('frame')
+@click.argument('dataset')
+@click.argument('system')
+@click.argument('index', type=int)
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def provenance_frame_command(dataset, system, index, profile):
+    """Which iteration, selection and calculation added frame INDEX of SYSTEM in DATASET (pk or UUID)."""
+    _load(profile)
+    from aiida.orm import load_node
+
+    from aiida_dpgen.tools.provenance import frame_origin
+
+    try:
+        origin = frame_origin(load_node(dataset), system, index)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    click.echo(f'frame {index} of {system} in dataset {dataset}: added by dataset {origin.dataset.pk}')
+    if origin.label_workchain is None:
+        click.echo('  initial data (brought in, not labeled by the loop)')
+        return
+    if origin.iteration is not None:
+        click.echo(f'  iteration {origin.iteration}')
+    for name in ('exploration', 'selection', 'label_workchain', 'calculation'):
+        node = getattr(origin, name)
+        if node is not None:
+            click.echo(f'  {name:<16} {node.process_label}<{node.pk}>')
+
+
+@cli.command('export-data')
+@click.argument('identifier')
+@click.argument('directory', type=click.Path(file_okay=False))
+@click.option('--fmt', default='deepmd/npy', show_default=True, help='dpdata format, e.g. deepmd/npy, deepmd/hdf5.')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def export_data_command(identifier, directory, fmt, profile):
+    """Write the final dataset of a DpgenWorkChain (or any dataset node) for `dp train`."""
+    _load(profile)
+    from aiida.orm import load_node
+
+    from aiida_dpgen.data import LabeledDatasetData
+
+    node = load_node(identifier)
+    dataset = node if isinstance(node, LabeledDatasetData) else None
+    if dataset is None and node.process_label == 'DpgenWorkChain':
+        dataset = node.outputs.dataset if 'dataset' in node.outputs else None
+    if dataset is None:
+        raise click.ClickException(f'{identifier}: neither a dataset nor a DpgenWorkChain with a dataset output')
+    paths = dataset.export(directory, fmt=fmt)
+    click.echo(f'dataset {dataset.pk}: {dataset.nframes} frames in {len(dataset.system_names)} systems -> {directory}')
+    for path in paths:
+        click.echo(f'  {path}')

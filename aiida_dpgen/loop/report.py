@@ -13,6 +13,7 @@ STEPS = ('train', 'explore', 'label')
 
 
 def iteration_report(
+    *,
     iteration: int,
     stage_index: int,
     stage: Mapping,
@@ -32,7 +33,9 @@ def iteration_report(
     return {
         'iteration': iteration,
         'stage_index': stage_index,
-        'stage': {key: stage[key] for key in ('systems', 'ensemble', 'temps', 'press', 'nsteps', 'trj_freq') if key in stage},
+        'stage': {
+            key: stage[key] for key in ('systems', 'ensemble', 'temps', 'press', 'nsteps', 'trj_freq') if key in stage
+        },
         'trust_levels': {key: value for key, value in selection.items() if 'trust' in key},
         'training': {
             'trained': trained,
@@ -49,7 +52,9 @@ def iteration_report(
             **{f'{name}_ratio': overall[f'{name}_ratio'] for name in ('accurate', 'candidate', 'failed')},
             'chosen': overall.get('chosen', 0),
             'systems': {
-                name: {key: row[key] for key in ('frames', 'accurate_ratio', 'candidate_ratio', 'failed_ratio', 'chosen')}
+                name: {
+                    key: row[key] for key in ('frames', 'accurate_ratio', 'candidate_ratio', 'failed_ratio', 'chosen')
+                }
                 for name, row in exploration.get('systems', {}).items()
             },
             'max_devi_f_histogram': overall.get('max_devi_f_histogram', []),

@@ -40,7 +40,7 @@ def validate_inputs(inputs: dict, _) -> str | None:
         for name, node in sorted(nodes.items()):
             if list(node.type_map) != type_map:
                 return (
-                    f'{namespace}.{name}: type_map={list(node.type_map)} differs from the initial data\'s '
+                    f"{namespace}.{name}: type_map={list(node.type_map)} differs from the initial data's "
                     f'type_map={type_map}; build every dataset and configuration set with the same type_map'
                 )
     try:
@@ -94,7 +94,9 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(
             TrainWorkChain, namespace='train', exclude=('base.dp.datasets', 'init_models', 'reuse_parameters')
         )
-        spec.expose_inputs(ExploreWorkChain, namespace='explore', exclude=('models', 'configurations', 'stage', 'selection'))
+        spec.expose_inputs(
+            ExploreWorkChain, namespace='explore', exclude=('models', 'configurations', 'stage', 'selection')
+        )
         spec.expose_inputs(LabelWorkChain, namespace='label', exclude=('candidates',))
         for namespace in ('train', 'train.base', 'train.base.dp', 'explore', 'explore.lammps.lammps', 'label'):
             spec.inputs.get_port(namespace).validator = None  # completed per iteration; checked in validate_inputs
@@ -127,7 +129,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             valid_type=Dict,
             required=False,
             serializer=to_aiida_type,
-            help="From the second iteration on, start each model from the previous ensemble with these training "
+            help='From the second iteration on, start each model from the previous ensemble with these training '
             'parameters merged in (DP-GEN training_reuse_*), e.g. {"training": {"numb_steps": 2000}}.',
         )
         spec.input_namespace(
@@ -168,6 +170,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
     def get_builder_from_protocol(
         cls,
         codes: dict,
+        *,
         datasets: dict,
         configurations: dict,
         schedule,
@@ -207,7 +210,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
     def get_builder_restart_from(cls, node: orm.WorkflowNode):
         """A builder with the inputs of the DpgenWorkChain ``node`` that continues after its completed iterations;
         change any input (schedule, convergence, step settings) before running it."""
-        if node.process_class is not cls:
+        if node.process_label != cls.__name__:
             raise ValueError(f'{node.process_label}<{node.pk}> is not a {cls.__name__}; restart from one of those')
         builder = node.get_builder_restart()
         iterations = node.outputs.iterations if 'iterations' in node.outputs else {}

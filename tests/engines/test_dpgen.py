@@ -40,10 +40,10 @@ def loop_builder(codes, dataset, schedule, convergence=None):
     }
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
-        {'init': dataset},
-        configurations,
-        schedule,
-        SELECTION,
+        datasets={'init': dataset},
+        configurations=configurations,
+        schedule=schedule,
+        selection=SELECTION,
         labeler={'engine': 'ase'},
         protocol='fast',
         overrides={'convergence': convergence or {}},
@@ -84,9 +84,7 @@ def test_two_iterations_train_explore_label_and_grow_the_data(codes, emt_cu_data
     assert second_data.uuid == results['iterations']['iter_000']['dataset'].uuid
 
 
-def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_without_recomputing(
-    codes, emt_cu_dataset
-):
+def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_without_recomputing(codes, emt_cu_dataset):
     initial = emt_cu_dataset(nframes=10)
     stages = [STAGE, {**STAGE, 'temps': [600.0]}, {**STAGE, 'temps': [900.0]}]
     # a candidate ratio below 100 % is reached at once: the loop stops after one iteration
@@ -94,9 +92,7 @@ def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_wit
     first, first_node = run_get_node(first_builder)
     assert first_node.is_finished_ok, first_node.exit_message
     assert sorted(first['iterations']) == ['iter_000']
-    assert 'converged: candidate ratio' in ' '.join(
-        log.message for log in orm.Log.collection.get_logs_for(first_node)
-    )
+    assert 'converged: candidate ratio' in ' '.join(log.message for log in orm.Log.collection.get_logs_for(first_node))
 
     builder = DpgenWorkChain.get_builder_restart_from(first_node)
     builder.convergence = {'max_iterations': 2}
@@ -115,3 +111,85 @@ def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_wit
         'ExploreWorkChain',
         'LabelWorkChain',
     ]
+
+
+def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_archive(codes, emt_cu_dataset, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from aiida.tools.archive import create_archive
+    from click.testing import CliRunner
+
+    from aiida_dpgen.cli import cli
+    from aiida_dpgen.tools.provenance import frame_origin, model_sources
+
+    initial = emt_cu_dataset(nframes=10)
+    results, node = run_get_node(loop_builder(codes, initial, [STAGE]))
+    assert node.is_finished_ok, node.exit_message
+    report = results['iterations']['iter_000']['report'].get_dict()
+    assert report['labeling']['labeled'] > 0
+
+    # the first ensemble was trained on the initial data only, brought in by hand
+    first_model = results['iterations']['iter_000']['models']['model_0']
+    sources = model_sources(first_model)
+    assert [dataset.uuid for dataset in sources.initial_datasets] == [initial.uuid]
+    assert sources.calculations == []
+    # every frame the loop added traces back to its iteration, selection and EMT calculation
+    final = results['dataset']
+    added = {name: summary['nframes'] for name, summary in zip(final.system_names, final.systems, strict=True)}
+    origins = [frame_origin(final, name, index) for name, count in added.items() for index in range(count)]
+    labeled = [origin for origin in origins if origin.label_workchain is not None]
+    assert len(labeled) == report['labeling']['labeled']
+    assert len(origins) - len(labeled) == initial.nframes
+    for origin in labeled:
+        assert origin.iteration == 0
+        assert origin.calculation.process_label == 'AseSinglePointCalculation'
+        assert origin.selection.base.attributes.get('function_name') == 'select_candidates'
+        assert origin.exploration.process_label == 'ExploreWorkChain'
+
+    runner = CliRunner()
+    shown = runner.invoke(cli, ['report', str(node.pk), '--plots', str(tmp_path / 'plots')], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if line.split()[:2] == ['0', '0'])
+    assert f'{report["exploration"]["candidate_ratio"]:.1%}' in row
+    for name in ('ratios', 'deviations', 'learning_curves', 'dataset'):
+        assert (tmp_path / 'plots' / f'{name}.png').stat().st_size > 10_000
+    exported = runner.invoke(cli, ['export-data', str(node.pk), str(tmp_path / 'data')], catch_exceptions=False)
+    assert exported.exit_code == 0, exported.output
+    assert sum(1 for _ in (tmp_path / 'data').rglob('type.raw')) == len(final.system_names)
+
+    # archive -> a fresh profile: the report reads the same, and the run continues there with restart_from
+    archive = tmp_path / 'loop.aiida'
+    create_archive([node], filename=archive)
+    environment = {**os.environ, 'AIIDA_PATH': str(tmp_path / 'fresh')}
+
+    def fresh(*command):
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
+
+    fresh('verdi', 'presto', '--profile-name', 'fresh')
+    fresh('verdi', 'archive', 'import', str(archive))
+    assert row in fresh('aiida-dpgen', 'report', node.uuid)
+    script = tmp_path / 'continue.py'
+    script.write_text(
+        'import json\n'
+        'from aiida.engine import run_get_node\n'
+        'from aiida.orm import load_node\n'
+        'from aiida_dpgen.workflows.dpgen import DpgenWorkChain\n'
+        f'previous = load_node({node.uuid!r})\n'
+        '# the imported computer is renamed if the profile has one of that label; configure it for this user\n'
+        'previous.inputs.train.base.dp.code.computer.configure(safe_interval=0)\n'
+        'builder = DpgenWorkChain.get_builder_restart_from(previous)\n'
+        f'builder.schedule = {[STAGE, {**STAGE, "temps": [600.0]}]!r}\n'
+        'results, node = run_get_node(builder)\n'
+        'from aiida.cmdline.utils.common import get_workchain_report\n'
+        'print(json.dumps({"ok": node.is_finished_ok, "iterations": sorted(results["iterations"]),\n'
+        '    "trainings": sum(child.process_label == "TrainWorkChain" for child in node.called),\n'
+        '    "report": get_workchain_report(node, "REPORT")[-2000:]\n'
+        '    + "".join(str(child.exception)[-1500:] for child in node.called_descendants if child.exception)}))\n'
+    )
+    continued = json.loads(fresh('verdi', 'run', str(script)).strip().splitlines()[-1])
+    log = continued.pop('report')
+    assert continued == {'ok': True, 'iterations': ['iter_000', 'iter_001'], 'trainings': 1}, log

@@ -1,4 +1,4 @@
-"""examples/launch_cu.py runs on a fresh profile and says plainly what it does not do yet."""
+"""examples/launch_cu.py, the README's main job, with its default Quantum ESPRESSO labels (one iteration)."""
 
 from __future__ import annotations
 
@@ -6,39 +6,37 @@ import pathlib
 import runpy
 import sys
 
-from aiida.orm import CalcFunctionNode, QueryBuilder
+from aiida.orm import QueryBuilder, WorkChainNode
 
-from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
+from aiida_dpgen.tools.provenance import frame_origin, model_sources
 
 EXAMPLE = pathlib.Path(__file__).parents[2] / 'examples' / 'launch_cu.py'
 
 
-def test_launch_cu_builds_initial_data_trains_an_ensemble_and_explores(aiida_localhost, capsys, monkeypatch):
-    monkeypatch.setattr(sys, 'argv', ['launch_cu.py', '--computer', aiida_localhost.label])
+def test_launch_cu_runs_the_loop_with_pw_labels(aiida_localhost, capsys, monkeypatch):
+    monkeypatch.setattr(sys, 'argv', ['launch_cu.py', '--computer', aiida_localhost.label, '--iterations', '1'])
     runpy.run_path(str(EXAMPLE), run_name='__main__')
 
     output = capsys.readouterr().out
-    assert 'NOT YET IMPLEMENTED: labeling with Quantum ESPRESSO' in output
-    merged = (
-        QueryBuilder()
-        .append(CalcFunctionNode, filters={'attributes.function_name': 'merge_datasets'}, tag='merge')
-        .append(LabeledDatasetData, with_incoming='merge')
-        .all(flat=True)[-1]
-    )
-    assert merged.nframes == 18
-    assert {summary['name'] for summary in merged.systems} == {'Cu2', 'Cu4'}
-    models = QueryBuilder().append(DeepPotentialData, filters={'attributes.training_steps': 400}).all(flat=True)
-    assert len(models) >= 4
-    assert 'ensemble force RMSE' in output
+    loop = QueryBuilder().append(WorkChainNode, filters={'attributes.process_label': 'DpgenWorkChain'}).all(flat=True)
+    node = loop[-1]
+    assert node.is_finished_ok, node.exit_message
+    report = node.outputs.iterations.iter_000.report.get_dict()
+    exploration = report['exploration']
+    assert exploration['tasks'] == 3 * 2 * 2, '3 crystals x 2 temperatures x 2 pressures'
+    assert exploration['frames'] == 12 * 31, '300 steps, a frame every 10, step 0 included'
+    row = next(line for line in output.splitlines() if line.split()[:2] == ['0', '0'])
+    assert f'{exploration["candidate_ratio"]:.1%}' in row
+    assert f'DpgenWorkChain<{node.pk}> finished' in output
 
-    from aiida.orm import Dict, WorkChainNode
-
-    explore = (
-        QueryBuilder().append(WorkChainNode, filters={'attributes.process_label': 'ExploreWorkChain'}).all(flat=True)
-    )
-    assert explore[-1].is_finished_ok
-    statistics = explore[-1].outputs.statistics.get_dict()
-    assert set(statistics['systems']) == {'fcc', 'hcp', 'bcc'}
-    assert statistics['overall']['frames'] == 3 * 2 * 2 * 21, '3 crystals x 2 temperatures x 2 pressures, 21 frames'
-    assert f'{statistics["overall"]["accurate_ratio"]:.1%}' in output
-    assert isinstance(explore[-1].outputs.task_results, Dict)
+    # the initial data and every label the loop added come from pw.x
+    initial = node.inputs.datasets.init
+    assert initial.nframes == 6
+    sources = model_sources(node.outputs.models.model_0)
+    assert {calculation.process_label for calculation in sources.calculations} == {'PwCalculation'}
+    assert len(sources.calculations) == 6
+    dataset = node.outputs.dataset
+    assert dataset.nframes == 6 + report['labeling']['labeled']
+    for name, summary in zip(dataset.system_names, dataset.systems, strict=True):
+        for index in range(summary['nframes']):
+            assert frame_origin(dataset, name, index).calculation.process_label == 'PwCalculation'

@@ -28,7 +28,10 @@ def make_report(labeling=True):
         labeling={'submitted': 8, 'labeled': 7, 'excluded': 1, 'excluded_by_reason': {'scf': 1}} if labeling else None,
         dataset_frames=57,
         previous_dataset_frames=50,
-        cost={'train': {'wall_seconds': 10.0, 'core_hours': 0.01}, 'explore': {'wall_seconds': 5.0, 'core_hours': 0.002}},
+        cost={
+            'train': {'wall_seconds': 10.0, 'core_hours': 0.01},
+            'explore': {'wall_seconds': 5.0, 'core_hours': 0.002},
+        },
     )
 
 

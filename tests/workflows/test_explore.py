@@ -45,7 +45,19 @@ def explore_inputs(aiida_localhost):
 def test_tasks_are_split_into_jobs_of_group_size(generate_workchain, explore_inputs):
     process = generate_workchain('dpgen.explore', {**explore_inputs, 'group_size': 5})
     process.setup()
-    assert process.ctx.groups == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]], '2 configurations x 3 T x 2 P'
+    assert process.ctx.groups == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]], '2 configurations x 3 T x 2 P'
+
+
+@pytest.mark.parametrize(
+    ('ntasks', 'group_size', 'sizes'),
+    [(12, 10, [6, 6]), (20, 10, [10, 10]), (21, 10, [7, 7, 7]), (3, 10, [3]), (5, 1, [1] * 5), (0, 4, [])],
+)
+def test_jobs_are_the_fewest_of_at_most_group_size_tasks_and_even(ntasks, group_size, sizes):
+    from aiida_dpgen.workflows.explore import balanced_groups
+
+    groups = balanced_groups(ntasks, group_size)
+    assert [len(group) for group in groups] == sizes
+    assert [index for group in groups for index in group] == list(range(ntasks))
 
 
 @pytest.mark.parametrize(

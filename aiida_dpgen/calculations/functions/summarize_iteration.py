@@ -10,7 +10,7 @@ from aiida_dpgen.loop.report import iteration_report
 
 
 @calcfunction
-def summarize_iteration(
+def summarize_iteration(  # noqa: PLR0917 (the parameters are the calcfunction's input ports)
     context: Dict,
     training: Dict,
     statistics: Dict,

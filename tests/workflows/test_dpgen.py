@@ -1,0 +1,108 @@
+"""DpgenWorkChain without engines: bad input is refused before any job, the builder from protocols, the plan."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from aiida.orm import InstalledCode
+from ase.build import bulk
+
+from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.workflows.dpgen import DpgenWorkChain
+
+STAGE = {'systems': ['fcc'], 'temps': [100.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+SELECTION = {'f_trust_lo': 0.05, 'f_trust_hi': 0.2}
+
+
+@pytest.fixture
+def codes(aiida_localhost):
+    def code(executable, plugin):
+        return InstalledCode(
+            computer=aiida_localhost, filepath_executable=executable, default_calc_job_plugin=plugin
+        ).store()
+
+    return {
+        'train': code('dp', 'dpgen.train'),
+        'explore': code('lmp', 'dpgen.lammps'),
+        'label': code(sys.executable, 'dpgen.ase'),
+    }
+
+
+@pytest.fixture
+def loop_inputs(codes, make_cu_frames):
+    dataset = LabeledDatasetData.from_ase(make_cu_frames('fcc', 3), ['Cu']).store()
+    configurations = {'fcc': ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True)], ['Cu']).store()}
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        datasets={'init': dataset},
+        configurations=configurations,
+        schedule=[STAGE, {**STAGE, 'temps': [300.0]}],
+        selection=SELECTION,
+        labeler={'engine': 'ase'},
+        protocol='fast',
+    )
+    return builder._inputs(prune=True)
+
+
+def test_builder_from_protocol_sets_every_step(loop_inputs):
+    assert loop_inputs['train']['numb_models'].value == 4
+    assert loop_inputs['train']['base']['dp']['parameters']['training']['numb_steps'] == 400
+    assert 'datasets' not in loop_inputs['train']['base']['dp'], 'the loop passes the data per iteration'
+    assert loop_inputs['explore']['group_size'].value == 10
+    assert loop_inputs['label']['labeler'].get_dict() == {'protocol': 'fast', 'engine': 'ase'}
+    assert loop_inputs['selection'].get_dict() == {**SELECTION, 'fp_task_max': 2, 'fp_task_min': 0, 'seed': 2020}
+
+
+def test_setup_takes_the_single_initial_dataset_and_plans_the_first_stage(generate_workchain, loop_inputs):
+    process = generate_workchain('dpgen.dpgen', loop_inputs)
+    process.setup()
+    assert process.ctx.dataset.uuid == loop_inputs['datasets']['init'].uuid
+    assert process.needs_training()
+    assert process.should_iterate()
+    assert (process.ctx.stage_index, process.ctx.stage['temps']) == (0, [100.0])
+
+
+def other_type_map(inputs):
+    atoms = bulk('Cu', 'fcc', a=3.61, cubic=True)
+    return {'configurations': {'fcc': ConfigurationsData.from_ase([atoms], ['Cu', 'Ag']).store()}}
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        (other_type_map, "configurations.fcc: type_map=['Cu', 'Ag'] differs from the initial data's type_map=['Cu']"),
+        (lambda _: {'schedule': [{**STAGE, 'systems': ['bcc']}]}, "schedule[0].systems: ['bcc'] are not among"),
+        (lambda _: {'schedule': []}, 'schedule=[]: expected a non-empty list of stages'),
+        (lambda _: {'selection': {'fp_task_max': 5}}, 'selection.f_trust_lo=None: expected a number'),
+        (
+            lambda _: {'selection': {'f_trust_lo': 0.3, 'f_trust_hi': 0.2}},
+            'selection: trust levels: f_lo=0.3 and f_hi=0.2; expected 0 <= f_lo < f_hi',
+        ),
+        (lambda _: {'convergence': {'candidate_ratio': -1}}, 'convergence.candidate_ratio=-1'),
+        (lambda _: {'datasets': {}}, 'datasets: no initial data'),
+        (
+            lambda inputs: {'label': {**inputs['label'], 'labeler': {'engine': 'siesta'}}},
+            "labeler.engine='siesta'",
+        ),
+    ],
+)
+def test_bad_input_is_refused_before_any_job_runs(generate_workchain, loop_inputs, change, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_workchain('dpgen.dpgen', {**loop_inputs, **change(loop_inputs)})
+
+
+def test_a_restart_from_without_the_iteration_outputs_is_refused(generate_workchain, loop_inputs):
+    from aiida.orm import Dict
+
+    broken = {'iter_000': {'report': Dict({'iteration': 0}).store()}}
+    with pytest.raises(ValueError, match=re.escape('restart_from.iter_000: expected iter_NNN with report, dataset')):
+        generate_workchain('dpgen.dpgen', {**loop_inputs, 'restart_from': broken})
+
+
+def test_get_builder_restart_from_refuses_other_processes(generate_workchain, loop_inputs):
+    from aiida.orm import WorkflowNode
+
+    with pytest.raises(ValueError, match='is not a DpgenWorkChain'):
+        DpgenWorkChain.get_builder_restart_from(WorkflowNode().store())
