@@ -179,4 +179,5 @@ def main() -> None:
     print(f'Report with plots: aiida-dpgen report {node.pk} --plots cu-report')
 
 
-main()
+if __name__ == '__main__':  # also imported by benchmarks/active_learning.py
+    main()

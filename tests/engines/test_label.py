@@ -173,3 +173,30 @@ def test_cp2k_unconverged_scf_is_excluded(cp2k_code):
     results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=cp2k_code)
     assert node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status
     assert results['summary']['excluded_by_reason'] == {'scf_unconverged': 1}
+
+
+def test_with_caching_on_identical_labeling_jobs_are_reused_not_rerun(aiida_localhost, make_cu_frames):
+    from aiida.manage.caching import enable_caching
+
+    code = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
+    ).store()
+    frames = make_cu_frames('fcc', 2, seed=21, labeled=False)
+    first, first_node = run_get_node(
+        LabelWorkChain,
+        candidates={'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()},
+        labeler={'engine': 'ase'},
+        code=code,
+    )
+    assert first_node.is_finished_ok, first_node.exit_message
+    with enable_caching(identifier='aiida.calculations:dpgen.ase'):
+        second, second_node = run_get_node(
+            LabelWorkChain,
+            candidates={'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()},
+            labeler={'engine': 'ase'},
+            code=code,
+        )
+    assert second_node.is_finished_ok, second_node.exit_message
+    jobs = [node for node in second_node.called_descendants if isinstance(node, CalcJobNode)]
+    assert len(jobs) == 2 and all(job.base.caching.is_created_from_cache for job in jobs)
+    assert second['dataset'].nframes == first['dataset'].nframes == 2

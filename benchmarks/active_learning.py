@@ -1,0 +1,194 @@
+"""Active-learning efficiency on the EMT testbed: the loop's selection against random selection.
+
+    verdi run benchmarks/active_learning.py [--iterations 3] [--fp-task-max 4] [--train-steps 2000]
+                                            [--plot active_learning.png]
+
+EMT stands in for DFT, so labels are cheap and exact. The loop (``DpgenWorkChain``, EMT labeler, the Cu
+example's cells and schedule) keeps every explored frame (its LAMMPS dumps are retrieved). After each
+iteration *i*, two ensembles are trained with the same settings and seeds:
+  - **loop**: on the initial data plus the labels the loop selected up to iteration *i*;
+  - **random** (the baseline, same run): on the initial data plus as many frames drawn at random from
+    every frame the loop explored up to iteration *i*, labeled by EMT.
+Both are scored on held-out frames from independent EMT molecular dynamics (ASE, Langevin at 300, 600
+and 900 K in the same cells): force RMSE (eV/Å), mean over the ensemble. Printed per iteration with the
+ratio random / loop, and plotted against the number of labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import runpy
+import sys
+
+import numpy as np
+from aiida import orm
+from aiida.engine import run_get_node
+from ase import Atoms, units
+from ase.calculators.emt import EMT
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+import aiida_dpgen
+from aiida_dpgen.calculations.functions.merge_datasets import merge_datasets
+from aiida_dpgen.data import LabeledDatasetData
+from aiida_dpgen.exploration.tasks import DUMP_FILE
+from aiida_dpgen.exploration.trajectory import read_dump_frames
+from aiida_dpgen.utils.codes import get_or_create_code
+from aiida_dpgen.workflows.dpgen import DpgenWorkChain
+from aiida_dpgen.workflows.train import TrainWorkChain
+
+REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
+EXAMPLE = runpy.run_path(str(REPOSITORY / 'examples' / 'launch_cu.py'), run_name='launch_cu')
+TEST_TEMPERATURES = (300.0, 600.0, 900.0)
+
+
+def held_out_frames(frames_per_run: int = 20, interval: int = 50) -> list[Atoms]:
+    """Independent EMT MD (2 fs steps) in each crystal's cell at each test temperature."""
+    frames = []
+    for seed, (name, temperature) in enumerate((n, t) for n in EXAMPLE['STRUCTURES'] for t in TEST_TEMPERATURES):
+        atoms = EXAMPLE['crystal'](name).repeat(2)
+        atoms.calc = EMT()
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
+        dynamics = Langevin(
+            atoms, 2 * units.fs, temperature_K=temperature, friction=0.02, rng=np.random.default_rng(seed)
+        )
+        for _ in range(frames_per_run):
+            dynamics.run(interval)
+            frame = atoms.copy()
+            frame.calc = EMT()
+            frame.get_forces()
+            frames.append(frame)
+    return frames
+
+
+def force_rmse(models: list[orm.Data], frames: list[Atoms]) -> float:
+    """Force RMSE (eV/Å) of each model on the frames, averaged over the models."""
+    from deepmd.infer import DeepPot
+
+    errors = []
+    for model in models:
+        with model.base.repository.as_path(model.filename) as path:
+            potential = DeepPot(str(path))
+            squared = []
+            for atoms in frames:
+                _, forces, _ = potential.eval(
+                    atoms.positions.reshape(1, -1), atoms.cell[:].reshape(1, -1), [0] * len(atoms)
+                )
+                squared.append((forces.reshape(-1, 3) - atoms.get_forces()) ** 2)
+            errors.append(float(np.sqrt(np.mean(np.concatenate(squared)))))
+    return float(np.mean(errors))
+
+
+def explored_pool(node: orm.WorkChainNode, iteration: int) -> list[Atoms]:
+    """Every frame the loop's MD wrote up to and including ``iteration``, from the retrieved dumps."""
+    pool = []
+    for step in node.called:
+        label = step.base.links.get_incoming(node_class=orm.WorkflowNode).first().link_label
+        if not label.endswith('_explore') or int(label.split('_')[1]) > iteration:
+            continue
+        for job in step.called_descendants:
+            if not isinstance(job, orm.CalcJobNode) or 'retrieved' not in job.outputs:
+                continue
+            retrieved = job.outputs.retrieved
+            with retrieved.base.repository.as_path() as folder:
+                for dump in pathlib.Path(folder).glob(f'task.*/{DUMP_FILE}'):
+                    frames = read_dump_frames(dump, dump_steps(dump)).values()
+                    pool.extend(
+                        Atoms(['Cu'] * len(f.types), positions=f.positions, cell=f.cell, pbc=True) for f in frames
+                    )
+    return pool
+
+
+def dump_steps(path: pathlib.Path) -> list[int]:
+    lines = path.read_text().splitlines()
+    return [int(lines[number + 1]) for number, line in enumerate(lines) if line.startswith('ITEM: TIMESTEP')]
+
+
+def train(dataset: LabeledDatasetData, code, steps: int, models: int) -> list[orm.Data]:
+    overrides = {'base': {'dp': {'parameters': {'training': {'numb_steps': steps}}}}, 'numb_models': models}
+    builder = TrainWorkChain.get_builder_from_protocol(code, {'data': dataset}, protocol='fast', overrides=overrides)
+    results, node = run_get_node(builder)
+    if not node.is_finished_ok:
+        raise SystemExit(f'TrainWorkChain<{node.pk}> failed: {node.exit_message}')
+    return [results['models'][key] for key in sorted(results['models'])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--iterations', type=int, default=3)
+    parser.add_argument('--fp-task-max', type=int, default=4)
+    parser.add_argument('--train-steps', type=int, default=2000)
+    parser.add_argument('--models', type=int, default=2)
+    parser.add_argument('--plot', default='active_learning.png')
+    arguments = parser.parse_args()
+
+    rng = np.random.default_rng(2020)
+    initial_frames = [atoms for name in EXAMPLE['STRUCTURES'] for atoms in EXAMPLE['perturbed_cells'](name, rng)]
+    for atoms in initial_frames:
+        atoms.calc = EMT()
+        atoms.get_forces()
+    initial = LabeledDatasetData.from_ase(initial_frames, EXAMPLE['TYPE_MAP']).store()
+    test_frames = held_out_frames()
+    codes = {
+        'train': get_or_create_code('dp', 'dp', plugin='dpgen.train'),
+        'explore': get_or_create_code('lmp', 'lmp', plugin='dpgen.lammps'),
+        'label': get_or_create_code('python-ase', sys.executable, plugin='dpgen.ase'),
+    }
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        datasets={'init': initial},
+        configurations=EXAMPLE['exploration_configurations'](),
+        schedule=EXAMPLE['schedule'](arguments.iterations),
+        selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': arguments.fp_task_max},
+        labeler={'engine': 'ase'},
+        protocol='fast',
+    )
+    builder.explore.lammps.lammps.settings = orm.Dict({'additional_retrieve_list': [[f'task.*/{DUMP_FILE}', '.', 2]]})
+    results, node = run_get_node(builder)
+    if not node.is_finished_ok:
+        raise SystemExit(f'DpgenWorkChain<{node.pk}> failed: {node.exit_message}')
+
+    rows = []
+    base_rmse = force_rmse(train(initial, codes['train'], arguments.train_steps, arguments.models), test_frames)
+    print(f'initial data only ({initial.nframes} frames): held-out force RMSE {base_rmse:.4f} eV/Å', flush=True)
+    for iteration in range(arguments.iterations):
+        loop_data = results['iterations'][f'iter_{iteration:03d}']['dataset']
+        labels = loop_data.nframes - initial.nframes
+        pool = explored_pool(node, iteration)
+        chosen = [pool[index] for index in np.random.default_rng(iteration).choice(len(pool), labels, replace=False)]
+        for atoms in chosen:
+            atoms.calc = EMT()
+            atoms.get_forces()
+        random_data = merge_datasets(init=initial, random=LabeledDatasetData.from_ase(chosen, ['Cu']).store())
+        loop_rmse = force_rmse(train(loop_data, codes['train'], arguments.train_steps, arguments.models), test_frames)
+        random_rmse = force_rmse(
+            train(random_data, codes['train'], arguments.train_steps, arguments.models), test_frames
+        )
+        rows.append(
+            {'iteration': iteration, 'labels': labels, 'pool': len(pool), 'loop': loop_rmse, 'random': random_rmse}
+        )
+        print(
+            f'iteration {iteration}: {labels} labels from a pool of {len(pool)} explored frames; held-out force RMSE '
+            f'loop {loop_rmse:.4f}, random {random_rmse:.4f} eV/Å (random / loop {random_rmse / loop_rmse:.2f})',
+            flush=True,
+        )
+
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    labels = [0, *(row['labels'] for row in rows)]
+    axes.plot(labels, [base_rmse, *(row['loop'] for row in rows)], marker='o', label='loop selection')
+    axes.plot(labels, [base_rmse, *(row['random'] for row in rows)], marker='s', label='random from the same pool')
+    axes.set(xlabel='labels added to the initial data', ylabel='held-out force RMSE (eV/Å)', title='EMT testbed')
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(arguments.plot, dpi=120)
+    print(json.dumps({'pk': node.pk, 'initial_rmse': base_rmse, 'rows': rows, 'plot': arguments.plot}))
+
+
+main()
