@@ -341,6 +341,14 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
     def inspect_label(self):
         node = self.ctx.label
         self.ctx.cost['label'] = step_cost(node)
+        if node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status and 'summary' in node.outputs:
+            # every candidate was excluded (e.g. SCF not converged): no data to add, which is an outcome
+            summary = node.outputs.summary.get_dict()
+            self.report(
+                f'{self._label}: no labels, all {summary["frames"]} candidates excluded: '
+                f'{summary["excluded_by_reason"]}'
+            )
+            return None
         if not node.is_finished_ok:
             return self._failed(self.exit_codes.ERROR_LABELING_FAILED, node)
         return None

@@ -106,3 +106,38 @@ def test_get_builder_restart_from_refuses_other_processes(generate_workchain, lo
 
     with pytest.raises(ValueError, match='is not a DpgenWorkChain'):
         DpgenWorkChain.get_builder_restart_from(WorkflowNode().store())
+
+
+def finished_label_node(exit_status: int, summary: dict):
+    from aiida.common.links import LinkType
+    from aiida.engine import ProcessState
+    from aiida.orm import Dict, WorkChainNode
+    from aiida.plugins.entry_point import format_entry_point_string
+
+    node = WorkChainNode(process_type=format_entry_point_string('aiida.workflows', 'dpgen.label'))
+    node.set_process_state(ProcessState.FINISHED)
+    node.set_exit_status(exit_status)
+    node.store()
+    output = Dict(summary).store()
+    output.base.links.add_incoming(node, link_type=LinkType.RETURN, link_label='summary')
+    return node
+
+
+def test_a_labeling_step_that_excluded_every_candidate_adds_no_data_and_the_loop_goes_on(
+    generate_workchain, loop_inputs
+):
+    process = generate_workchain('dpgen.dpgen', loop_inputs)
+    process.setup()
+    process.should_iterate()
+    summary = {'frames': 2, 'excluded': 2, 'excluded_by_reason': {'SCF not converged': 2}, 'labeled': 0}
+    process.ctx.label = finished_label_node(401, summary)
+    assert process.inspect_label() is None
+
+
+def test_a_labeling_step_that_failed_otherwise_stops_the_loop_with_403(generate_workchain, loop_inputs):
+    process = generate_workchain('dpgen.dpgen', loop_inputs)
+    process.setup()
+    process.should_iterate()
+    process.ctx.models = None
+    process.ctx.label = finished_label_node(1, {'frames': 2})
+    assert process.inspect_label().status == 403
