@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -30,6 +27,7 @@ from ase.build import bulk
 
 from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
+from aiida_dpgen.tools.bare import rerun_bare
 from aiida_dpgen.utils.codes import get_or_create_code, get_or_create_mpi_code
 from aiida_dpgen.workflows.label import LabelWorkChain
 
@@ -59,21 +57,6 @@ def labeler_and_code(engine: str, mpiprocs: int):
     raise SystemExit(f'--engines: {engine!r} is not benchmarked here; choose from ase, quantumespresso, cp2k')
 
 
-def run_bare(folders: list[pathlib.Path]) -> float:
-    """The jobs' own submission scripts in copies of their folders, all started at once."""
-    with tempfile.TemporaryDirectory() as scratch:
-        copies = []
-        for index, folder in enumerate(folders):
-            copy = pathlib.Path(scratch) / f'job_{index}'
-            shutil.copytree(folder, copy, symlinks=True)
-            copies.append(copy)
-        start = time.perf_counter()
-        processes = [subprocess.Popen(['bash', '_aiidasubmit.sh'], cwd=copy) for copy in copies]
-        if any(process.wait() != 0 for process in processes):
-            raise SystemExit('a bare rerun of a labeling job failed')
-        return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--engines', default='ase,quantumespresso,cp2k')
@@ -93,7 +76,7 @@ def main() -> None:
             raise SystemExit(f'LabelWorkChain<{node.pk}> failed: {node.exit_message}')
         summary = results['summary'].get_dict()
         jobs = [child for child in node.called_descendants if isinstance(child, CalcJobNode) and child.is_finished_ok]
-        bare_wall = run_bare([pathlib.Path(job.outputs.remote_folder.get_remote_path()) for job in jobs])
+        bare_wall = rerun_bare([pathlib.Path(job.outputs.remote_folder.get_remote_path()) for job in jobs])
         row = {
             'engine': engine,
             'labels': summary['labeled'],

@@ -17,15 +17,12 @@ import argparse
 import json
 import pathlib
 import runpy
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 from aiida import orm
 
 import aiida_dpgen
+from aiida_dpgen.tools.bare import rerun_bare
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
 STEPS = ('train', 'explore', 'label')
@@ -43,19 +40,7 @@ def bare_wall(jobs: list[orm.CalcJobNode]) -> float | None:
     folders = [pathlib.Path(job.outputs.remote_folder.get_remote_path()) for job in jobs]
     if not folders or not all((folder / '_aiidasubmit.sh').exists() for folder in folders):
         return None
-    with tempfile.TemporaryDirectory() as scratch:
-        copies = []
-        for index, folder in enumerate(folders):
-            copy = pathlib.Path(scratch) / f'job_{index}'
-            shutil.copytree(folder, copy, symlinks=True)
-            copies.append(copy)
-        start = time.perf_counter()
-        processes = [
-            subprocess.Popen(['bash', '_aiidasubmit.sh'], cwd=copy, stdout=subprocess.DEVNULL) for copy in copies
-        ]
-        if any(process.wait() != 0 for process in processes):
-            raise SystemExit(f'a bare rerun failed in {copies}')
-        return time.perf_counter() - start
+    return rerun_bare(folders)
 
 
 def seconds(node: orm.ProcessNode) -> float:

@@ -35,6 +35,7 @@ from ase.build import bulk
 from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.exploration.schedule import paper_cu_schedule
 from aiida_dpgen.loop.report import format_costs, format_table
+from aiida_dpgen.tools.report import iteration_reports
 from aiida_dpgen.utils.codes import get_or_create_code, get_or_create_mpi_code
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
 from aiida_dpgen.workflows.label import LabelWorkChain
@@ -164,7 +165,7 @@ def main() -> None:
         f'protocol {arguments.protocol!r}, labels by {labeler["engine"]}; progress: `verdi process report <pk>`'
     )
     results, node = run_get_node(builder)
-    reports = [results['iterations'][name]['report'].get_dict() for name in sorted(results.get('iterations', {}))]
+    reports = iteration_reports(node)
     print()
     print(format_table(reports))
     print('\nCost per step (wall seconds, core-hours):')

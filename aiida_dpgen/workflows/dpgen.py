@@ -243,7 +243,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             last = done[names[-1]]
             self.ctx.dataset = last['dataset']
             self.ctx.models = dict(last['models'])
-            self.ctx.models_dataset = last['models_dataset'].uuid
+            self.ctx.models_dataset = last['models_dataset']
             self.ctx.iteration = len(names)
         self.report(f'reusing {len(names)} completed iteration(s); dataset of {self.ctx.dataset.nframes} frames')
 
@@ -270,7 +270,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
 
     def needs_training(self):
         """A new ensemble when there is none or the data changed since it was trained."""
-        return self.ctx.models is None or self.ctx.models_dataset != self.ctx.dataset.uuid
+        return self.ctx.models is None or self.ctx.models_dataset.uuid != self.ctx.dataset.uuid
 
     def run_train(self):
         inputs = AttributeDict(self.exposed_inputs(TrainWorkChain, 'train'))
@@ -292,7 +292,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         if not node.is_finished_ok:
             return self._failed(self.exit_codes.ERROR_TRAINING_FAILED, node)
         self.ctx.models = dict(node.outputs.models)
-        self.ctx.models_dataset = self.ctx.dataset.uuid
+        self.ctx.models_dataset = self.ctx.dataset
         self.ctx.training = node.outputs.summary
         self.ctx.trained = True
         return None
@@ -363,12 +363,9 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
 
     def finish_iteration(self):
         previous = self.ctx.dataset
-        labeling = None
-        labeled = self.has_candidates() and self.ctx.label.outputs.summary
-        if labeled:
-            labeling = self.ctx.label.outputs.summary
-            if 'dataset' in self.ctx.label.outputs:
-                self.ctx.dataset = merge_datasets(previous=previous, **{self._label: self.ctx.label.outputs.dataset})
+        labeling = self.ctx.label.outputs.summary if self.has_candidates() else None
+        if labeling is not None and 'dataset' in self.ctx.label.outputs:
+            self.ctx.dataset = merge_datasets(previous=previous, **{self._label: self.ctx.label.outputs.dataset})
         context = {
             'iteration': self.ctx.iteration,
             'stage_index': self.ctx.stage_index,
@@ -387,8 +384,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             self.ctx.dataset,
             **({'labeling': labeling} if labeling is not None else {}),
         )
-        models_dataset = orm.load_node(uuid=self.ctx.models_dataset)
-        self._out_iteration(self._label, report, self.ctx.dataset, self.ctx.models, models_dataset)
+        self._out_iteration(self._label, report, self.ctx.dataset, self.ctx.models, self.ctx.models_dataset)
         values = report.get_dict()
         if not self.ctx.history:
             self.report(HEADER)

@@ -182,20 +182,15 @@ def test_with_caching_on_identical_labeling_jobs_are_reused_not_rerun(aiida_loca
         computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
     ).store()
     frames = make_cu_frames('fcc', 2, seed=21, labeled=False)
-    first, first_node = run_get_node(
-        LabelWorkChain,
-        candidates={'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()},
-        labeler={'engine': 'ase'},
-        code=code,
-    )
+
+    def label():
+        candidates = {'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()}
+        return run_get_node(LabelWorkChain, candidates=candidates, labeler={'engine': 'ase'}, code=code)
+
+    first, first_node = label()
     assert first_node.is_finished_ok, first_node.exit_message
     with enable_caching(identifier='aiida.calculations:dpgen.ase'):
-        second, second_node = run_get_node(
-            LabelWorkChain,
-            candidates={'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()},
-            labeler={'engine': 'ase'},
-            code=code,
-        )
+        second, second_node = label()
     assert second_node.is_finished_ok, second_node.exit_message
     jobs = [node for node in second_node.called_descendants if isinstance(node, CalcJobNode)]
     assert len(jobs) == 2 and all(job.base.caching.is_created_from_cache for job in jobs)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aiida.common import AttributeDict
-from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_handler, while_
-from aiida.orm import Dict, Int
+from aiida.engine import ProcessHandlerReport, process_handler
+from aiida.orm import Dict
 
 from aiida_dpgen.calculations.train import DpTrainCalculation
+from aiida_dpgen.workflows.base.rerun import RerunOnFailureWorkChain
 
 MINIMUM_START_LR = 1e-6
 """Below this starting learning rate a diverging training is not retried: the data are the likely cause."""
@@ -23,14 +23,15 @@ def halve_batch_size(batch_size) -> int | str | None:
     return None
 
 
-class DpTrainBaseWorkChain(BaseRestartWorkChain):
+class DpTrainBaseWorkChain(RerunOnFailureWorkChain):
     """Run `DpTrainCalculation`, restarting it when a handler knows a fix.
 
     Strategies, in order of priority: out of walltime with a checkpoint -> resume from the checkpoint;
     diverged loss -> start again with half the starting learning rate; out of memory -> half the batch
-    size; any other failure -> run the same job again. ``max_iterations`` (default 4: the first run and
-    three retries, as DP-GEN's dispatcher resubmits up to three times) bounds all of them; then the
-    workchain stops with ERROR_MAXIMUM_ITERATIONS_EXCEEDED (401) and keeps every finished child.
+    size; any other failure -> run the same job again (`RerunOnFailureWorkChain`'s handler).
+    ``max_iterations`` (default 4: the first run and three retries, as DP-GEN's dispatcher resubmits up to
+    three times) bounds all of them; then the workchain stops with ERROR_MAXIMUM_ITERATIONS_EXCEEDED (401)
+    and keeps every finished child.
 
     aiida-core 2.8 made "abort on an unhandled failure" the default. Here every failure is handled on
     purpose, because a transient failure (a node crash, a killed job) is the common case on clusters and
@@ -38,21 +39,12 @@ class DpTrainBaseWorkChain(BaseRestartWorkChain):
     """
 
     _process_class = DpTrainCalculation
+    _namespace = 'dp'
+    _default_max_iterations = 4
 
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.expose_inputs(DpTrainCalculation, namespace='dp')
-        spec.expose_outputs(DpTrainCalculation)
-        spec.inputs['max_iterations'].default = lambda: Int(4)
-        spec.outline(
-            cls.setup,
-            while_(cls.should_run_process)(
-                cls.run_process,
-                cls.inspect_process,
-            ),
-            cls.results,
-        )
         spec.exit_code(
             310,
             'ERROR_OUT_OF_MEMORY_AT_SMALLEST_BATCH',
@@ -63,10 +55,6 @@ class DpTrainBaseWorkChain(BaseRestartWorkChain):
             'ERROR_DIVERGED_AT_SMALLEST_LEARNING_RATE',
             message='Training diverged even with start_lr below 1e-6; check the training data for bad labels.',
         )
-
-    def setup(self):
-        super().setup()
-        self.ctx.inputs = AttributeDict(self.exposed_inputs(DpTrainCalculation, 'dp'))
 
     def _parameters(self) -> dict:
         return self.ctx.inputs.parameters.get_dict()
@@ -104,12 +92,4 @@ class DpTrainBaseWorkChain(BaseRestartWorkChain):
         training_data['batch_size'] = smaller
         self.ctx.inputs.parameters = Dict(parameters)
         self.report(f'{node.process_label}<{node.pk}> ran out of memory: restarting with batch_size={smaller!r}')
-        return ProcessHandlerReport(do_break=True)
-
-    @process_handler(priority=0)
-    def handle_any_other_failure(self, node):
-        """Any other failure (node crash, killed job, unknown error): run the same job again."""
-        if not node.is_failed:
-            return None
-        self.report(f'{node.process_label}<{node.pk}> failed with exit status {node.exit_status}: running it again')
         return ProcessHandlerReport(do_break=True)

@@ -70,8 +70,8 @@ def test_out_of_memory_halves_the_batch_size_then_gives_up(workchain, generate_f
 
 def test_an_unknown_failure_is_retried_and_success_is_left_alone(workchain, generate_failed_calc_job):
     failed = generate_failed_calc_job('dpgen.train', 303)
-    assert workchain.handle_any_other_failure(failed).exit_code.status == 0
-    assert workchain.handle_any_other_failure(generate_failed_calc_job('dpgen.train', 0)) is None
+    assert workchain.handle_any_failure(failed).exit_code.status == 0
+    assert workchain.handle_any_failure(generate_failed_calc_job('dpgen.train', 0)) is None
 
 
 @pytest.mark.parametrize(

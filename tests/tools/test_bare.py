@@ -1,0 +1,33 @@
+"""Jobs rerun outside AiiDA in copies of their folders."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiida_dpgen.tools.bare import rerun_bare
+
+
+def job_folder(path, script):
+    path.mkdir()
+    (path / '_aiidasubmit.sh').write_text(script)
+    return path
+
+
+# Each job announces itself next to its copy, then waits (at most 10 s) until all three have: run one after
+# another, the first would give up and fail.
+BARRIER = """touch ../started_$(basename $PWD)
+for attempt in $(seq 100); do [ $(ls ../started_* | wc -l) -eq 3 ] && echo done > out.txt && exit 0; sleep 0.1; done
+exit 1
+"""
+
+
+def test_jobs_run_side_by_side_in_copies_and_leave_the_originals_alone(tmp_path):
+    folders = [job_folder(tmp_path / f'job{index}', BARRIER) for index in range(3)]
+    assert rerun_bare(folders) > 0
+    assert not any((folder / 'out.txt').exists() for folder in folders)
+    assert not list(tmp_path.glob('started_*')), 'the copies live in their own scratch folder'
+
+
+def test_a_failing_job_is_named(tmp_path):
+    with pytest.raises(RuntimeError, match='job_1'):
+        rerun_bare([job_folder(tmp_path / 'ok', 'true\n'), job_folder(tmp_path / 'bad', 'exit 3\n')])
