@@ -15,6 +15,7 @@ from aiida_dpgen.labelers.base import labeler_from_specification
 from aiida_dpgen.loop.report import HEADER, format_row
 from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
 from aiida_dpgen.utils.cost import step_cost
+from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 from aiida_dpgen.workflows.label import LabelWorkChain
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
@@ -178,24 +179,37 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         labeler: dict,
         protocol: str | None = None,
         overrides: dict | None = None,
+        resources: dict | None = None,
     ):
         """A builder with every step set up from the named protocol (``fast``, ``balanced``, ``stringent``).
 
-        :param codes: ``{"train": dp, "explore": lmp, "label": pw.x / cp2k / python ...}``.
+        :param codes: ``{"train": dp, "explore": lmp, "label": pw.x / cp2k / python ...}``; each step runs on its
+            code's computer, so training and exploration can go to GPU nodes and labeling to CPU nodes.
         :param labeler: the labeler specification, e.g. ``{"engine": "quantumespresso"}``; its protocol
             defaults to this one.
+        :param resources: per step (``train``, ``explore``, ``label``) the job resources in
+            :mod:`aiida_dpgen.utils.resources`' vocabulary (nodes, mpiprocs_per_node, gpus_per_node, queue,
+            walltime, account, ...), translated for the scheduler of that step's computer.
         """
+        step_options = _step_options(codes, resources or {})
         inputs = cls.get_protocol_inputs(protocol, overrides)
         protocol = protocol or cls.get_default_protocol()
         train = TrainWorkChain.get_builder_from_protocol(
             codes['train'], {}, protocol=inputs['train']['protocol'] or protocol, overrides=inputs['train']['overrides']
         )
+        if 'train' in step_options:
+            train.base.dp.metadata.options = {**train.base.dp.metadata.options, **step_options['train']}
         builder = cls.get_builder()
         builder.train = train._inputs(prune=True)
         builder.explore.lammps.lammps.code = codes['explore']
+        if 'explore' in step_options:
+            builder.explore.lammps.lammps.metadata.options = step_options['explore']
         builder.explore.group_size = Int(inputs['explore']['group_size'])
         builder.label.code = codes['label']
-        builder.label.labeler = Dict({'protocol': protocol, **labeler})
+        labeler = {'protocol': protocol, **labeler}
+        if 'label' in step_options:
+            labeler['options'] = {**labeler.get('options', {}), **step_options['label']}
+        builder.label.labeler = Dict(labeler)
         builder.datasets = dict(datasets)
         builder.configurations = dict(configurations)
         builder.schedule = schedule
@@ -416,3 +430,18 @@ def _plain(value):
 def _record(report: dict) -> list:
     exploration = report['exploration']
     return [report['stage_index'], exploration['accurate_ratio'], exploration['candidate_ratio']]
+
+
+STEPS = ('train', 'explore', 'label')
+
+
+def _step_options(codes: dict, resources: dict) -> dict:
+    """``metadata.options`` per step from ``resources``, for the scheduler of each step's code's computer."""
+    unknown = sorted(set(resources) - set(STEPS))
+    if unknown:
+        raise ValueError(f'resources.{unknown[0]}: unknown step; the steps are {", ".join(STEPS)}')
+    return {
+        step: job_options(resources[step], codes[step].computer.scheduler_type, step=f'resources.{step}')
+        for step in STEPS
+        if step in resources
+    }

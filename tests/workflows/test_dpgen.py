@@ -55,6 +55,48 @@ def test_builder_from_protocol_sets_every_step(loop_inputs):
     assert loop_inputs['selection'].get_dict() == {**SELECTION, 'fp_task_max': 2, 'fp_task_min': 0, 'seed': 2020}
 
 
+def test_per_step_resources_become_each_steps_job_options(codes, loop_inputs):
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        datasets=dict(loop_inputs['datasets']),
+        configurations=dict(loop_inputs['configurations']),
+        schedule=[STAGE],
+        selection=SELECTION,
+        labeler={'engine': 'ase'},
+        protocol='fast',
+        resources={
+            'train': {'walltime': '00:30:00', 'gpus_per_node': 1},
+            'explore': {'mpiprocs_per_node': 2},
+            'label': {'mpiprocs_per_node': 2, 'walltime': 600},
+        },
+    )
+    train = builder.train.base.dp.metadata.options
+    assert (train['max_wallclock_seconds'], train['resources']['num_mpiprocs_per_machine']) == (1800, 1)
+    assert builder.explore.lammps.lammps.metadata.options['resources'] == {
+        'num_machines': 1,
+        'num_mpiprocs_per_machine': 2,
+    }
+    assert builder.label.labeler.get_dict()['options'] == {
+        'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2},
+        'max_wallclock_seconds': 600,
+    }
+
+
+def test_resources_for_an_unknown_step_are_refused(codes, loop_inputs):
+    with pytest.raises(
+        ValueError, match=re.escape('resources.labels: unknown step; the steps are train, explore, label')
+    ):
+        DpgenWorkChain.get_builder_from_protocol(
+            codes,
+            datasets=dict(loop_inputs['datasets']),
+            configurations=dict(loop_inputs['configurations']),
+            schedule=[STAGE],
+            selection=SELECTION,
+            labeler={'engine': 'ase'},
+            resources={'labels': {'nodes': 1}},
+        )
+
+
 def test_setup_takes_the_single_initial_dataset_and_plans_the_first_stage(generate_workchain, loop_inputs):
     process = generate_workchain('dpgen.dpgen', loop_inputs)
     process.setup()
