@@ -80,52 +80,14 @@ def validate_resources(resources: dict, step: str = 'resources') -> dict:
 
 def job_options(resources: dict, scheduler: str, step: str = 'resources') -> dict:
     """The CalcJob ``metadata.options`` that ask ``scheduler`` (an AiiDA scheduler entry point such as
-    ``core.slurm``) for ``resources``."""
+    ``core.slurm``) for ``resources``; ``memory_mb`` is per node."""
     resources = validate_resources(resources, step)
-    nodes = resources.get('nodes', 1)
-    mpiprocs = resources.get('mpiprocs_per_node', 1)
-    gpus = resources.get('gpus_per_node', 0)
-    options: dict = {}
-
-    if scheduler == 'core.lsf':
-        options['resources'] = {'tot_num_mpiprocs': nodes * mpiprocs}
-    elif scheduler == 'core.direct':
-        if nodes != 1:
-            raise ResourceError(
-                f'{step}.nodes={nodes}: core.direct runs on one machine; ask for 1 node or use a computer with a '
-                'batch scheduler (core.slurm, core.pbspro, core.lsf)'
-            )
-        options['resources'] = {'num_machines': 1, 'num_mpiprocs_per_machine': mpiprocs}
-    else:
-        options['resources'] = {'num_machines': nodes, 'num_mpiprocs_per_machine': mpiprocs}
+    options: dict = {'resources': _job_resource(resources, scheduler, step)}
     if 'threads_per_mpiproc' in resources:
-        if scheduler == 'core.lsf':
-            raise ResourceError(
-                f'{step}.threads_per_mpiproc={resources["threads_per_mpiproc"]}: core.lsf has no threads per process '
-                'field; put `#BSUB -R "affinity[core(N)]"` (your site\'s form) in scheduler_commands instead'
-            )
-        options['resources']['num_cores_per_mpiproc'] = resources['threads_per_mpiproc']
         options['environment_variables'] = {'OMP_NUM_THREADS': str(resources['threads_per_mpiproc'])}
-
-    directives = []
-    if gpus:
-        if scheduler == 'core.direct':
-            pass  # the job runs where the GPUs are; nothing to request
-        elif scheduler in GPU_DIRECTIVES:
-            directives.append(GPU_DIRECTIVES[scheduler].format(gpus=gpus))
-        else:
-            raise ResourceError(
-                f'{step}.gpus_per_node={gpus}: {scheduler} has no GPU request that aiida-dpgen can add (PBS Pro wants '
-                'ngpus inside the select statement, which the plugin writes itself); leave gpus_per_node out and '
-                "put your site's GPU directive in scheduler_commands, or use a GPU queue"
-            )
-    if nodes > 1 and scheduler == 'core.lsf':
-        directives.append(f'#BSUB -R "span[ptile={mpiprocs}]"')
-    if 'scheduler_commands' in resources:
-        directives.append(resources['scheduler_commands'])
+    directives = _directives(resources, scheduler, step)
     if directives:
         options['custom_scheduler_commands'] = '\n'.join(directives)
-
     for key, option in (
         ('walltime', 'max_wallclock_seconds'),
         ('queue', 'queue_name'),
@@ -138,3 +100,44 @@ def job_options(resources: dict, scheduler: str, step: str = 'resources') -> dic
     if 'memory_mb' in resources:
         options['max_memory_kb'] = resources['memory_mb'] * 1024
     return options
+
+
+def _job_resource(resources: dict, scheduler: str, step: str) -> dict:
+    """The ``resources`` option in the shape of ``scheduler``'s job resource class."""
+    nodes = resources.get('nodes', 1)
+    mpiprocs = resources.get('mpiprocs_per_node', 1)
+    if scheduler == 'core.lsf':
+        if 'threads_per_mpiproc' in resources:
+            raise ResourceError(
+                f'{step}.threads_per_mpiproc={resources["threads_per_mpiproc"]}: core.lsf has no threads per process '
+                'field; put `#BSUB -R "affinity[core(N)]"` (your site\'s form) in scheduler_commands instead'
+            )
+        return {'tot_num_mpiprocs': nodes * mpiprocs}
+    if scheduler == 'core.direct' and nodes != 1:
+        raise ResourceError(
+            f'{step}.nodes={nodes}: core.direct runs on one machine; ask for 1 node or use a computer with a '
+            'batch scheduler (core.slurm, core.pbspro, core.lsf)'
+        )
+    job_resource = {'num_machines': nodes, 'num_mpiprocs_per_machine': mpiprocs}
+    if 'threads_per_mpiproc' in resources:
+        job_resource['num_cores_per_mpiproc'] = resources['threads_per_mpiproc']
+    return job_resource
+
+
+def _directives(resources: dict, scheduler: str, step: str) -> list[str]:
+    """Scheduler directives for what the plugin's own fields cannot ask for: GPUs, LSF's spread over nodes."""
+    directives = []
+    gpus = resources.get('gpus_per_node', 0)
+    if gpus and scheduler in GPU_DIRECTIVES:
+        directives.append(GPU_DIRECTIVES[scheduler].format(gpus=gpus))
+    elif gpus and scheduler != 'core.direct':  # core.direct runs where the GPUs are: nothing to request
+        raise ResourceError(
+            f'{step}.gpus_per_node={gpus}: {scheduler} has no GPU request that aiida-dpgen can add (PBS Pro wants '
+            'ngpus inside the select statement, which the plugin writes itself); leave gpus_per_node out and '
+            "put your site's GPU directive in scheduler_commands, or use a GPU queue"
+        )
+    if scheduler == 'core.lsf' and resources.get('nodes', 1) > 1:
+        directives.append(f'#BSUB -R "span[ptile={resources.get("mpiprocs_per_node", 1)}]"')
+    if 'scheduler_commands' in resources:
+        directives.append(resources['scheduler_commands'])
+    return directives
