@@ -119,6 +119,60 @@ def report_command(identifier, profile, plots):
         click.echo('\nplots: ' + ', '.join(str(path) for path in written))
 
 
+@cli.command('status')
+@click.argument('identifier')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def status_command(identifier, profile):
+    """Where a DpgenWorkChain (pk or UUID) is: iteration, step, and its jobs queued, running, finished."""
+    _load(profile)
+    from aiida_dpgen.tools.report import dpgen_node
+    from aiida_dpgen.tools.status import loop_status
+
+    try:
+        node = dpgen_node(identifier)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    click.echo(loop_status(node).format())
+
+
+@cli.command('check-codes')
+@click.argument('codes', nargs=-1, required=True)
+@click.option('--queue', default=None, help='Also check that this queue/partition exists on each computer.')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def check_codes_command(codes, queue, profile):
+    """Check CODES (labels such as dp@cluster) before a loop runs: computer reachable, executable present, queue
+    known. Exits 1 and says what to fix when something is wrong."""
+    _load(profile)
+    from aiida.orm import load_code
+
+    from aiida_dpgen.tools.preflight import check_codes
+
+    loaded = {label: load_code(label) for label in codes}
+    problems = check_codes(loaded, dict.fromkeys(loaded, queue) if queue else None)
+    for problem in problems:
+        click.echo(f'problem: {problem}', err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f'{len(loaded)} code(s) ready: ' + ', '.join(loaded))
+
+
+@cli.command('setup-codes')
+@click.argument('computer')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def setup_codes_command(computer, profile):
+    """Create the codes dp, lmp, pw, cp2k and python-ase on COMPUTER from the engines on this machine's PATH
+    (the venv and Debian); codes that exist are kept."""
+    _load(profile)
+    from aiida_dpgen.utils.codes import setup_engine_codes
+
+    try:
+        codes = setup_engine_codes(computer)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    for code in codes:
+        click.echo(f'{code.full_label}: {code.filepath_executable} ({code.default_calc_job_plugin})')
+
+
 @cli.group('provenance')
 def provenance_group():
     """Where models and frames came from, read from the provenance graph."""

@@ -46,3 +46,25 @@ def get_or_create_mpi_code(label: str, executable: str, computer: str = 'localho
     if os.geteuid() == 0:
         prepend_text = '\n'.join(f'export {name}={value}' for name, value in ROOT_MPI_ENV.items())
     return get_or_create_code(label, executable, computer=computer, plugin=plugin, prepend_text=prepend_text)
+
+
+ENGINE_CODES = (
+    ('dp', 'dp', 'dpgen.train', False),
+    ('lmp', 'lmp', 'dpgen.lammps', False),
+    ('pw', 'pw.x', 'quantumespresso.pw', True),
+    ('cp2k', 'cp2k', 'cp2k', True),
+)
+"""label, executable, plugin, whether it is Debian's Open MPI program."""
+
+
+def setup_engine_codes(computer: str) -> list:
+    """The engines' codes on ``computer`` (``python-ase`` runs this interpreter); existing ones are kept. For a
+    computer that reaches this machine (localhost over SSH, a local scheduler), the executables found here."""
+    import sys
+
+    codes = [
+        (get_or_create_mpi_code if mpi else get_or_create_code)(label, executable, computer=computer, plugin=plugin)
+        for label, executable, plugin, mpi in ENGINE_CODES
+    ]
+    codes.append(get_or_create_code('python-ase', sys.executable, computer=computer, plugin='dpgen.ase'))
+    return codes

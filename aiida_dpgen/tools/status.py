@@ -1,0 +1,95 @@
+"""Where a running DpgenWorkChain is: iteration, step, and its jobs by state (``aiida-dpgen status``)."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+from aiida import orm
+
+JOB_STATES = ('to submit', 'queued', 'running', 'retrieving', 'finished', 'failed')
+"""A job's place in its life, in order: the engine has not submitted it yet; the scheduler holds it; it runs;
+the engine is fetching and parsing its files; it finished ok; it failed (handlers may run it again)."""
+
+
+def job_state(process_state: str | None, exit_status: int | None, scheduler_state: str | None, job_id) -> str:
+    """One of :data:`JOB_STATES` for a CalcJob from its process state, exit status and scheduler state."""
+    if process_state in ('finished', 'excepted', 'killed'):
+        return 'finished' if process_state == 'finished' and exit_status == 0 else 'failed'
+    if job_id is None:
+        return 'to submit'
+    if scheduler_state in ('queued', 'queued held', 'suspended'):
+        return 'queued'
+    if scheduler_state == 'running':
+        return 'running'
+    if scheduler_state in ('done', 'undetermined'):
+        return 'retrieving'
+    return 'queued'  # submitted, not yet seen by a scheduler poll
+
+
+@dataclasses.dataclass
+class LoopStatus:
+    pk: int
+    state: str
+    iterations_done: int
+    current_step: str | None
+    jobs: dict[str, int]
+    computers: dict[str, int]
+    active: list[str]
+
+    def format(self) -> str:
+        lines = [
+            f'DpgenWorkChain<{self.pk}>: {self.state}; {self.iterations_done} iteration(s) completed',
+            f'current step: {self.current_step or "none"}',
+            'jobs: ' + ', '.join(f'{count} {state}' for state, count in self.jobs.items() if count) if any(
+                self.jobs.values()
+            ) else 'jobs: none yet',
+        ]
+        if self.computers:
+            lines.append('per computer: ' + ', '.join(f'{name} {count}' for name, count in self.computers.items()))
+        lines.extend(f'  {line}' for line in self.active)
+        return '\n'.join(lines)
+
+
+def loop_status(node: orm.WorkChainNode) -> LoopStatus:
+    """Gather a DpgenWorkChain's status from the provenance graph (read only; safe while the daemon runs it)."""
+    steps = [
+        (child.base.links.get_incoming(node_class=orm.WorkflowNode).first().link_label, child)
+        for child in sorted(node.called, key=lambda child: child.ctime)
+        if isinstance(child, orm.WorkflowNode)
+    ]
+    running = [label for label, child in steps if not child.is_terminated]
+    current = running[-1] if running else (steps[-1][0] if steps and not node.is_terminated else None)
+    counts = collections.Counter()
+    computers = collections.Counter()
+    active = []
+    for job in sorted(
+        (child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)), key=lambda job: job.pk
+    ):
+        scheduler_state = job.get_scheduler_state()
+        state = job_state(
+            job.process_state.value if job.process_state else None,
+            job.exit_status,
+            scheduler_state.value if scheduler_state else None,
+            job.get_job_id(),
+        )
+        counts[state] += 1
+        if state not in ('finished', 'failed'):
+            computers[job.computer.label if job.computer else '?'] += 1
+            active.append(
+                f'{job.process_label}<{job.pk}> {state} on {job.computer.label if job.computer else "?"}'
+                + (f' (job {job.get_job_id()})' if job.get_job_id() else '')
+            )
+    iterations = len(node.outputs.iterations) if 'iterations' in node.outputs else 0
+    state = node.process_state.value if node.process_state else 'created'
+    if node.is_terminated and node.exit_status:
+        state += f' (exit status {node.exit_status}: {node.exit_message})'
+    return LoopStatus(
+        pk=node.pk,
+        state=state,
+        iterations_done=iterations,
+        current_step=current,
+        jobs={name: counts[name] for name in JOB_STATES},
+        computers=dict(computers),
+        active=active,
+    )
