@@ -16,4 +16,3 @@ bash scripts/install.sh
 bash scripts/install-services.sh
 bash scripts/start-services.sh
 exec bash scripts/create-production-profile.sh "$PROFILE"
-

@@ -44,8 +44,7 @@ class AseLabeler(Labeler):
         builder.ase.code = code
         builder.ase.structure = structure
         builder.ase.calculator = orm.Dict(self.calculator())
-        if self.options:
-            builder.ase.metadata.options = self.options
+        builder.ase.metadata.options = self.job_options()
         return builder
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:

@@ -41,9 +41,9 @@ class LoopStatus:
         lines = [
             f'DpgenWorkChain<{self.pk}>: {self.state}; {self.iterations_done} iteration(s) completed',
             f'current step: {self.current_step or "none"}',
-            'jobs: ' + ', '.join(f'{count} {state}' for state, count in self.jobs.items() if count) if any(
-                self.jobs.values()
-            ) else 'jobs: none yet',
+            'jobs: ' + ', '.join(f'{count} {state}' for state, count in self.jobs.items() if count)
+            if any(self.jobs.values())
+            else 'jobs: none yet',
         ]
         if self.computers:
             lines.append('per computer: ' + ', '.join(f'{name} {count}' for name, count in self.computers.items()))

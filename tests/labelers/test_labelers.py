@@ -111,6 +111,10 @@ def test_ase_builder_and_conversion(aiida_localhost):
     builder = AseLabeler({'engine': 'ase', 'max_iterations': 2}).get_builder(structure, code)
     assert builder.ase.calculator.get_dict() == {'calculator': 'ase.calculators.emt:EMT', 'kwargs': {}}
     assert builder.max_iterations.value == 2
+    # options without resources (a queue, a prepend_text) keep the default single process
+    options = AseLabeler({'engine': 'ase', 'options': {'queue_name': 'debug'}}).get_builder(structure, code).ase
+    assert options.metadata.options['queue_name'] == 'debug'
+    assert options.metadata.options['resources'] == {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
 
     atoms.calc = EMT()
     arrays = orm.ArrayData()
