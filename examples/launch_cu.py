@@ -15,10 +15,16 @@ Options::
 
     verdi run examples/launch_cu.py [--labeler qe|cp2k|vasp|emt] [--protocol fast|balanced|stringent]
                                     [--iterations 2] [--computer localhost] [--label-code LABEL]
+                                    [--train-code LABEL] [--explore-code LABEL] [--resources FILE] [--submit]
 
 ``qe`` (pw.x, Debian's Cu PAW pseudopotential) and ``cp2k`` run here; ``emt`` is ASE's EMT potential, a
 fast stand-in for DFT; ``vasp`` needs your VASP code (``--label-code vasp@cluster``) and POTCAR family.
 ``fast`` keeps the models and the DFT tiny (minutes on 2 cores); ``stringent`` is the paper's setting.
+
+On a cluster (docs/cluster.md): ``--computer`` (or one code per step) picks where the jobs run,
+``--resources`` a YAML file of per-step resources (examples/cluster/resources.yaml), and ``--submit`` hands
+the loop to the daemon (``verdi daemon start``) after the initial data are labeled, and returns; follow it
+with ``aiida-dpgen status <pk>``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import sys
 import time
 
 import numpy as np
-from aiida.engine import run_get_node
+from aiida.engine import run_get_node, submit
 from aiida.orm import load_code
 from ase.build import bulk
 
@@ -37,6 +43,7 @@ from aiida_dpgen.exploration.schedule import paper_cu_schedule
 from aiida_dpgen.loop.report import format_costs, format_table
 from aiida_dpgen.tools.report import iteration_reports
 from aiida_dpgen.utils.codes import get_or_create_code, get_or_create_mpi_code
+from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
 from aiida_dpgen.workflows.label import LabelWorkChain
 
@@ -141,14 +148,32 @@ def main() -> None:
     parser.add_argument('--iterations', type=int, default=2)
     parser.add_argument('--computer', default='localhost')
     parser.add_argument('--label-code', default=None, help='An existing code for the labeler, e.g. vasp@cluster.')
+    parser.add_argument('--train-code', default=None, help='An existing dp code, e.g. dp@gpu-cluster.')
+    parser.add_argument('--explore-code', default=None, help='An existing lmp code, e.g. lmp@gpu-cluster.')
+    parser.add_argument('--resources', default=None, help='YAML file of per-step job resources (train/explore/label).')
+    parser.add_argument('--submit', action='store_true', help='Submit the loop to the daemon instead of running it.')
     arguments = parser.parse_args()
+    resources = None
+    if arguments.resources:
+        import pathlib
+
+        import yaml
+
+        resources = yaml.safe_load(pathlib.Path(arguments.resources).read_text(encoding='utf-8'))
 
     start = time.perf_counter()
     labeler, label_code = labeler_and_code(arguments.labeler, arguments.computer, arguments.label_code)
+    if resources and 'label' in resources:  # the initial labels run where and as the loop's labels do
+        scheduler = label_code.computer.scheduler_type
+        labeler = {**labeler, 'options': job_options(resources['label'], scheduler, step='resources.label')}
     dataset = initial_data(labeler, label_code, arguments.protocol)
     codes = {
-        'train': get_or_create_code('dp', 'dp', computer=arguments.computer, plugin='dpgen.train'),
-        'explore': get_or_create_code('lmp', 'lmp', computer=arguments.computer, plugin='dpgen.lammps'),
+        'train': load_code(arguments.train_code)
+        if arguments.train_code
+        else get_or_create_code('dp', 'dp', computer=arguments.computer, plugin='dpgen.train'),
+        'explore': load_code(arguments.explore_code)
+        if arguments.explore_code
+        else get_or_create_code('lmp', 'lmp', computer=arguments.computer, plugin='dpgen.lammps'),
         'label': label_code,
     }
     builder = DpgenWorkChain.get_builder_from_protocol(
@@ -159,7 +184,12 @@ def main() -> None:
         selection=TRUST_LEVELS,
         labeler=labeler,
         protocol=arguments.protocol,
+        resources=resources,
     )
+    if arguments.submit:
+        node = submit(builder)
+        print(f'\nSubmitted DpgenWorkChain<{node.pk}> to the daemon; follow it with `aiida-dpgen status {node.pk}`')
+        return
     print(
         f'\nDpgenWorkChain: {arguments.iterations} iterations, {builder.train.numb_models.value} models, '
         f'protocol {arguments.protocol!r}, labels by {labeler["engine"]}; progress: `verdi process report <pk>`'

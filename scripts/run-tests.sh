@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# The services suite needs PostgreSQL, RabbitMQ, a one-node Slurm and sshd; each test creates its own
+# profile on them (tests/services/conftest.py).
+bash scripts/install-services.sh
+bash scripts/start-services.sh
 VENV=${AIIDA_DPGEN_VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 

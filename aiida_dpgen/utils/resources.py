@@ -82,6 +82,11 @@ def job_options(resources: dict, scheduler: str, step: str = 'resources') -> dic
     """The CalcJob ``metadata.options`` that ask ``scheduler`` (an AiiDA scheduler entry point such as
     ``core.slurm``) for ``resources``; ``memory_mb`` is per node."""
     resources = validate_resources(resources, step)
+    if 'qos' in resources and scheduler != 'core.slurm':
+        raise ResourceError(
+            f'{step}.qos={resources["qos"]!r}: {scheduler} does not pass a QOS to the scheduler; '
+            "leave qos out and put your site's directive in scheduler_commands"
+        )
     options: dict = {'resources': _job_resource(resources, scheduler, step)}
     if 'threads_per_mpiproc' in resources:
         options['environment_variables'] = {'OMP_NUM_THREADS': str(resources['threads_per_mpiproc'])}

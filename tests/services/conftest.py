@@ -18,6 +18,8 @@ import time
 import pytest
 
 REPOSITORY = pathlib.Path(__file__).parents[2]
+KEY = pathlib.Path.home() / '.ssh' / 'aiida-dpgen-localhost'
+"""The key scripts/start-services.sh authorizes for root on localhost."""
 
 
 def pytest_collection_modifyitems(items):
@@ -30,7 +32,15 @@ SERVICE_CHECKS = {
     'PostgreSQL': ['su', 'postgres', '-c', "psql -tAc 'SELECT 1'"],
     'RabbitMQ': ['rabbitmqctl', 'status'],
     'Slurm': ['sinfo', '-h'],
-    'sshd': ['ssh', '-o', 'BatchMode=yes', '-i', str(pathlib.Path.home() / '.ssh/aiida-dpgen-localhost'), 'localhost', 'true'],
+    'sshd': [
+        'ssh',
+        '-o',
+        'BatchMode=yes',
+        '-i',
+        str(pathlib.Path.home() / '.ssh/aiida-dpgen-localhost'),
+        'localhost',
+        'true',
+    ],
 }
 
 
@@ -67,8 +77,9 @@ class Profile:
         return json.loads(output.strip().splitlines()[-1])
 
     def daemon_processes(self) -> list[int]:
-        """The pids of this profile's circus daemon and its workers."""
-        done = subprocess.run(['pgrep', '-f', f'-p {self.name} daemon'], capture_output=True, text=True, check=False)
+        """The pids of this profile's circus daemon, its workers and its stats process."""
+        pattern = f'-p {self.name} daemon|circus-{self.name}\\.log'
+        done = subprocess.run(['pgrep', '-f', '--', pattern], capture_output=True, text=True, check=False)
         own = os.getpid()
         return [int(pid) for pid in done.stdout.split() if int(pid) != own]
 

@@ -5,9 +5,12 @@ any job and, when they slip through, the process pauses with the scheduler's mes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+
+from .conftest import KEY
 
 SUBMIT_LOOP = """
     import json
@@ -68,10 +71,8 @@ LOOP_STATE = """
 
 def _kill(pids: list[int]) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # a worker may go down with its circus parent
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_a_loop_on_slurm_survives_its_daemon_being_killed(production_profile):
@@ -188,20 +189,61 @@ def test_a_job_the_scheduler_cancels_is_resubmitted_and_the_labels_complete(prod
 def test_bad_computers_codes_and_queues_are_named_before_any_job(production_profile):
     profile = production_profile
     profile.verdi(
-        'computer', 'setup', '--non-interactive', '--label', 'unreachable', '--hostname', 'localhost',
-        '--transport', 'core.ssh', '--scheduler', 'core.slurm', '--work-dir', '/tmp/unreachable',
+        'computer',
+        'setup',
+        '--non-interactive',
+        '--label',
+        'unreachable',
+        '--hostname',
+        'localhost',
+        '--transport',
+        'core.ssh',
+        '--scheduler',
+        'core.slurm',
+        '--work-dir',
+        '/tmp/unreachable',
     )
     profile.verdi(
-        'computer', 'configure', 'core.ssh', 'unreachable', '--non-interactive', '--username', 'root',
-        '--port', '2', '--key-filename', os.path.expanduser('~/.ssh/aiida-dpgen-localhost'), '--safe-interval', '0',
+        'computer',
+        'configure',
+        'core.ssh',
+        'unreachable',
+        '--non-interactive',
+        '--username',
+        'root',
+        '--port',
+        '2',
+        '--key-filename',
+        str(KEY),
+        '--safe-interval',
+        '0',
     )
     profile.verdi(
-        'code', 'create', 'core.code.installed', '--non-interactive', '--label', 'dp', '--computer', 'unreachable',
-        '--filepath-executable', '/usr/bin/true', '--default-calc-job-plugin', 'dpgen.train',
+        'code',
+        'create',
+        'core.code.installed',
+        '--non-interactive',
+        '--label',
+        'dp',
+        '--computer',
+        'unreachable',
+        '--filepath-executable',
+        '/usr/bin/true',
+        '--default-calc-job-plugin',
+        'dpgen.train',
     )
     profile.verdi(
-        'code', 'create', 'core.code.installed', '--non-interactive', '--label', 'dp-missing', '--computer',
-        'localhost-slurm', '--filepath-executable', '/opt/deepmd-kit/bin/dp', '--default-calc-job-plugin',
+        'code',
+        'create',
+        'core.code.installed',
+        '--non-interactive',
+        '--label',
+        'dp-missing',
+        '--computer',
+        'localhost-slurm',
+        '--filepath-executable',
+        '/opt/deepmd-kit/bin/dp',
+        '--default-calc-job-plugin',
         'dpgen.train',
     )
 

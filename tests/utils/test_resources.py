@@ -101,6 +101,7 @@ def test_direct_runs_on_one_machine_with_its_own_gpus():
         ({'queue': 5}, 'core.slurm', 'train.queue=5: expected a string'),
         ({'gpus_per_node': 1}, 'core.pbspro', 'train.gpus_per_node=1: core.pbspro has no GPU request'),
         ({'nodes': 2}, 'core.direct', 'train.nodes=2: core.direct runs on one machine'),
+        ({'qos': 'high'}, 'core.lsf', "train.qos='high': core.lsf does not pass a QOS to the scheduler"),
     ],
 )
 def test_bad_resources_name_the_key_the_value_and_the_fix(resources, scheduler, message):

@@ -1,0 +1,221 @@
+"""Orchestration cost per scheduler job on Slurm over SSH: aiida-dpgen's daemon (1 and 2 workers) against
+dpdispatcher, the same tiny LAMMPS tasks on the same one-node Slurm, one task per job.
+
+Run on the production profile (``scripts/setup-production.sh`` creates it, with ``localhost-slurm``):
+
+    verdi -p dpgen-production run benchmarks/cluster.py [--tasks 20] [--nsteps 20] [--repeats 2]
+                                                        [--poll-interval 2]
+
+Runners, in turn, ``--repeats`` times:
+  A. bare: ``sbatch --wrap`` once per task, all submitted at once, ``squeue`` polled until they are gone
+     (Slurm's own cost of scheduling the jobs, the baseline);
+  B. dpdispatcher 1.1 (DP-GEN's dispatcher, from ``.venv-dpgen``): Slurm batch over SSHContext to localhost with
+     the key of ``scripts/start-services.sh``, ``group_size`` 1, checking every ``--poll-interval`` seconds;
+  C. aiida-dpgen: an ``ExploreWorkChain`` with ``group_size`` 1 submitted to the daemon (1 worker, then 2
+     workers) on ``localhost-slurm`` (core.ssh + core.slurm), scheduler polled every ``--poll-interval``
+     seconds, including the selection and storing every result in PostgreSQL.
+Overhead per job = (wall time - bare wall time) / tasks; the ratio against dpdispatcher is taken pair by pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+from aiida.engine import submit
+from aiida.manage import get_manager
+from aiida.orm import load_code, load_computer, load_node
+from ase.build import bulk
+
+import aiida_dpgen
+from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
+from aiida_dpgen.exploration.schedule import expand_tasks
+from aiida_dpgen.exploration.tasks import CONF_FILE, INPUT_FILE, md_input, model_filename, task_folder, write_conf
+from aiida_dpgen.workflows.explore import ExploreWorkChain
+
+REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
+MODEL = REPOSITORY / 'tests' / 'fixtures' / 'models' / 'cu_se_e2_a.pb'
+SELECTION = {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': 10}
+KEY = pathlib.Path.home() / '.ssh' / 'aiida-dpgen-localhost'
+SCRATCH = pathlib.Path('/var/tmp/aiida-dpgen-benchmark')
+
+DPDISPATCHER = textwrap.dedent(
+    """
+    import json, sys, time
+    from dpdispatcher import Machine, Resources, Submission, Task
+    root, ntasks, lmp, key, interval = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
+    machine = Machine.load_from_dict({
+        'batch_type': 'Slurm', 'context_type': 'SSHContext', 'local_root': root, 'remote_root': root + '-remote',
+        'remote_profile': {'hostname': 'localhost', 'username': 'root', 'key_filename': key}})
+    resources = Resources.load_from_dict({'number_node': 1, 'cpu_per_node': 1, 'gpu_per_node': 0,
+                                          'queue_name': 'debug', 'group_size': 1})
+    tasks = [Task(command=f'{lmp} -in in.lammps -log log.lammps -screen none', task_work_path=f'task.{i:06d}/',
+                  forward_files=['in.lammps', 'conf.lmp'], backward_files=['model_devi.out', 'traj.dump', 'log.lammps'])
+             for i in range(ntasks)]
+    submission = Submission(work_base='./', machine=machine, resources=resources, task_list=tasks,
+                            forward_common_files=['graph.000.pb', 'graph.001.pb'])
+    start = time.perf_counter()
+    submission.run_submission(check_interval=interval)
+    print(json.dumps({'seconds': time.perf_counter() - start}))
+    """
+)
+
+
+def configurations(ntasks: int) -> ConfigurationsData:
+    frames = []
+    for seed in range(ntasks):
+        atoms = bulk('Cu', 'fcc', a=3.61, cubic=True).repeat(2)
+        atoms.rattle(0.02, seed=seed)
+        frames.append(atoms)
+    return ConfigurationsData.from_ase(frames, type_map=['Cu']).store()
+
+
+def write_tasks(root: pathlib.Path, stage: dict, configuration_node: ConfigurationsData) -> list[str]:
+    frames = configuration_node.to_ase()
+    for index in range(2):
+        shutil.copy(MODEL, root / model_filename(index))
+    folders = []
+    for index, task in enumerate(expand_tasks(stage, {'cu': len(frames)})):
+        folder = root / task_folder(index)
+        folder.mkdir()
+        atoms = frames[task.configuration]
+        write_conf(folder / CONF_FILE, atoms.cell[:], atoms.positions, np.zeros(len(atoms), dtype=int), 1)
+        (folder / INPUT_FILE).write_text(md_input(task.md, 2, [63.546], '.'))
+        folders.append(task_folder(index))
+    return folders
+
+
+def run_bare(stage, configuration_node, lmp: str, interval: float) -> float:
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
+        root = pathlib.Path(scratch)
+        folders = write_tasks(root, stage, configuration_node)
+        for folder in folders:  # the models next to the inputs, as the dispatchers stage them
+            for index in range(2):
+                os.link(root / model_filename(index), root / folder / model_filename(index))
+        start = time.perf_counter()
+        jobs = []
+        for folder in folders:
+            command = f'{lmp} -in in.lammps -log log.lammps -screen none'
+            done = subprocess.run(
+                ['sbatch', '--parsable', '-n', '1', '-D', str(root / folder), '-o', 'slurm.out', '--wrap', command],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            jobs.append(done.stdout.strip())
+        while subprocess.run(['squeue', '-h', '-j', ','.join(jobs)], capture_output=True, text=True).stdout.strip():
+            time.sleep(interval)
+        elapsed = time.perf_counter() - start
+        missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
+        if missing:
+            raise SystemExit(f'bare Slurm jobs did not write model_devi.out in {missing}')
+        return elapsed
+
+
+def run_dpdispatcher(stage, configuration_node, lmp: str, interval: float) -> float:
+    python = REPOSITORY / '.venv-dpgen' / 'bin' / 'python'
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
+        root = pathlib.Path(scratch) / 'work'
+        root.mkdir()
+        folders = write_tasks(root, stage, configuration_node)
+        start = time.perf_counter()
+        arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), lmp, str(KEY), str(interval)]
+        subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
+        if missing:
+            raise SystemExit(f'dpdispatcher did not bring back model_devi.out of {missing}')
+        shutil.rmtree(str(root) + '-remote', ignore_errors=True)
+        return elapsed
+
+
+def daemon(*arguments: str) -> None:
+    profile = get_manager().get_profile().name
+    subprocess.run(['verdi', '-p', profile, 'daemon', *arguments], check=True, capture_output=True)
+
+
+def run_aiida(stage, configuration_node, models, code, workers: int) -> float:
+    daemon('start', str(workers))
+    try:
+        start = time.perf_counter()
+        node = submit(
+            ExploreWorkChain,
+            models=models,
+            configurations={'cu': configuration_node},
+            stage=stage,
+            selection=SELECTION,
+            group_size=1,
+            lammps={'lammps': {'code': code}},
+        )
+        while not load_node(node.pk).is_terminated:
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - start
+    finally:
+        daemon('stop')
+    node = load_node(node.pk)
+    if not node.is_finished_ok:
+        raise SystemExit(f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}')
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description='Orchestration cost per Slurm job: aiida-dpgen vs dpdispatcher.')
+    parser.add_argument('--tasks', type=int, default=20)
+    parser.add_argument('--nsteps', type=int, default=20)
+    parser.add_argument('--repeats', type=int, default=2)
+    parser.add_argument('--computer', default='localhost-slurm')
+    parser.add_argument('--poll-interval', type=float, default=2.0)
+    arguments = parser.parse_args()
+
+    lmp = shutil.which('lmp')
+    if lmp is None:
+        raise SystemExit('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
+    computer = load_computer(arguments.computer)
+    previous_interval = computer.get_minimum_job_poll_interval()
+    computer.set_minimum_job_poll_interval(arguments.poll_interval)
+    code = load_code(f'lmp@{arguments.computer}')
+    models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
+    configuration_node = configurations(arguments.tasks)
+    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
+    rows = []
+    try:
+        for repeat in range(arguments.repeats):
+            row = {
+                'bare': run_bare(stage, configuration_node, lmp, arguments.poll_interval),
+                'dpdispatcher': run_dpdispatcher(stage, configuration_node, lmp, arguments.poll_interval),
+                'aiida_1_worker': run_aiida(stage, configuration_node, models, code, 1),
+                'aiida_2_workers': run_aiida(stage, configuration_node, models, code, 2),
+            }
+            rows.append(row)
+            print(f'repeat {repeat}: ' + ', '.join(f'{name} {seconds:.1f} s' for name, seconds in row.items()))
+    finally:
+        computer.set_minimum_job_poll_interval(previous_interval)
+
+    ntasks = arguments.tasks
+    print(
+        f'\n{ntasks} Slurm jobs of one {arguments.nsteps}-step LAMMPS task each, {len(rows)} repeats, '
+        f'polling every {arguments.poll_interval:g} s'
+    )
+    for name in rows[0]:
+        wall = statistics.median(row[name] for row in rows)
+        overhead = statistics.median((row[name] - row['bare']) / ntasks for row in rows)
+        throughput = ntasks / wall * 3600
+        print(f'{name:<16} median wall {wall:7.1f} s, {throughput:6.0f} jobs/hour, overhead per job {overhead:6.2f} s')
+    for name in ('aiida_1_worker', 'aiida_2_workers'):
+        ratios = [(row[name] - row['bare']) / (row['dpdispatcher'] - row['bare']) for row in rows]
+        print(f'ratio of overheads {name} / dpdispatcher, pair by pair: median {statistics.median(ratios):.2f}')
+    print(json.dumps({'rows': rows, 'tasks': ntasks, 'nsteps': arguments.nsteps, 'poll': arguments.poll_interval}))
+
+
+main()
