@@ -113,7 +113,8 @@ def run_bare(stage, configuration_node, lmp: str, interval: float) -> float:
                 check=True,
             )
             jobs.append(done.stdout.strip())
-        while subprocess.run(['squeue', '-h', '-j', ','.join(jobs)], capture_output=True, text=True).stdout.strip():
+        queue = ['squeue', '-h', '-j', ','.join(jobs)]
+        while subprocess.run(queue, capture_output=True, text=True, check=False).stdout.strip():
             time.sleep(interval)
         elapsed = time.perf_counter() - start
         missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
@@ -145,8 +146,29 @@ def daemon(*arguments: str) -> None:
     subprocess.run(['verdi', '-p', profile, 'daemon', *arguments], check=True, capture_output=True)
 
 
-def run_aiida(stage, configuration_node, models, code, workers: int) -> float:
+def engine_cpu_seconds(profile: str) -> float:
+    """CPU seconds used so far by this profile's daemon workers and by PostgreSQL and RabbitMQ: time the jobs on
+    this machine's cores cannot use."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(['cmdline', 'name']):
+        cmdline = ' '.join(process.info['cmdline'] or [])
+        if f'-p {profile} daemon worker' in cmdline or process.info['name'] in ('postgres', 'beam.smp'):
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def run_aiida(stage, configuration_node, models, code, workers: int) -> tuple[float, float]:
+    """Wall time, and the CPU seconds the engine and its services used meanwhile."""
+    profile = get_manager().get_profile().name
     daemon('start', str(workers))
+    time.sleep(10)  # the workers' start-up is a once-per-daemon cost, not a per-job one
+    cpu = engine_cpu_seconds(profile)
     try:
         start = time.perf_counter()
         node = submit(
@@ -161,12 +183,13 @@ def run_aiida(stage, configuration_node, models, code, workers: int) -> float:
         while not load_node(node.pk).is_terminated:
             time.sleep(0.5)
         elapsed = time.perf_counter() - start
+        cpu = engine_cpu_seconds(profile) - cpu
     finally:
         daemon('stop')
     node = load_node(node.pk)
     if not node.is_finished_ok:
         raise SystemExit(f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}')
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -188,17 +211,19 @@ def main() -> None:
     models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
     configuration_node = configurations(arguments.tasks)
     stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
-    rows = []
+    rows, engine_cpu = [], []
     try:
         for repeat in range(arguments.repeats):
             row = {
                 'bare': run_bare(stage, configuration_node, lmp, arguments.poll_interval),
                 'dpdispatcher': run_dpdispatcher(stage, configuration_node, lmp, arguments.poll_interval),
-                'aiida_1_worker': run_aiida(stage, configuration_node, models, code, 1),
-                'aiida_2_workers': run_aiida(stage, configuration_node, models, code, 2),
             }
+            row['aiida_1_worker'], engine_1 = run_aiida(stage, configuration_node, models, code, 1)
+            row['aiida_2_workers'], engine_2 = run_aiida(stage, configuration_node, models, code, 2)
             rows.append(row)
+            engine_cpu.append({'aiida_1_worker': engine_1, 'aiida_2_workers': engine_2})
             print(f'repeat {repeat}: ' + ', '.join(f'{name} {seconds:.1f} s' for name, seconds in row.items()))
+            print(f'  engine + PostgreSQL + RabbitMQ CPU: 1 worker {engine_1:.1f} s, 2 workers {engine_2:.1f} s')
     finally:
         computer.set_minimum_job_poll_interval(previous_interval)
 
@@ -215,7 +240,17 @@ def main() -> None:
     for name in ('aiida_1_worker', 'aiida_2_workers'):
         ratios = [(row[name] - row['bare']) / (row['dpdispatcher'] - row['bare']) for row in rows]
         print(f'ratio of overheads {name} / dpdispatcher, pair by pair: median {statistics.median(ratios):.2f}')
-    print(json.dumps({'rows': rows, 'tasks': ntasks, 'nsteps': arguments.nsteps, 'poll': arguments.poll_interval}))
+    print(
+        json.dumps(
+            {
+                'rows': rows,
+                'engine_cpu': engine_cpu,
+                'tasks': ntasks,
+                'nsteps': arguments.nsteps,
+                'poll': arguments.poll_interval,
+            }
+        )
+    )
 
 
 main()

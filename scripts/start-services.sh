@@ -108,6 +108,14 @@ wait_for 20 sshd sh -c "ssh-keyscan -t ed25519 localhost 2>/dev/null | grep -q e
 if ! ssh-keygen -F localhost -f ~/.ssh/known_hosts >/dev/null; then
     ssh-keyscan -t ed25519,ecdsa,rsa localhost 2>/dev/null >> ~/.ssh/known_hosts
 fi
+# A host alias for core.ssh_async, which reads its connection settings from ~/.ssh/config.
+touch ~/.ssh/config
+if ! grep -q "^Host aiida-dpgen-localhost$" ~/.ssh/config; then
+    printf '\nHost aiida-dpgen-localhost\n    HostName localhost\n    User root\n    IdentityFile %s\n    IdentitiesOnly yes\n' \
+        "$KEY" >> ~/.ssh/config
+fi
+chmod 600 ~/.ssh/config
 ssh -o BatchMode=yes -i "$KEY" localhost true
+ssh -o BatchMode=yes aiida-dpgen-localhost true
 echo "start-services: sshd running; root@localhost reachable with $KEY"
 echo "start-services: all services running"
