@@ -46,7 +46,9 @@ class LoopStatus:
             else 'jobs: none yet',
         ]
         if self.computers:
-            lines.append('per computer: ' + ', '.join(f'{name} {count}' for name, count in self.computers.items()))
+            lines.append(
+                'active jobs per computer: ' + ', '.join(f'{name} {count}' for name, count in self.computers.items())
+            )
         lines.extend(f'  {line}' for line in self.active)
         return '\n'.join(lines)
 

@@ -40,6 +40,6 @@ def test_the_summary_names_the_step_and_counts_jobs_by_state():
         'DpgenWorkChain<7>: waiting; 1 iteration(s) completed',
         'current step: iter_001_explore',
         'jobs: 1 running, 9 finished',
-        'per computer: localhost-slurm 1',
+        'active jobs per computer: localhost-slurm 1',
         '  DpLammpsCalculation<80> running on localhost-slurm (job 12)',
     ]
