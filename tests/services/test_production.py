@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 
-from .conftest import KEY
+from .conftest import KEY, REPOSITORY
 
 SUBMIT_LOOP = """
     import json
@@ -279,3 +279,52 @@ def test_a_queue_the_scheduler_rejects_pauses_the_job_with_its_message(productio
         profile.verdi('daemon', 'stop')
         profile.verdi('config', 'unset', 'transport.task_retry_initial_interval')
         profile.verdi('config', 'unset', 'transport.task_maximum_attempts')
+
+
+LABEL_NOW = """
+    import json
+    from aiida.engine import run_get_node
+    from aiida.orm import load_code
+    from ase.build import bulk
+    from aiida_dpgen.data import ConfigurationsData
+    from aiida_dpgen.workflows.label import LabelWorkChain
+
+    results, node = run_get_node(
+        LabelWorkChain,
+        candidates={'fcc': ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True)], ['Cu']).store()},
+        labeler={'engine': 'ase'},
+        code=load_code('python-ase@localhost-slurm-async'),
+    )
+    job = next(child for child in node.called_descendants if child.process_label == 'AseSinglePointCalculation')
+    print(json.dumps({'ok': node.is_finished_ok, 'labeled': results['summary']['labeled'], 'job_id': job.get_job_id(),
+                      'transport': job.computer.transport_type}))
+"""
+
+
+def test_the_same_slurm_over_core_ssh_async_labels_a_frame(production_profile):
+    """aiida-core 2.9 recommends core.ssh_async over core.ssh; the templates set it up from ~/.ssh/config."""
+    profile = production_profile
+    examples = REPOSITORY / 'examples' / 'cluster'
+    if 'localhost-slurm-async' not in profile.verdi('computer', 'list', '-a'):
+        profile.verdi(
+            'computer', 'setup', '--non-interactive', '--config', str(examples / 'localhost-slurm-async.yaml')
+        )
+        profile.verdi(
+            'computer',
+            'configure',
+            'core.ssh_async',
+            'localhost-slurm-async',
+            '--non-interactive',
+            '--config',
+            str(examples / 'localhost-slurm-async-ssh.yaml'),
+        )
+    profile.verdi('computer', 'test', 'localhost-slurm-async')
+    subprocess.run(
+        ['aiida-dpgen', 'setup-codes', 'localhost-slurm-async', '-p', profile.name],
+        env=profile.environment,
+        capture_output=True,
+        check=True,
+    )
+    result = profile.run(LABEL_NOW)
+    assert result['ok'] and result['labeled'] == 1, result
+    assert result['transport'] == 'core.ssh_async' and result['job_id'], result
