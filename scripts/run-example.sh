@@ -9,7 +9,9 @@ export PATH="$PWD/$VENV/bin:$PATH"
 PROFILE=${AIIDA_DPGEN_PROFILE:-aiida-dpgen}
 
 if ! verdi profile show "$PROFILE" >/dev/null 2>&1; then
-    verdi presto --profile-name "$PROFILE"
+    # --use-zeromq: presto would pick a RabbitMQ it finds running (the production set-up starts one); the
+    # embedded default stays free of services on purpose.
+    verdi presto --use-zeromq --profile-name "$PROFILE"
     # presto polls the local scheduler every second; each poll stores the jobs' state in SQLite, which
     # costs the MD measurable CPU on a small machine (benchmarks/orchestration.py): every 5 s instead.
     verdi -p "$PROFILE" run <(echo "from aiida.orm import load_computer; load_computer('localhost').set_minimum_job_poll_interval(5.0)")

@@ -89,7 +89,7 @@ def test_stopping_the_daemon_mid_loop_and_starting_it_again_resumes_the_loop(tmp
     def state(pk):
         return script('state.py', STATE, str(pk))
 
-    verdi('presto', '--profile-name', 'embedded')
+    verdi('presto', '--use-zeromq', '--profile-name', 'embedded')
     assert 'core.zeromq' in verdi('profile', 'show', 'embedded'), 'the embedded profile needs no broker service'
     verdi('daemon', 'start', '1')
     try:

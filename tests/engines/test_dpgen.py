@@ -169,7 +169,7 @@ def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_ar
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
-    fresh('verdi', 'presto', '--profile-name', 'fresh')
+    fresh('verdi', 'presto', '--use-zeromq', '--profile-name', 'fresh')
     fresh('verdi', 'archive', 'import', str(archive))
     assert row in fresh('aiida-dpgen', 'report', node.uuid)
     script = tmp_path / 'continue.py'
