@@ -36,6 +36,8 @@ SQL
         --repository-uri "file://${AIIDA_PATH:-$HOME}/.aiida/repository/$PROFILE"
 fi
 VERDI=(verdi -p "$PROFILE")
+# `verdi daemon` commands wait 2 s for the daemon's answer by default, too short while jobs load the machine.
+"${VERDI[@]}" config set daemon.timeout 30
 # aiida-core warns about every RabbitMQ newer than 3.8.14 because of the default consumer_timeout, which
 # scripts/start-services.sh switches off; check that it is off, then silence the warning for this profile.
 if rabbitmqctl eval 'application:get_env(rabbit, consumer_timeout).' | grep -q '{ok,undefined}'; then

@@ -12,6 +12,8 @@ if ! verdi profile show "$PROFILE" >/dev/null 2>&1; then
     # --use-zeromq: presto would pick a RabbitMQ it finds running (the production set-up starts one); the
     # embedded default stays free of services on purpose.
     verdi presto --use-zeromq --profile-name "$PROFILE"
+    # `verdi daemon` commands wait 2 s for the daemon's answer by default, too short on a busy 2-core machine.
+    verdi -p "$PROFILE" config set daemon.timeout 30
     # presto polls the local scheduler every second; each poll stores the jobs' state in SQLite, which
     # costs the MD measurable CPU on a small machine (benchmarks/orchestration.py): every 5 s instead.
     verdi -p "$PROFILE" run <(echo "from aiida.orm import load_computer; load_computer('localhost').set_minimum_job_poll_interval(5.0)")
