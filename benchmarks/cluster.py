@@ -30,16 +30,14 @@ import tempfile
 import textwrap
 import time
 
-import numpy as np
 from aiida.engine import submit
 from aiida.manage import get_manager
 from aiida.orm import load_code, load_computer, load_node
-from ase.build import bulk
 
 import aiida_dpgen
-from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
-from aiida_dpgen.exploration.schedule import expand_tasks
-from aiida_dpgen.exploration.tasks import CONF_FILE, INPUT_FILE, md_input, model_filename, task_folder, write_conf
+from aiida_dpgen.data import DeepPotentialData
+from aiida_dpgen.exploration.tasks import model_filename
+from aiida_dpgen.tools.bare import rattled_cu_cells, write_md_tasks
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
@@ -70,35 +68,11 @@ DPDISPATCHER = textwrap.dedent(
 )
 
 
-def configurations(ntasks: int) -> ConfigurationsData:
-    frames = []
-    for seed in range(ntasks):
-        atoms = bulk('Cu', 'fcc', a=3.61, cubic=True).repeat(2)
-        atoms.rattle(0.02, seed=seed)
-        frames.append(atoms)
-    return ConfigurationsData.from_ase(frames, type_map=['Cu']).store()
-
-
-def write_tasks(root: pathlib.Path, stage: dict, configuration_node: ConfigurationsData) -> list[str]:
-    frames = configuration_node.to_ase()
-    for index in range(2):
-        shutil.copy(MODEL, root / model_filename(index))
-    folders = []
-    for index, task in enumerate(expand_tasks(stage, {'cu': len(frames)})):
-        folder = root / task_folder(index)
-        folder.mkdir()
-        atoms = frames[task.configuration]
-        write_conf(folder / CONF_FILE, atoms.cell[:], atoms.positions, np.zeros(len(atoms), dtype=int), 1)
-        (folder / INPUT_FILE).write_text(md_input(task.md, 2, [63.546], '.'))
-        folders.append(task_folder(index))
-    return folders
-
-
 def run_bare(stage, configuration_node, lmp: str, interval: float) -> float:
     SCRATCH.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
         root = pathlib.Path(scratch)
-        folders = write_tasks(root, stage, configuration_node)
+        folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=True)
         for folder in folders:  # the models next to the inputs, as the dispatchers stage them
             for index in range(2):
                 os.link(root / model_filename(index), root / folder / model_filename(index))
@@ -129,7 +103,7 @@ def run_dpdispatcher(stage, configuration_node, lmp: str, interval: float) -> fl
     with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
         root = pathlib.Path(scratch) / 'work'
         root.mkdir()
-        folders = write_tasks(root, stage, configuration_node)
+        folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=True)
         start = time.perf_counter()
         arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), lmp, str(KEY), str(interval)]
         subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
@@ -209,7 +183,7 @@ def main() -> None:
     computer.set_minimum_job_poll_interval(arguments.poll_interval)
     code = load_code(f'lmp@{arguments.computer}')
     models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
-    configuration_node = configurations(arguments.tasks)
+    configuration_node = rattled_cu_cells(arguments.tasks)
     stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
     rows, engine_cpu = [], []
     try:

@@ -29,15 +29,12 @@ import tempfile
 import textwrap
 import time
 
-import numpy as np
 from aiida.engine import run_get_node
 from aiida.orm import load_computer
-from ase.build import bulk
 
 import aiida_dpgen
-from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
-from aiida_dpgen.exploration.schedule import expand_tasks
-from aiida_dpgen.exploration.tasks import CONF_FILE, INPUT_FILE, md_input, model_filename, task_folder, write_conf
+from aiida_dpgen.data import DeepPotentialData
+from aiida_dpgen.tools.bare import rattled_cu_cells, write_md_tasks
 from aiida_dpgen.utils.codes import get_or_create_code
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
@@ -66,39 +63,12 @@ DPDISPATCHER = textwrap.dedent(
 )
 
 
-def configurations(ntasks: int) -> ConfigurationsData:
-    frames = []
-    for seed in range(ntasks):
-        atoms = bulk('Cu', 'fcc', a=3.61, cubic=True).repeat(2)
-        atoms.rattle(0.02, seed=seed)
-        frames.append(atoms)
-    return ConfigurationsData.from_ase(frames, type_map=['Cu']).store()
-
-
-def write_tasks(root: pathlib.Path, stage: dict, configuration_node: ConfigurationsData, in_place: bool) -> list[str]:
-    """The task folders every runner uses; ``in_place``: scripts for a run whose cwd is the task folder."""
-    frames = configuration_node.to_ase()
-    tasks = expand_tasks(stage, {'cu': len(frames)})
-    for index in range(2):
-        shutil.copy(MODEL, root / model_filename(index))
-    folders = []
-    for index, task in enumerate(tasks):
-        folder = root / task_folder(index)
-        folder.mkdir()
-        atoms = frames[task.configuration]
-        write_conf(folder / CONF_FILE, atoms.cell[:], atoms.positions, np.zeros(len(atoms), dtype=int), 1)
-        script = md_input(task.md, 2, [63.546], '.' if in_place else task_folder(index))
-        (folder / INPUT_FILE).write_text(script)
-        folders.append(task_folder(index))
-    return folders
-
-
 def run_bare(stage, configuration_node, lmp: str, group_size: int) -> float:
     """The groups as plain shell scripts, all started at once (as both dispatchers start their jobs), each
     running its tasks one after another."""
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
-        folders = write_tasks(root, stage, configuration_node, in_place=False)
+        folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=False)
         groups = [folders[start : start + group_size] for start in range(0, len(folders), group_size)]
         scripts = [
             '\n'.join(f'{lmp} -in {folder}/in.lammps -log {folder}/log.lammps -screen none' for folder in group)
@@ -118,7 +88,7 @@ def run_dpdispatcher(stage, configuration_node, lmp: str, group_size: int) -> fl
     python = REPOSITORY / '.venv-dpgen' / 'bin' / 'python'
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
-        folders = write_tasks(root, stage, configuration_node, in_place=True)
+        folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=True)
         start = time.perf_counter()
         arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), str(group_size), lmp]
         subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
@@ -183,7 +153,7 @@ def measure(arguments) -> None:
         raise SystemExit('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
     code = get_or_create_code('lmp', 'lmp', computer=arguments.computer, plugin='dpgen.lammps')
     models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
-    configuration_node = configurations(arguments.tasks)
+    configuration_node = rattled_cu_cells(arguments.tasks)
     stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
 
     rows = []

@@ -31,3 +31,21 @@ def test_jobs_run_side_by_side_in_copies_and_leave_the_originals_alone(tmp_path)
 def test_a_failing_job_is_named(tmp_path):
     with pytest.raises(RuntimeError, match='job_1'):
         rerun_bare([job_folder(tmp_path / 'ok', 'true\n'), job_folder(tmp_path / 'bad', 'exit 3\n')])
+
+
+def test_md_task_folders_for_runners_outside_aiida(aiida_profile, tmp_path):
+    from aiida_dpgen.tools.bare import rattled_cu_cells, write_md_tasks
+
+    model = tmp_path / 'model.pb'
+    model.write_bytes(b'graph')
+    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': 20, 'trj_freq': 10}
+    cells = rattled_cu_cells(3)
+    for in_place, working_directory in ((True, '.'), (False, 'task.000001')):
+        root = tmp_path / f'in_place_{in_place}'
+        root.mkdir()
+        folders = write_md_tasks(root, stage, cells, model, in_place=in_place)
+        assert folders == ['task.000000', 'task.000001', 'task.000002']
+        assert sorted(path.name for path in root.glob('*.pb')) == ['graph.000.pb', 'graph.001.pb']
+        assert all((root / folder / 'conf.lmp').exists() for folder in folders)
+        script = (root / folders[1] / 'in.lammps').read_text()
+        assert script.splitlines()[0] == f'shell cd {working_directory}'
