@@ -55,8 +55,8 @@ def test_builder_from_protocol_sets_every_step(loop_inputs):
     assert loop_inputs['selection'].get_dict() == {**SELECTION, 'fp_task_max': 2, 'fp_task_min': 0, 'seed': 2020}
 
 
-def test_per_step_resources_become_each_steps_job_options(codes, loop_inputs):
-    builder = DpgenWorkChain.get_builder_from_protocol(
+def builder_with_resources(codes, loop_inputs, resources):
+    return DpgenWorkChain.get_builder_from_protocol(
         codes,
         datasets=dict(loop_inputs['datasets']),
         configurations=dict(loop_inputs['configurations']),
@@ -64,12 +64,17 @@ def test_per_step_resources_become_each_steps_job_options(codes, loop_inputs):
         selection=SELECTION,
         labeler={'engine': 'ase'},
         protocol='fast',
-        resources={
-            'train': {'walltime': '00:30:00', 'gpus_per_node': 1},
-            'explore': {'mpiprocs_per_node': 2},
-            'label': {'mpiprocs_per_node': 2, 'walltime': 600},
-        },
+        resources=resources,
     )
+
+
+def test_per_step_resources_become_each_steps_job_options(codes, loop_inputs):
+    resources = {
+        'train': {'walltime': '00:30:00', 'gpus_per_node': 1},
+        'explore': {'mpiprocs_per_node': 2},
+        'label': {'mpiprocs_per_node': 2, 'walltime': 600},
+    }
+    builder = builder_with_resources(codes, loop_inputs, resources)
     train = builder.train.base.dp.metadata.options
     assert (train['max_wallclock_seconds'], train['resources']['num_mpiprocs_per_machine']) == (1800, 1)
     assert builder.explore.lammps.lammps.metadata.options['resources'] == {
@@ -86,15 +91,7 @@ def test_resources_for_an_unknown_step_are_refused(codes, loop_inputs):
     with pytest.raises(
         ValueError, match=re.escape('resources.labels: unknown step; the steps are train, explore, label')
     ):
-        DpgenWorkChain.get_builder_from_protocol(
-            codes,
-            datasets=dict(loop_inputs['datasets']),
-            configurations=dict(loop_inputs['configurations']),
-            schedule=[STAGE],
-            selection=SELECTION,
-            labeler={'engine': 'ase'},
-            resources={'labels': {'nodes': 1}},
-        )
+        builder_with_resources(codes, loop_inputs, {'labels': {'nodes': 1}})
 
 
 def test_setup_takes_the_single_initial_dataset_and_plans_the_first_stage(generate_workchain, loop_inputs):
