@@ -55,6 +55,8 @@ def validate_inputs(inputs: dict, _) -> str | None:
             SelectionSettings.from_dict(inputs['selection'].get_dict(), stage['systems'])
     except ValueError as exception:
         return str(exception)
+    if 'masses' in stage and len(stage['masses']) != len(type_map):
+        return f"stage.masses={stage['masses']}: expected one mass per element of the models' type_map {type_map}"
     for name in stage['systems']:
         outside = sorted(set(configurations[name].elements) - set(type_map))
         if outside:
@@ -125,7 +127,7 @@ class DpLammpsCalculation(CalcJob):
     def prepare_for_submission(self, folder) -> CalcInfo:
         configurations = self.inputs.configurations
         type_map = model_type_map(self.inputs.models)
-        masses = [atomic_masses[atomic_numbers[element]] for element in type_map]
+        masses = self._stage.get('masses') or [atomic_masses[atomic_numbers[element]] for element in type_map]
         tasks = expand_tasks(self._stage, {name: node.nframes for name, node in configurations.items()})
         frames = {name: list(configuration_frames(configurations[name])) for name in self._stage['systems']}
         nmodels = len(self.inputs.models)

@@ -251,3 +251,80 @@ def export_data_command(identifier, directory, fmt, profile):
     click.echo(f'dataset {dataset.pk}: {dataset.nframes} frames in {len(dataset.system_names)} systems -> {directory}')
     for path in paths:
         click.echo(f'  {path}')
+
+
+@cli.command('run')
+@click.argument('param', type=click.Path(exists=True, dir_okay=False))
+@click.argument('machine', type=click.Path(exists=True, dir_okay=False), required=False)
+@click.option('--dry-run', is_flag=True, help='Print what would run, stage by stage; store nothing.')
+@click.option('--submit', is_flag=True, help='Submit to the daemon instead of running in this process.')
+@click.option(
+    '--code',
+    'codes',
+    multiple=True,
+    metavar='STEP=CODE',
+    help='Use an existing code for a step (train, explore, label) instead of the machine.json one.',
+)
+@click.option(
+    '--protocol',
+    type=click.Choice(['fast', 'balanced', 'stringent']),
+    default='balanced',
+    show_default=True,
+    help='Protocol for what param.json does not set (e.g. the labeler settings it leaves open).',
+)
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def run_command(param, machine, dry_run, submit, codes, protocol, profile):  # noqa: PLR0917 (click's options)
+    """Run DP-GEN's PARAM (param.json) on the computers of MACHINE (machine.json, dpdispatcher's format).
+
+    Paths in PARAM are relative to its folder, as when dpgen runs there. Without MACHINE, give every step's
+    code with --code STEP=CODE.
+    """
+    import json
+    import pathlib
+
+    from aiida_dpgen.compat.arguments import DpgenInputError
+    from aiida_dpgen.compat.machine import translate_machine
+    from aiida_dpgen.compat.param import translate_param
+    from aiida_dpgen.compat.plan import describe_run
+
+    chosen = {}
+    for item in codes:
+        step, separator, label = item.partition('=')
+        if not separator or step not in ('train', 'explore', 'label'):
+            raise click.BadParameter(
+                f'{item!r}: expected STEP=CODE with STEP train, explore or label', param_hint='--code'
+            )
+        chosen[step] = label
+    try:
+        translated = translate_param(json.loads(pathlib.Path(param).read_text()), pathlib.Path(param).parent)
+        machines = translate_machine(json.loads(pathlib.Path(machine).read_text())) if machine else None
+    except (DpgenInputError, json.JSONDecodeError) as exception:
+        raise click.ClickException(str(exception)) from exception
+    if not machines and set(chosen) != {'train', 'explore', 'label'}:
+        raise click.UsageError('give MACHINE (machine.json) or --code for each of train, explore and label')
+    if dry_run:
+        click.echo(describe_run(translated, machines))
+        return
+    for warning in translated.warnings:
+        click.echo(f'warning: {warning}', err=True)
+
+    _load(profile)
+    from aiida.engine import run_get_node
+    from aiida.engine import submit as submit_process
+    from aiida.orm import load_code
+
+    from aiida_dpgen.compat.build import build_dpgen_builder, codes_from_machine
+
+    engine = translated.labeler['engine']
+    step_codes = codes_from_machine(machines, engine) if machines else {}
+    step_codes.update({step: load_code(label) for step, label in chosen.items()})
+    try:
+        builder = build_dpgen_builder(translated, step_codes, machines=machines, protocol=protocol)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    if submit:
+        node = submit_process(builder)
+        click.echo(f'submitted DpgenWorkChain<{node.pk}>; follow it with `aiida-dpgen status {node.pk}`')
+        return
+    _, node = run_get_node(builder)
+    click.echo(f'DpgenWorkChain<{node.pk}> {node.process_state.value}, exit status {node.exit_status}')

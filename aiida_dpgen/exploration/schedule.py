@@ -34,6 +34,7 @@ STAGE_KEYS = {
     'rev_mat': 'placeholder -> list of values; every combination is a task (V_TEMP, V_PRES, V_NSTEPS are also '
     "recorded as the task's temperature, pressure and length)",
     'velocity_seed': 'seed of the initial velocities, default 1',
+    'masses': 'atomic masses (amu) in type_map order (DP-GEN mass_map), default the standard ones',
 }
 DEFAULTS = {'timestep': 0.002, 'tau_t': 0.1, 'tau_p': 0.5, 'neighbor_skin': 1.0, 'neighbor_every': 1}
 PAPER_PRESSURES = (1.0, 10.0, 100.0, 1000.0, 5000.0, 10000.0, 20000.0, 50000.0)
@@ -87,10 +88,19 @@ def validate_stage(stage: Mapping, system_names: Sequence[str] | None = None, wh
         _validate_template_stage(stage, where)
     else:
         _validate_ensemble_stage(stage, where)
+    masses = stage.get('masses')
+    if masses is not None and (
+        isinstance(masses, str) or not isinstance(masses, Sequence) or not all(_positive(mass) for mass in masses)
+    ):
+        raise ValueError(f'{where}.masses={masses!r}: expected a list of positive masses (amu), one per type_map entry')
     count = stage.get('configurations_per_system')
     if count is not None and not (isinstance(count, int) and count > 0):
         raise ValueError(f'{where}.configurations_per_system={count!r}: expected a positive integer')
     return stage
+
+
+def _positive(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def _validate_template_stage(stage: Mapping, where: str) -> None:

@@ -69,19 +69,29 @@ class Cp2kLabeler(Labeler):
     _protocol_file = 'label_cp2k'
     engine_keys = {
         'data_directory': f'folder with the basis and potential files on the computer ({DEFAULT_DATA_DIRECTORY})',
-        'basis_set': 'basis set name for every element (default from the protocol: DZVP-MOLOPT-SR-GTH)',
-        'potential': 'pseudopotential name for every element (default from the protocol: GTH-PBE)',
+        'basis_set': 'basis set name for every element, or element -> name (default from the protocol: '
+        'DZVP-MOLOPT-SR-GTH)',
+        'potential': 'pseudopotential name for every element, or element -> name (default from the protocol: GTH-PBE)',
     }
 
     @property
     def data_directory(self) -> pathlib.Path:
         return pathlib.Path(self.specification.get('data_directory', DEFAULT_DATA_DIRECTORY))
 
-    def _names(self) -> tuple[str, str, dict]:
+    def _names(self) -> tuple[dict | str, dict | str, dict]:
         protocol = self.protocol()
         basis = self.specification.get('basis_set', protocol['basis_set'])
         potential = self.specification.get('potential', protocol['potential'])
         return basis, potential, protocol
+
+    @staticmethod
+    def _name_of(names: dict | str, element: str, key: str) -> str:
+        """The basis set or potential of ``element``: one name for all, or from an element -> name mapping."""
+        if isinstance(names, str):
+            return names
+        if element not in names:
+            raise ValueError(f'labeler.{key}={names!r} has no entry for {element}; add "{element}": NAME')
+        return names[element]
 
     def check_elements(self, elements: list[str]) -> None:
         basis, potential, protocol = self._names()
@@ -92,7 +102,9 @@ class Cp2kLabeler(Labeler):
             if not path.is_file():
                 continue  # a data directory on a remote computer: CP2K itself will check
             known = names_by_element(str(path))
-            missing = sorted(element for element in elements if name not in known.get(element, ()))
+            missing = sorted(
+                element for element in elements if self._name_of(name, element, key) not in known.get(element, ())
+            )
             if missing:
                 raise ValueError(
                     f'labeler.{key}={name!r} is not defined for {missing} in {path}; choose a {key} that '
@@ -110,7 +122,12 @@ class Cp2kLabeler(Labeler):
             mesh = kpoints_mesh(cell, protocol['kpoints_spacing'])
             dft.setdefault('KPOINTS', {'SCHEME': 'MONKHORST-PACK ' + ' '.join(str(n) for n in mesh)})
         kinds = [
-            {'_': kind.name, 'ELEMENT': kind.symbol, 'BASIS_SET': basis, 'POTENTIAL': potential}
+            {
+                '_': kind.name,
+                'ELEMENT': kind.symbol,
+                'BASIS_SET': self._name_of(basis, kind.symbol, 'basis_set'),
+                'POTENTIAL': self._name_of(potential, kind.symbol, 'potential'),
+            }
             for kind in structure.kinds
         ]
         parameters['FORCE_EVAL'].setdefault('SUBSYS', {})['KIND'] = kinds

@@ -41,6 +41,7 @@ class VaspLabeler(Labeler):
     engine_keys = {
         'potential_family': 'an aiida-vasp POTCAR family (from `verdi data vasp-potcar uploadfamily`)',
         'potential_mapping': 'element -> POTCAR name in the family (default: the element itself, e.g. {"Cu": "Cu_pv"})',
+        'kpoints_spacing': "k-point spacing in 1/Å with 2π included (VASP's KSPACING; default from the protocol)",
     }
 
     def _family(self) -> str:
@@ -81,7 +82,8 @@ class VaspLabeler(Labeler):
         builder.structure = structure
         builder.parameters = orm.Dict({'incar': incar})
         # aiida-vasp multiplies its spacing by 2π; ours (the paper's h_k, VASP's KSPACING) includes it
-        builder.kpoints_spacing = orm.Float(protocol['kpoints_spacing'] / (2 * math.pi))
+        spacing = self.specification.get('kpoints_spacing', protocol['kpoints_spacing'])
+        builder.kpoints_spacing = orm.Float(spacing / (2 * math.pi))
         builder.potential_family = orm.Str(self._family())
         symbols = {kind.name: kind.symbol for kind in structure.kinds}
         builder.potential_mapping = orm.Dict({kind: self.mapping([symbol])[symbol] for kind, symbol in symbols.items()})

@@ -28,7 +28,7 @@ RESOURCE_KEYS = (
 
 _POSITIVE_INTEGERS = ('nodes', 'mpiprocs_per_node', 'threads_per_mpiproc', 'memory_mb')
 _STRINGS = ('queue', 'account', 'qos', 'prepend_text', 'scheduler_commands')
-_WALLTIME = re.compile(r'^(?:(\d+)-)?(\d+):(\d{2}):(\d{2})$')
+_WALLTIME = re.compile(r'^(?:(\d+)-)?(\d+):(\d{1,2}):(\d{1,2})$')
 
 GPU_DIRECTIVES = {
     'core.slurm': '#SBATCH --gpus-per-node={gpus}',

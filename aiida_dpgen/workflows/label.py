@@ -69,12 +69,26 @@ class LabelWorkChain(WorkChain):
             serializer=to_aiida_type,
             help='Frames with two atoms closer than this (Å) are reported and not labeled.',
         )
+        spec.input(
+            'max_excluded_ratio',
+            valid_type=Float,
+            required=False,
+            serializer=to_aiida_type,
+            help='Fail (after the labels that succeeded are output) when more than this fraction of the frames is '
+            'excluded (DP-GEN ratio_failed): a sign of wrong engine settings rather than of hard structures.',
+        )
         spec.inputs.validator = validate_inputs
         spec.outline(cls.setup, cls.run_labels, cls.inspect_labels, cls.results)
 
         spec.output('dataset', valid_type=LabeledDatasetData, required=False, help='The successful labels.')
         spec.output('summary', valid_type=Dict, help='Submitted, labeled, excluded with reasons, wall time, cost.')
         spec.exit_code(401, 'ERROR_NO_LABELS', message='None of the {count} labeling calculations succeeded.')
+        spec.exit_code(
+            402,
+            'ERROR_TOO_MANY_EXCLUDED',
+            message='{excluded} of {frames} frames were excluded ({reasons}), more than max_excluded_ratio={limit}; '
+            'the labels that succeeded are in the outputs. Check the engine settings (verdi process report).',
+        )
 
     def setup(self):
         self.ctx.labeler = labeler_from_specification(self.inputs.labeler.get_dict())
@@ -151,4 +165,13 @@ class LabelWorkChain(WorkChain):
         if 'dataset' not in outputs:
             return self.exit_codes.ERROR_NO_LABELS.format(count=len(self.ctx.structures))
         self.out('dataset', outputs['dataset'])
+        summary = self.ctx.summary
+        limit = self.inputs.get('max_excluded_ratio')
+        if limit is not None and summary['excluded'] > limit.value * summary['frames']:
+            return self.exit_codes.ERROR_TOO_MANY_EXCLUDED.format(
+                excluded=summary['excluded'],
+                frames=summary['frames'],
+                reasons=summary['excluded_by_reason'],
+                limit=limit.value,
+            )
         return None

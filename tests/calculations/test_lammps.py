@@ -71,6 +71,12 @@ def test_configuration_elements_are_mapped_onto_the_models_type_map(generate_cal
     assert 'mass 1 26.9815385' in script and 'mass 2 63.546' in script
 
 
+def test_stage_masses_replace_the_standard_ones(generate_calc_job, lammps_inputs):
+    """DP-GEN's mass_map: the stage's masses, in the models' type_map order."""
+    folder, _ = generate_calc_job('dpgen.lammps', {**lammps_inputs, 'stage': {**STAGE, 'masses': [64.0]}})
+    assert 'mass 1 64.0' in (folder / 'task.000001' / 'in.lammps').read_text()
+
+
 @pytest.mark.parametrize(
     ('change', 'message'),
     [
@@ -80,6 +86,8 @@ def test_configuration_elements_are_mapped_onto_the_models_type_map(generate_cal
         ({'tasks': [6]}, 'tasks: [6] are not task indices of this stage (0 to 5)'),
         ({'selection': {'f_trust_lo': 0.3, 'f_trust_hi': 0.1}}, 'selection: trust levels: f_lo=0.3 and f_hi=0.1'),
         ({'models': 'al'}, "configurations.fcc: elements ['Cu'] are not in the models' type_map ['Al']"),
+        ({'stage': {**STAGE, 'masses': [1.0, 2.0]}}, 'stage.masses=[1.0, 2.0]: expected one mass per element'),
+        ({'stage': {**STAGE, 'masses': ['heavy']}}, "stage.masses=['heavy']: expected a list of positive masses"),
     ],
 )
 def test_bad_input_is_refused_before_submission_naming_the_key(generate_calc_job, lammps_inputs, change, message):

@@ -56,6 +56,25 @@ def test_emt_labels_equal_emt_called_directly_and_trace_back_to_their_jobs(aiida
     assert sources == {'AseSinglePointCalculation'}
 
 
+def test_too_many_excluded_fails_after_outputting_the_labels(aiida_localhost, make_cu_frames):
+    """DP-GEN's ratio_failed: a labeling where more frames are excluded than allowed fails, keeping what it got."""
+    frames = make_cu_frames('fcc', 2, seed=13, labeled=False)
+    frames[1].positions[1] = frames[1].positions[0] + [0.3, 0.0, 0.0]  # too close: excluded
+    code = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
+    )
+    results, node = run_get_node(
+        LabelWorkChain,
+        candidates={'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()},
+        labeler={'engine': 'ase'},
+        code=code.store(),
+        max_excluded_ratio=0.25,
+    )
+    assert node.exit_status == LabelWorkChain.exit_codes.ERROR_TOO_MANY_EXCLUDED.status
+    assert '1 of 2 frames were excluded' in node.exit_message
+    assert results['dataset'].nframes == 1, 'the label that succeeded is kept'
+
+
 @pytest.fixture
 def pw_code(aiida_localhost):
     require('pw.x')

@@ -72,3 +72,25 @@ def test_elements_without_basis_or_potential_are_named(tmp_path):
         Cp2kLabeler({'engine': 'cp2k', 'data_directory': str(tmp_path), 'potential': 'GTH-PBE-q19'}).check_elements(
             ['Cu']
         )
+
+
+def test_basis_sets_and_potentials_by_element(tmp_path):
+    """DP-GEN's KIND sections name a potential per element (GTH-PBE-q4 for C, GTH-PBE-q1 for H)."""
+    (tmp_path / 'BASIS_MOLOPT').write_text(''.join(f' {el} DZVP-MOLOPT-GTH\n 1\n' for el in 'HCN'))
+    (tmp_path / 'GTH_POTENTIALS').write_text('H GTH-PBE-q1\n 1\nC GTH-PBE-q4\n 2 2\n')
+    specification = {
+        'engine': 'cp2k',
+        'data_directory': str(tmp_path),
+        'basis_set': 'DZVP-MOLOPT-GTH',
+        'potential': {'C': 'GTH-PBE-q4', 'H': 'GTH-PBE-q1'},
+    }
+    labeler = Cp2kLabeler(specification)
+    labeler.check_elements(['C', 'H'])
+    methane = orm.StructureData(cell=[[8, 0, 0], [0, 8, 0], [0, 0, 8]])
+    for symbol, position in (('C', (4, 4, 4)), ('H', (4.6, 4.6, 4.6)), ('H', (3.4, 3.4, 4.6))):
+        methane.append_atom(symbols=symbol, position=position)
+    kinds = {kind['_']: kind for kind in labeler.parameters(methane)['FORCE_EVAL']['SUBSYS']['KIND']}
+    assert (kinds['C']['POTENTIAL'], kinds['H']['POTENTIAL']) == ('GTH-PBE-q4', 'GTH-PBE-q1')
+    assert kinds['H']['BASIS_SET'] == 'DZVP-MOLOPT-GTH'
+    with pytest.raises(ValueError, match=r'labeler.potential=.* has no entry for N; add "N": NAME'):
+        labeler.check_elements(['C', 'N'])

@@ -178,6 +178,10 @@ def test_vasp_builder_converts_the_spacing_and_maps_potcars(aiida_localhost):
     }
     with pytest.raises(ValueError, match=r'labeler\.potential_family: missing'):
         VaspLabeler({'engine': 'vasp'}).check_elements(['Cu'])
+    spacing = (
+        VaspLabeler({**labeler.specification, 'kpoints_spacing': 0.5}).get_builder(structure, code).kpoints_spacing
+    )
+    assert spacing.value == pytest.approx(0.5 / (2 * np.pi)), 'the KSPACING of a DP-GEN INCAR'
 
 
 def test_vasp_atoms_are_matched_back_to_the_structure_order():

@@ -1,0 +1,182 @@
+"""A translated ``param.json`` (and ``machine.json``) as stored nodes, computers, codes and a DpgenWorkChain builder.
+
+The initial data and configurations are read with dpdata exactly as DP-GEN reads them (deepmd/npy systems,
+``sys_format`` files); pseudopotentials become an aiida-pseudo family (pw.x) or an aiida-vasp POTCAR family
+named after their content, so running the same inputs twice reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import shutil
+import tempfile
+
+import dpdata
+from aiida import orm
+
+from aiida_dpgen.compat.machine import StepMachine
+from aiida_dpgen.compat.param import DpgenParam
+from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+
+LABEL_PLUGINS = {
+    'quantumespresso': 'quantumespresso.pw',
+    'vasp': 'vasp.vasp',
+    'cp2k': 'cp2k',
+    'gaussian': 'gaussian',
+}
+STEP_PLUGINS = {'train': 'dpgen.train', 'explore': 'dpgen.lammps'}
+
+
+def load_datasets(param: DpgenParam) -> dict[str, LabeledDatasetData]:
+    datasets = {}
+    for name, folders in param.init_data.items():
+        systems = [dpdata.LabeledSystem(str(folder), fmt='deepmd/npy', type_map=param.type_map) for folder in folders]
+        datasets[name] = LabeledDatasetData(systems, type_map=param.type_map)
+    return datasets
+
+
+def load_configurations(param: DpgenParam) -> dict[str, ConfigurationsData]:
+    configurations = {}
+    for name, files in param.configurations.items():
+        systems = [dpdata.System(str(path), fmt=param.sys_format, type_map=param.type_map) for path in files]
+        configurations[name] = ConfigurationsData(systems, type_map=param.type_map)
+    return configurations
+
+
+def _digest(files: dict[str, pathlib.Path]) -> str:
+    digest = hashlib.sha256()
+    for element, path in sorted(files.items()):
+        digest.update(element.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def install_labeler_files(param: DpgenParam) -> dict:
+    """The labeler specification with its pseudopotential family, installed from ``labeler_files`` if missing."""
+    specification = dict(param.labeler)
+    files = param.labeler_files
+    if not files:
+        return specification
+    label = f'dpgen-import/{specification["engine"]}/{_digest(files)}'
+    if specification['engine'] == 'quantumespresso':
+        from aiida_dpgen.labeling.pseudos import install_pseudo_family
+
+        install_pseudo_family(label, files=files)
+        specification['pseudo_family'] = label
+    elif specification['engine'] == 'vasp':
+        from aiida_vasp.data.potcar import PotcarData
+
+        with tempfile.TemporaryDirectory() as scratch:
+            for element, path in files.items():
+                (pathlib.Path(scratch) / element).mkdir()
+                shutil.copyfile(path, pathlib.Path(scratch) / element / 'POTCAR')
+            PotcarData.upload_potcar_family(
+                scratch, label, group_description='from a DP-GEN param.json', stop_if_existing=False
+            )
+        specification['potential_family'] = label
+        specification['potential_mapping'] = {element: element for element in files}
+    return specification
+
+
+def get_or_create_computer(settings: dict, label: str | None = None) -> orm.Computer:
+    """A computer with these host, transport, scheduler and work directory: an existing one, or a new one,
+    configured for the current user."""
+    query = orm.QueryBuilder().append(
+        orm.Computer,
+        filters={
+            'hostname': settings['hostname'],
+            'transport_type': settings['transport'],
+            'scheduler_type': settings['scheduler'],
+        },
+    )
+    for computer in query.all(flat=True):
+        if computer.get_workdir() == settings['work_dir'] and computer.is_configured:
+            return computer
+    scheduler = settings['scheduler'].split('.')[-1]
+    label = label or f'dpgen-{settings["hostname"]}-{scheduler}'
+    existing = {computer.label for computer in orm.Computer.collection.all()}
+    candidate, number = label, 1
+    while candidate in existing:
+        number += 1
+        candidate = f'{label}-{number}'
+    computer = orm.Computer(
+        label=candidate,
+        hostname=settings['hostname'],
+        description='created by aiida-dpgen run from a DP-GEN machine.json',
+        transport_type=settings['transport'],
+        scheduler_type=settings['scheduler'],
+        workdir=settings['work_dir'],
+    ).store()
+    computer.set_minimum_job_poll_interval(10.0 if settings['transport'] == 'core.ssh' else 2.0)
+    computer.configure(**settings.get('ssh', {}))
+    return computer
+
+
+def get_or_create_code(computer: orm.Computer, code: dict, plugin: str, prepend_text: str = '') -> orm.InstalledCode:
+    executable = code['executable']
+    query = orm.QueryBuilder().append(
+        orm.InstalledCode,
+        filters={
+            'dbcomputer_id': computer.pk,
+            'attributes.filepath_executable': executable,
+            'attributes.input_plugin': plugin,
+        },
+    )
+    existing = query.first(flat=True)
+    if existing is not None:
+        return existing
+    label = pathlib.PurePath(executable).name
+    return orm.InstalledCode(
+        label=label,
+        computer=computer,
+        filepath_executable=executable,
+        default_calc_job_plugin=plugin,
+        with_mpi=code['withmpi'],
+        prepend_text=prepend_text,
+    ).store()
+
+
+def codes_from_machine(machines: dict[str, StepMachine], label_engine: str) -> dict[str, orm.InstalledCode]:
+    codes = {}
+    for step, machine in machines.items():
+        computer = get_or_create_computer(machine.computer)
+        plugin = STEP_PLUGINS.get(step) or LABEL_PLUGINS[label_engine]
+        codes[step] = get_or_create_code(computer, machine.code, plugin)
+    return codes
+
+
+def build_dpgen_builder(
+    param: DpgenParam,
+    codes: dict[str, orm.AbstractCode],
+    *,
+    machines: dict[str, StepMachine] | None = None,
+    protocol: str = 'balanced',
+):
+    """The DpgenWorkChain builder of a translated param.json, with ``codes`` per step (train, explore, label)."""
+    from aiida_dpgen.workflows.dpgen import DpgenWorkChain
+
+    labeler = install_labeler_files(param)
+    resources = {step: machine.resources for step, machine in (machines or {}).items() if machine.resources}
+    overrides = {}
+    if machines and 'explore' in machines:
+        overrides['explore'] = {'group_size': machines['explore'].group_size}
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        datasets=load_datasets(param),
+        configurations=load_configurations(param),
+        schedule=param.schedule,
+        selection=param.selection,
+        labeler=labeler,
+        protocol=protocol,
+        overrides=overrides,
+        resources=resources,
+    )
+    builder.train.numb_models = orm.Int(param.numb_models)
+    builder.train.base.dp.parameters = orm.Dict(param.training_parameters)
+    builder.train.base.dp.compress = orm.Bool(param.compress)
+    if param.train_reuse is not None:
+        builder.train_reuse = orm.Dict(param.train_reuse)
+    if param.max_excluded_ratio is not None:
+        builder.label.max_excluded_ratio = orm.Float(param.max_excluded_ratio)
+    return builder

@@ -1,0 +1,547 @@
+"""DP-GEN's run parameters (``param.json``) as the inputs of a :class:`~aiida_dpgen.workflows.dpgen.DpgenWorkChain`.
+
+:func:`translate_param` is plain Python: it reads the JSON, resolves paths and glob patterns as DP-GEN does,
+and returns a :class:`DpgenParam` with the loop's schedule, selection, training parameters and labeler
+specification, plus notes (what has no effect here, and why) and warnings (unknown keys). Nothing is stored;
+:mod:`aiida_dpgen.compat.build` turns it into nodes and a builder.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import glob
+import pathlib
+import re
+from collections.abc import Mapping
+
+from aiida_dpgen.compat.arguments import (
+    FP_STYLES,
+    JOB_NOT_SUPPORTED,
+    JOB_ONLY_DEFAULT,
+    DpgenInputError,
+    check_types,
+    classify_keys,
+    is_comment,
+    model_devi_job_arguments,
+    param_arguments,
+)
+from aiida_dpgen.exploration.schedule import from_model_devi_jobs
+
+LABELER_ENGINE = {'vasp': 'vasp', 'pwscf': 'quantumespresso', 'cp2k': 'cp2k', 'gaussian': 'gaussian'}
+
+
+@dataclasses.dataclass
+class DpgenParam:
+    """A translated ``param.json``: everything a DpgenWorkChain needs, as plain values and file paths."""
+
+    type_map: list[str]
+    init_data: dict[str, list[pathlib.Path]]
+    """dataset name (``init_000``, ...) -> the deepmd/npy system folders of that init_data_sys entry"""
+    configurations: dict[str, list[pathlib.Path]]
+    """system name (``sys_000`` for sys_configs[0], ...) -> configuration files, in DP-GEN's order"""
+    sys_format: str
+    numb_models: int
+    training_parameters: dict
+    compress: bool
+    train_reuse: dict | None
+    schedule: list[dict]
+    selection: dict
+    labeler: dict
+    labeler_files: dict[str, pathlib.Path]
+    """element -> pseudopotential (UPF or POTCAR) file the labeler needs installed"""
+    max_excluded_ratio: float | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def system_name(index: int) -> str:
+    """The name of ``sys_configs[index]``, as DP-GEN numbers its tasks (``task.000.*``)."""
+    return f'sys_{index:03d}'
+
+
+def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') -> DpgenParam:
+    """Validate and translate a DP-GEN ``param.json`` whose relative paths are relative to ``base_directory``."""
+    base = pathlib.Path(base_directory)
+    if not isinstance(jdata, Mapping):
+        raise DpgenInputError(f'param.json: expected a JSON object, got {type(jdata).__name__}')
+    fp_style = jdata.get('fp_style')
+    if fp_style not in FP_STYLES:
+        raise DpgenInputError(
+            f'not supported: param.json fp_style={fp_style!r}; aiida-dpgen labels with {", ".join(FP_STYLES)} '
+            '(or its own labelers, e.g. ase, through the Python API)'
+        )
+    arguments = param_arguments(fp_style)
+    data, notes, warnings = classify_keys(jdata, arguments, 'param.json ')
+    check_types(data, arguments, 'param.json')
+
+    type_map = list(data['type_map'])
+    names = [system_name(index) for index in range(len(data['sys_configs']))]
+    relative = _relative_levels(data, notes)
+    masses = _masses(data.get('mass_map', 'auto'), type_map)
+    stages = _schedule(data, names, base, relative=relative, masses=masses, notes=notes)
+    reuse = _train_reuse(data, notes)
+    _only_auto(data, ('init_batch_size', 'sys_batch_size'))
+    labeler, files, engine_notes = LABELER_TRANSLATORS[fp_style](data, type_map, base)
+    return DpgenParam(
+        type_map=type_map,
+        init_data=_init_data(data, base),
+        configurations=_configurations(data, names, base, warnings),
+        sys_format=data.get('sys_format', 'vasp/poscar'),
+        numb_models=data['numb_models'],
+        training_parameters=training_parameters(data['default_training_param'], notes),
+        compress=data.get('dp_compress', False),
+        train_reuse=reuse,
+        schedule=stages,
+        selection=_selection(data, names),
+        labeler=labeler,
+        labeler_files=files,
+        max_excluded_ratio=data.get('ratio_failed'),
+        notes=notes + engine_notes,
+        warnings=warnings,
+    )
+
+
+def _path(base: pathlib.Path, prefix: str | None, name: str) -> pathlib.Path:
+    return base / (prefix or '') / name
+
+
+def _init_data(data: Mapping, base: pathlib.Path) -> dict[str, list[pathlib.Path]]:
+    """Each init_data_sys entry, with DP-GEN's rule: every folder below it that holds a ``type.raw``."""
+    datasets = {}
+    for index, entry in enumerate(data['init_data_sys']):
+        path = _path(base, data.get('init_data_prefix'), entry)
+        if not path.is_dir():
+            raise DpgenInputError(
+                f'param.json init_data_sys[{index}]={entry!r}: {path} is not a folder; give deepmd/npy or deepmd/raw '
+                'systems (folders with type.raw), relative to init_data_prefix'
+            )
+        systems = sorted(found.parent for found in path.rglob('type.raw'))
+        if not systems:
+            raise DpgenInputError(
+                f'param.json init_data_sys[{index}]={entry!r}: no type.raw below {path}; expected deepmd/npy data'
+            )
+        datasets[f'init_{index:03d}'] = systems
+    return datasets
+
+
+def _configurations(data: Mapping, names: list[str], base: pathlib.Path, warnings: list[str]) -> dict:
+    """DP-GEN's order: the sorted matches of each pattern, pattern after pattern (not sorted overall)."""
+    configurations = {}
+    for index, patterns in enumerate(data['sys_configs']):
+        if isinstance(patterns, str) or not isinstance(patterns, list):
+            raise DpgenInputError(
+                f'param.json sys_configs[{index}]={patterns!r}: expected a list of glob patterns, e.g. ["POSCAR*"]'
+            )
+        files = []
+        for pattern in patterns:
+            pattern_path = str(_path(base, data.get('sys_configs_prefix'), pattern))
+            matches = sorted(glob.glob(pattern_path))  # noqa: PTH207 (absolute patterns, as DP-GEN globs them)
+            if not matches:
+                warnings.append(f'param.json sys_configs[{index}]: no file matches {pattern!r}')
+            files += [pathlib.Path(match) for match in matches]
+        if not files:
+            raise DpgenInputError(
+                f'param.json sys_configs[{index}]={patterns!r}: no file matches; check sys_configs_prefix and the '
+                'patterns (relative to the folder of param.json)'
+            )
+        configurations[names[index]] = files
+    return configurations
+
+
+def _masses(mass_map, type_map: list[str]) -> list[float] | None:
+    if mass_map == 'auto':
+        return None
+    if not isinstance(mass_map, list) or len(mass_map) != len(type_map):
+        raise DpgenInputError(
+            f'param.json mass_map={mass_map!r}: expected "auto" or one mass (amu) per type_map entry {type_map}'
+        )
+    return [float(mass) for mass in mass_map]
+
+
+def _relative_levels(data: Mapping, notes: list[str]) -> dict:
+    levels = {}
+    for flag, level, key in (('use_relative', 'epsilon', 'relative_f'), ('use_relative_v', 'epsilon_v', 'relative_v')):
+        if data.get(flag):
+            if level not in data:
+                raise DpgenInputError(f'param.json {flag}=true needs {level}: the level of the relative deviation')
+            levels[key] = data[level]
+        elif level in data:
+            notes.append(f'param.json {level} has no effect without {flag}=true (as in DP-GEN)')
+    return levels
+
+
+def _schedule(data, names, base, *, relative, masses, notes) -> list[dict]:
+    jobs = []
+    job_arguments = model_devi_job_arguments()
+    for number, job in enumerate(data['model_devi_jobs']):
+        where = f'param.json model_devi_jobs[{number}].'
+        if not isinstance(job, Mapping):
+            raise DpgenInputError(f'{where[:-1]}: expected an object with sys_idx, temps, nsteps, ...')
+        for key, default in JOB_ONLY_DEFAULT.items():
+            if job.get(key, default) != default:
+                raise DpgenInputError(f'not supported: {where}{key}={job[key]!r}; remove it')
+        for key in JOB_NOT_SUPPORTED:
+            if key in job:
+                raise DpgenInputError(
+                    f'not supported: {where}{key}; set trust levels per system with the top-level key instead'
+                )
+        extra = {key: job[key] for key in job if key not in JOB_ONLY_DEFAULT}
+        kept, _, job_warnings = classify_keys(extra, job_arguments, where)
+        notes.extend(job_warnings)
+        check_types(kept, job_arguments, where[:-1])
+        stage = {key: value for key, value in kept.items() if key not in ('template', 'rev_mat')}
+        stage.setdefault('dt', data['model_devi_dt'])
+        stage.update(relative)
+        if masses is not None:
+            stage['masses'] = masses
+        if 'template' in kept:
+            stage.update(_template(kept, where, base))
+        elif len(kept.get('press', [])) > 1 and kept.get('ensemble', 'nvt') in ('nvt', 'nve'):
+            notes.append(
+                f'{where}press: {kept["ensemble"]} runs each temperature once (DP-GEN would repeat the same task '
+                'once per pressure)'
+            )
+        jobs.append(stage)
+    try:
+        return from_model_devi_jobs(jobs, names)
+    except ValueError as exception:
+        raise DpgenInputError(f'param.json {exception}') from None
+
+
+def _template(job: Mapping, where: str, base: pathlib.Path) -> dict:
+    template, rev_mat = job['template'], job.get('rev_mat', {})
+    unsupported = sorted((set(template) | set(rev_mat)) - {'lmp'})
+    if unsupported:
+        raise DpgenInputError(f'not supported: {where}template/rev_mat {unsupported}; only the "lmp" template is')
+    path = base / template['lmp']
+    if not path.is_file():
+        raise DpgenInputError(f'{where}template.lmp={template["lmp"]!r}: {path} is not a file')
+    stage = {'template': path.read_text(), 'rev_mat': dict(rev_mat.get('lmp', {}))}
+    for key in ('temps', 'press', 'ensemble'):
+        if key in job:
+            raise DpgenInputError(f'{where}{key}: a template job takes its conditions from rev_mat.lmp, not {key}')
+    return stage
+
+
+def _selection(data: Mapping, names: list[str]) -> dict:
+    selection = {
+        'fp_task_max': data['fp_task_max'],
+        'fp_task_min': data['fp_task_min'],
+        'skip': data['model_devi_skip'],
+    }
+    per_system: dict[str, dict] = {}
+    for key, ours in (
+        ('model_devi_f_trust_lo', 'f_trust_lo'),
+        ('model_devi_f_trust_hi', 'f_trust_hi'),
+        ('model_devi_v_trust_lo', 'v_trust_lo'),
+        ('model_devi_v_trust_hi', 'v_trust_hi'),
+    ):
+        if key not in data:
+            continue
+        levels = _per_system(data[key], key, names)
+        selection[ours] = levels[names[0]]
+        for name, value in levels.items():
+            if value != selection[ours]:
+                per_system.setdefault(name, {})[ours] = value
+    if per_system:
+        selection['per_system'] = per_system
+    return selection
+
+
+def _per_system(value, key: str, names: list[str]) -> dict[str, float]:
+    """A trust level for every system from DP-GEN's scalar, list (by sys_idx) or dict (sys_idx -> level)."""
+    if isinstance(value, int | float):
+        return dict.fromkeys(names, float(value))
+    if isinstance(value, list):
+        if len(value) != len(names):
+            raise DpgenInputError(
+                f'param.json {key}={value!r}: a list needs one level per sys_configs entry ({len(names)})'
+            )
+        return {name: float(level) for name, level in zip(names, value, strict=True)}
+    levels = {}
+    for index, name in enumerate(names):
+        level = value.get(str(index), value.get(index))
+        if level is None:
+            raise DpgenInputError(f'param.json {key}: no level for system {index}; give one per sys_configs entry')
+        levels[name] = float(level)
+    return levels
+
+
+def _only_auto(data: Mapping, keys) -> None:
+    for key in keys:
+        value = data.get(key, 'auto')
+        values = value if isinstance(value, list) else [value]
+        if any(item != 'auto' for item in values):
+            raise DpgenInputError(
+                f'not supported: param.json {key}={value!r}; batch sizes come from default_training_param '
+                '(training.training_data.batch_size), "auto" by default'
+            )
+
+
+TRAINING_FILLED_HERE = (
+    ('model', 'type_map'),
+    ('model', 'descriptor', 'seed'),
+    ('model', 'fitting_net', 'seed'),
+    ('model', 'type_embedding', 'seed'),
+    ('training', 'seed'),
+    ('training', 'systems'),
+    ('training', 'set_prefix'),
+    ('training', 'training_data', 'systems'),
+    ('training', 'training_data', 'set_prefix'),
+)
+
+
+def training_parameters(parameters, notes: list[str]) -> dict:
+    """DP-GEN's ``default_training_param`` as TrainWorkChain parameters: without comments and the keys the loop
+    fills in (type map, seeds, data paths), ``stop_batch`` as ``numb_steps``, ``training.batch_size`` moved
+    into ``training_data`` (DeePMD-kit 1.x names)."""
+    if not isinstance(parameters, Mapping):
+        raise DpgenInputError(
+            'not supported: param.json default_training_param as a list (one input per model); give one dictionary'
+        )
+    parameters = _without_comments(copy.deepcopy(dict(parameters)))
+    for path in TRAINING_FILLED_HERE:
+        section = parameters
+        for key in path[:-1]:
+            section = section.get(key, {}) if isinstance(section, dict) else {}
+        if isinstance(section, dict) and section.pop(path[-1], None) is not None:
+            notes.append(f'default_training_param.{".".join(path)}: set by aiida-dpgen for every model, not taken')
+    training = parameters.setdefault('training', {})
+    if 'stop_batch' in training:
+        training['numb_steps'] = training.pop('stop_batch')
+    if 'batch_size' in training:
+        training.setdefault('training_data', {})['batch_size'] = training.pop('batch_size')
+    for key in ('disp_file', 'save_ckpt'):
+        training.pop(key, None)
+    return parameters
+
+
+def _without_comments(value):
+    if isinstance(value, dict):
+        return {key: _without_comments(item) for key, item in value.items() if not is_comment(key)}
+    if isinstance(value, list):
+        return [_without_comments(item) for item in value]
+    return value
+
+
+def _train_reuse(data: Mapping, notes: list[str]) -> dict | None:
+    """``training_reuse_*`` or ``training_init_model`` as the loop's ``train_reuse`` (start from the previous
+    ensemble from the second iteration on)."""
+    reuse_iter = data.get('training_reuse_iter')
+    if reuse_iter is None:
+        if data.get('training_init_model'):
+            return {}
+        return None
+    if reuse_iter > 1:
+        raise DpgenInputError(
+            f'not supported: param.json training_reuse_iter={reuse_iter}; aiida-dpgen reuses the previous ensemble '
+            'from the first retraining on (training_reuse_iter 0 or 1)'
+        )
+    if data.get('training_reuse_old_ratio', 'auto') != 'auto':
+        raise DpgenInputError(
+            f'not supported: param.json training_reuse_old_ratio={data["training_reuse_old_ratio"]!r}; every frame '
+            'is sampled with the same probability (remove the key)'
+        )
+    notes.append(
+        'param.json training_reuse_iter: every frame is sampled with the same probability; DP-GEN\'s "auto" '
+        'old/new data ratio is not applied'
+    )
+    reuse: dict = {}
+    steps = data.get('training_reuse_numb_steps', data.get('training_reuse_stop_batch'))
+    if steps is not None:
+        reuse.setdefault('training', {})['numb_steps'] = steps
+    if data.get('training_reuse_start_lr') is not None:
+        reuse['learning_rate'] = {'start_lr': data['training_reuse_start_lr']}
+    for key in ('start_pref_e', 'start_pref_f'):
+        if data.get(f'training_reuse_{key}') is not None:
+            reuse.setdefault('loss', {})[key] = data[f'training_reuse_{key}']
+    return reuse
+
+
+def _pp_files(data: Mapping, type_map: list[str], base: pathlib.Path) -> list[pathlib.Path]:
+    files = [_path(base, data['fp_pp_path'], name) for name in data['fp_pp_files']]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise DpgenInputError(f'param.json fp_pp_files: {missing} not found (relative to fp_pp_path)')
+    if len(files) != len(type_map):
+        raise DpgenInputError(
+            f'param.json fp_pp_files={data["fp_pp_files"]!r}: expected one file per type_map entry {type_map}'
+        )
+    return files
+
+
+_UPF_ELEMENT = (
+    re.compile(r'element\s*=\s*"\s*([A-Z][a-z]?)\s*"', re.IGNORECASE),
+    re.compile(r'^\s*([A-Z][a-z]?)\s+Element', re.MULTILINE),
+)
+
+
+def upf_element(path: pathlib.Path) -> str:
+    header = path.read_text(errors='replace')[:20000]
+    for pattern in _UPF_ELEMENT:
+        match = pattern.search(header)
+        if match:
+            return match[1].capitalize()
+    raise DpgenInputError(f'param.json fp_pp_files: {path} has no element in its UPF header; is it a UPF file?')
+
+
+PW_SET_BY_PLUGIN = {
+    'control': ('pseudo_dir', 'outdir', 'prefix'),
+    'system': ('nat', 'ntyp', 'ibrav', 'celldm', 'a', 'b', 'c'),
+}
+
+
+def _pwscf(data: Mapping, type_map: list[str], base: pathlib.Path):
+    """pw.x: the namelists of ``user_fp_params`` (or DP-GEN's ``fp_params`` shorthand) as PwBaseWorkChain
+    overrides, ``kspacing`` as ``kpoints_distance`` (both in 1/Å with 2π included), the UPF files as a family."""
+    notes = []
+    elements = {}
+    for path in _pp_files(data, type_map, base):
+        elements[upf_element(path)] = path
+    if sorted(elements) != sorted(type_map):
+        raise DpgenInputError(
+            f'param.json fp_pp_files: the UPF files are for {sorted(elements)}, type_map is {type_map}; '
+            'give one UPF file per element'
+        )
+    if list(elements) != type_map:
+        notes.append(
+            f'param.json fp_pp_files are not in type_map order {type_map}; each is used for the element its UPF '
+            'header names'
+        )
+    namelists, kspacing = _pw_namelists(data, notes)
+    calculation = namelists.get('CONTROL', {}).get('calculation', 'scf')
+    if calculation != 'scf':
+        raise DpgenInputError(f'param.json user_fp_params.control.calculation={calculation!r}: labels need "scf"')
+    system = namelists.setdefault('SYSTEM', {})
+    if 'ecutwfc' in system and 'ecutrho' not in system:
+        system['ecutrho'] = 4 * system['ecutwfc']
+    overrides: dict = {'pw': {'parameters': namelists}}
+    if kspacing is None:
+        raise DpgenInputError('param.json user_fp_params.kspacing: missing; the k-point spacing (1/Å, 2π included)')
+    overrides['kpoints_distance'] = kspacing
+    return {'engine': 'quantumespresso', 'overrides': overrides}, elements, notes
+
+
+def _pw_namelists(data: Mapping, notes: list[str]) -> tuple[dict, float | None]:
+    """The pw.x namelists (upper-case names) and k-point spacing of ``user_fp_params`` or ``fp_params``."""
+    if 'user_fp_params' in data:
+        params = copy.deepcopy(data['user_fp_params'])
+        kspacing = params.pop('kspacing', None)
+        namelists = {}
+        for name, values in params.items():
+            if not isinstance(values, Mapping):
+                raise DpgenInputError(f'param.json user_fp_params.{name}: expected a namelist dictionary')
+            kept = dict(values)
+            for key in PW_SET_BY_PLUGIN.get(name.lower(), ()):
+                if kept.pop(key, None) is not None:
+                    notes.append(f'param.json user_fp_params.{name}.{key}: set by aiida-quantumespresso, not taken')
+            namelists[name.upper()] = kept
+        return namelists, kspacing
+    if 'fp_params' in data:
+        fp_params = data['fp_params']
+        system = {'ecutwfc': fp_params['ecut'], 'vdw_corr': 'TS', 'ts_vdw_econv_thr': fp_params['ediff'], 'nosym': True}
+        if 'smearing' in fp_params:
+            system['smearing'] = fp_params['smearing'].lower()
+        if 'sigma' in fp_params:
+            system['degauss'] = fp_params['sigma']
+        return {'SYSTEM': system}, fp_params.get('kspacing')
+    raise DpgenInputError('param.json fp_style "pwscf" needs user_fp_params (or fp_params): the pw.x settings')
+
+
+def read_incar(path: pathlib.Path) -> dict:
+    """An INCAR as lower-case tags with numbers, booleans and strings, as aiida-vasp takes them."""
+    incar = {}
+    for line in path.read_text().splitlines():
+        for statement in line.split('#')[0].split('!')[0].split(';'):
+            key, separator, value = statement.partition('=')
+            if not separator:
+                continue
+            incar[key.strip().lower()] = _incar_value(value.strip())
+    return incar
+
+
+def _incar_value(text: str):
+    lowered = text.lower().strip('.')
+    if lowered in ('true', 't'):
+        return True
+    if lowered in ('false', 'f'):
+        return False
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _vasp(data: Mapping, type_map: list[str], base: pathlib.Path):
+    """VASP: the INCAR tags as overrides (KSPACING as the k-point spacing), POTCARs in type_map order."""
+    path = base / data['fp_incar']
+    if not path.is_file():
+        raise DpgenInputError(f'param.json fp_incar={data["fp_incar"]!r}: {path} is not a file')
+    incar = read_incar(path)
+    specification: dict = {'engine': 'vasp', 'overrides': incar}
+    if 'kspacing' in incar:
+        specification['kpoints_spacing'] = incar.pop('kspacing')
+        incar.pop('kgamma', None)
+    files = dict(zip(type_map, _pp_files(data, type_map, base), strict=True))
+    return specification, files, ['param.json fp_incar: INCAR tags it does not set come from the labeler protocol']
+
+
+def _cp2k(data: Mapping, type_map: list[str], base: pathlib.Path):
+    """CP2K: ``user_fp_params`` merged into the labeler's input; the KIND section's basis sets and potentials by
+    element."""
+    if 'user_fp_params' not in data:
+        raise DpgenInputError('param.json fp_style "cp2k" needs user_fp_params: the CP2K input as a dictionary')
+    parameters = copy.deepcopy(data['user_fp_params'])
+    specification: dict = {'engine': 'cp2k'}
+    kinds = parameters.get('FORCE_EVAL', {}).get('SUBSYS', {}).pop('KIND', None)
+    if kinds is not None:
+        names = kinds.get('_')
+        names = [names] if isinstance(names, str) else names
+        for key, ours in (('BASIS_SET', 'basis_set'), ('POTENTIAL', 'potential')):
+            values = kinds.get(key)
+            if values is None:
+                continue
+            values = [values] * len(names) if isinstance(values, str) else values
+            specification[ours] = dict(zip(names, values, strict=True))
+        if not parameters['FORCE_EVAL']['SUBSYS']:
+            parameters['FORCE_EVAL'].pop('SUBSYS')
+    specification['overrides'] = parameters
+    return specification, {}, ['param.json user_fp_params: sections it does not set come from the labeler protocol']
+
+
+GAUSSIAN_NOT_SUPPORTED = ('keywords_high_multiplicity', 'fragment_guesses', 'basis_set')
+
+
+def _gaussian(data: Mapping, type_map: list[str], base: pathlib.Path):
+    """Gaussian: ``keywords`` as the route line (as DP-GEN writes it), charge, multiplicity and processors."""
+    fp_params = dict(data['fp_params'])
+    for key in GAUSSIAN_NOT_SUPPORTED:
+        if key in fp_params:
+            raise DpgenInputError(f'not supported: param.json fp_params.{key}; remove it')
+    keywords = fp_params.get('keywords')
+    if isinstance(keywords, list):
+        if len(keywords) != 1:
+            raise DpgenInputError('not supported: param.json fp_params.keywords as several link steps; give one line')
+        keywords = keywords[0]
+    if not isinstance(keywords, str) or not keywords.strip():
+        raise DpgenInputError('param.json fp_params.keywords: missing; the route line, e.g. "force B3LYP 6-31G(d)"')
+    route = dict.fromkeys(keywords.split())
+    if not any(token.lower().startswith('force') for token in route):
+        raise DpgenInputError(f'param.json fp_params.keywords={keywords!r}: add "force", labels need the forces')
+    overrides: dict = {'functional': '', 'basis_set': '', 'route_parameters': route}
+    if 'nproc' in fp_params:
+        overrides['link0_parameters'] = {'%nprocshared': str(fp_params['nproc'])}
+    specification: dict = {'engine': 'gaussian', 'overrides': overrides}
+    multiplicity = fp_params.get('multiplicity', 'auto')
+    if multiplicity != 'auto':
+        specification['multiplicity'] = multiplicity
+    if 'charge' in fp_params:
+        specification['charge'] = fp_params['charge']
+    notes = ['param.json fp_params.keywords: the protocol also sets the SCF cycle limit and convergence']
+    return specification, {}, notes
+
+
+LABELER_TRANSLATORS = {'pwscf': _pwscf, 'vasp': _vasp, 'cp2k': _cp2k, 'gaussian': _gaussian}
