@@ -272,8 +272,15 @@ def export_data_command(identifier, directory, fmt, profile):
     show_default=True,
     help='Protocol for what param.json does not set (e.g. the labeler settings it leaves open).',
 )
+@click.option(
+    '--continue-from',
+    'continue_from',
+    default=None,
+    metavar='GROUP',
+    help='Continue an imported DP-GEN run (`aiida-dpgen import-dpgen`): its iterations are reused, not rerun.',
+)
 @click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
-def run_command(param, machine, dry_run, submit, codes, protocol, profile):  # noqa: PLR0917 (click's options)
+def run_command(param, machine, dry_run, submit, codes, protocol, continue_from, profile):  # noqa: PLR0917 (click)
     """Run DP-GEN's PARAM (param.json) on the computers of MACHINE (machine.json, dpdispatcher's format).
 
     Paths in PARAM are relative to its folder, as when dpgen runs there. Without MACHINE, give every step's
@@ -305,6 +312,9 @@ def run_command(param, machine, dry_run, submit, codes, protocol, profile):  # n
     if dry_run:
         click.echo(describe_run(translated, machines))
         return
+    notes = translated.notes + [note for step in (machines or {}).values() for note in step.notes]
+    for note in notes:
+        click.echo(f'note: {note}', err=True)
     for warning in translated.warnings:
         click.echo(f'warning: {warning}', err=True)
 
@@ -319,7 +329,9 @@ def run_command(param, machine, dry_run, submit, codes, protocol, profile):  # n
     step_codes = codes_from_machine(machines, engine) if machines else {}
     step_codes.update({step: load_code(label) for step, label in chosen.items()})
     try:
-        builder = build_dpgen_builder(translated, step_codes, machines=machines, protocol=protocol)
+        builder = build_dpgen_builder(
+            translated, step_codes, machines=machines, protocol=protocol, continue_from=continue_from
+        )
     except ValueError as exception:
         raise click.ClickException(str(exception)) from exception
     if submit:
@@ -328,3 +340,38 @@ def run_command(param, machine, dry_run, submit, codes, protocol, profile):  # n
         return
     _, node = run_get_node(builder)
     click.echo(f'DpgenWorkChain<{node.pk}> {node.process_state.value}, exit status {node.exit_status}')
+
+
+@cli.command('import-dpgen')
+@click.argument('workdir', type=click.Path(exists=True, file_okay=False))
+@click.option(
+    '--param',
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help='The param.json the run used (default: WORKDIR/param.json).',
+)
+@click.option('--group', 'group_label', default=None, help='Group of the imported nodes (default: dpgen-import/NAME).')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+def import_dpgen_command(workdir, param, group_label, profile):
+    """Import the complete iterations of the DP-GEN run in WORKDIR (iter.*, record.dpgen): models, data and
+    per-iteration statistics, so that `aiida-dpgen run PARAM MACHINE --continue-from GROUP` continues it."""
+    import json
+    import pathlib
+
+    param_path = pathlib.Path(param or pathlib.Path(workdir) / 'param.json')
+    if not param_path.is_file():
+        raise click.UsageError(f"{param_path} does not exist; give the run's param.json with --param")
+    _load(profile)
+    from aiida_dpgen.compat.importer import import_dpgen_run
+    from aiida_dpgen.loop.report import HEADER, format_row
+
+    try:
+        imported = import_dpgen_run(workdir, json.loads(param_path.read_text()), group_label=group_label)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    iterations = imported['restart_from']
+    click.echo(f'{len(iterations)} iteration(s) of {workdir} imported into group {imported["group"].label}')
+    click.echo(HEADER)
+    for name in sorted(iterations):
+        click.echo(format_row(iterations[name]['report'].get_dict()))
+    click.echo(f'continue with: aiida-dpgen run {param_path} MACHINE --continue-from {imported["group"].label}')

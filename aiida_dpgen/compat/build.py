@@ -17,6 +17,7 @@ from aiida import orm
 
 from aiida_dpgen.compat.machine import StepMachine
 from aiida_dpgen.compat.param import DpgenParam
+from aiida_dpgen.compat.workdir import read_labeled_systems
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 
 LABEL_PLUGINS = {
@@ -31,7 +32,7 @@ STEP_PLUGINS = {'train': 'dpgen.train', 'explore': 'dpgen.lammps'}
 def load_datasets(param: DpgenParam) -> dict[str, LabeledDatasetData]:
     datasets = {}
     for name, folders in param.init_data.items():
-        systems = [dpdata.LabeledSystem(str(folder), fmt='deepmd/npy', type_map=param.type_map) for folder in folders]
+        systems = [system for folder in folders for system in read_labeled_systems(folder, param.type_map)]
         datasets[name] = LabeledDatasetData(systems, type_map=param.type_map)
     return datasets
 
@@ -152,19 +153,34 @@ def build_dpgen_builder(
     *,
     machines: dict[str, StepMachine] | None = None,
     protocol: str = 'balanced',
+    continue_from: str | None = None,
 ):
-    """The DpgenWorkChain builder of a translated param.json, with ``codes`` per step (train, explore, label)."""
+    """The DpgenWorkChain builder of a translated param.json, with ``codes`` per step (train, explore, label).
+
+    :param continue_from: the group of an imported DP-GEN run (:func:`aiida_dpgen.compat.importer.import_dpgen_run`):
+        its initial data, configurations and iterations are taken, so the loop continues after them.
+    """
     from aiida_dpgen.workflows.dpgen import DpgenWorkChain
 
     labeler = install_labeler_files(param)
+    if codes['label'].with_mpi is not None:
+        # the engine protocols ask for MPI; a DP-GEN command without a launcher runs the executable as it is
+        labeler['options'] = {'withmpi': codes['label'].with_mpi}
     resources = {step: machine.resources for step, machine in (machines or {}).items() if machine.resources}
     overrides = {}
     if machines and 'explore' in machines:
         overrides['explore'] = {'group_size': machines['explore'].group_size}
+    if continue_from is not None:
+        from aiida_dpgen.compat.importer import load_dpgen_import
+
+        imported = load_dpgen_import(continue_from)
+        datasets, configurations = imported['datasets'], imported['configurations']
+    else:
+        datasets, configurations = load_datasets(param), load_configurations(param)
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
-        datasets=load_datasets(param),
-        configurations=load_configurations(param),
+        datasets=datasets,
+        configurations=configurations,
         schedule=param.schedule,
         selection=param.selection,
         labeler=labeler,
@@ -179,4 +195,6 @@ def build_dpgen_builder(
         builder.train_reuse = orm.Dict(param.train_reuse)
     if param.max_excluded_ratio is not None:
         builder.label.max_excluded_ratio = orm.Float(param.max_excluded_ratio)
+    if continue_from is not None:
+        builder.restart_from = imported['restart_from']
     return builder

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import glob
 import pathlib
 import re
 from collections.abc import Mapping
@@ -26,7 +25,9 @@ from aiida_dpgen.compat.arguments import (
     model_devi_job_arguments,
     param_arguments,
 )
+from aiida_dpgen.compat.workdir import VIRIAL_OFF, configuration_files, initial_data_paths
 from aiida_dpgen.exploration.schedule import from_model_devi_jobs
+from aiida_dpgen.exploration.selection import SelectionSettings
 
 LABELER_ENGINE = {'vasp': 'vasp', 'pwscf': 'quantumespresso', 'cp2k': 'cp2k', 'gaussian': 'gaussian'}
 
@@ -79,14 +80,14 @@ def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') ->
     names = [system_name(index) for index in range(len(data['sys_configs']))]
     relative = _relative_levels(data, notes)
     masses = _masses(data.get('mass_map', 'auto'), type_map)
-    stages = _schedule(data, names, base, relative=relative, masses=masses, notes=notes)
+    stages = _schedule(data, names, base, relative=relative, masses=masses, notes=notes, warnings=warnings)
     reuse = _train_reuse(data, notes)
     _only_auto(data, ('init_batch_size', 'sys_batch_size'))
     labeler, files, engine_notes = LABELER_TRANSLATORS[fp_style](data, type_map, base)
     return DpgenParam(
         type_map=type_map,
-        init_data=_init_data(data, base),
-        configurations=_configurations(data, names, base, warnings),
+        init_data=_paths(initial_data_paths, base, data),
+        configurations=dict(zip(names, _paths(configuration_files, base, data), strict=True)),
         sys_format=data.get('sys_format', 'vasp/poscar'),
         numb_models=data['numb_models'],
         training_parameters=training_parameters(data['default_training_param'], notes),
@@ -106,47 +107,13 @@ def _path(base: pathlib.Path, prefix: str | None, name: str) -> pathlib.Path:
     return base / (prefix or '') / name
 
 
-def _init_data(data: Mapping, base: pathlib.Path) -> dict[str, list[pathlib.Path]]:
-    """Each init_data_sys entry, with DP-GEN's rule: every folder below it that holds a ``type.raw``."""
-    datasets = {}
-    for index, entry in enumerate(data['init_data_sys']):
-        path = _path(base, data.get('init_data_prefix'), entry)
-        if not path.is_dir():
-            raise DpgenInputError(
-                f'param.json init_data_sys[{index}]={entry!r}: {path} is not a folder; give deepmd/npy or deepmd/raw '
-                'systems (folders with type.raw), relative to init_data_prefix'
-            )
-        systems = sorted(found.parent for found in path.rglob('type.raw'))
-        if not systems:
-            raise DpgenInputError(
-                f'param.json init_data_sys[{index}]={entry!r}: no type.raw below {path}; expected deepmd/npy data'
-            )
-        datasets[f'init_{index:03d}'] = systems
-    return datasets
-
-
-def _configurations(data: Mapping, names: list[str], base: pathlib.Path, warnings: list[str]) -> dict:
-    """DP-GEN's order: the sorted matches of each pattern, pattern after pattern (not sorted overall)."""
-    configurations = {}
-    for index, patterns in enumerate(data['sys_configs']):
-        if isinstance(patterns, str) or not isinstance(patterns, list):
-            raise DpgenInputError(
-                f'param.json sys_configs[{index}]={patterns!r}: expected a list of glob patterns, e.g. ["POSCAR*"]'
-            )
-        files = []
-        for pattern in patterns:
-            pattern_path = str(_path(base, data.get('sys_configs_prefix'), pattern))
-            matches = sorted(glob.glob(pattern_path))  # noqa: PTH207 (absolute patterns, as DP-GEN globs them)
-            if not matches:
-                warnings.append(f'param.json sys_configs[{index}]: no file matches {pattern!r}')
-            files += [pathlib.Path(match) for match in matches]
-        if not files:
-            raise DpgenInputError(
-                f'param.json sys_configs[{index}]={patterns!r}: no file matches; check sys_configs_prefix and the '
-                'patterns (relative to the folder of param.json)'
-            )
-        configurations[names[index]] = files
-    return configurations
+def _paths(finder, base: pathlib.Path, data: Mapping):
+    """The initial data or configuration files as DP-GEN finds them (the same rules as the working-directory
+    import), errors in param.json's words."""
+    try:
+        return finder(base, data)
+    except ValueError as exception:
+        raise DpgenInputError(str(exception).replace('param.', 'param.json ', 1)) from None
 
 
 def _masses(mass_map, type_map: list[str]) -> list[float] | None:
@@ -171,7 +138,7 @@ def _relative_levels(data: Mapping, notes: list[str]) -> dict:
     return levels
 
 
-def _schedule(data, names, base, *, relative, masses, notes) -> list[dict]:
+def _schedule(data, names, base, *, relative, masses, notes, warnings) -> list[dict]:
     jobs = []
     job_arguments = model_devi_job_arguments()
     for number, job in enumerate(data['model_devi_jobs']):
@@ -188,7 +155,7 @@ def _schedule(data, names, base, *, relative, masses, notes) -> list[dict]:
                 )
         extra = {key: job[key] for key in job if key not in JOB_ONLY_DEFAULT}
         kept, _, job_warnings = classify_keys(extra, job_arguments, where)
-        notes.extend(job_warnings)
+        warnings.extend(job_warnings)
         check_types(kept, job_arguments, where[:-1])
         stage = {key: value for key, value in kept.items() if key not in ('template', 'rev_mat')}
         stage.setdefault('dt', data['model_devi_dt'])
@@ -230,22 +197,29 @@ def _selection(data: Mapping, names: list[str]) -> dict:
         'fp_task_min': data['fp_task_min'],
         'skip': data['model_devi_skip'],
     }
+    levels = {
+        ours: _per_system(data.get(key, default), key, names)
+        for key, ours, default in (
+            ('model_devi_f_trust_lo', 'f_trust_lo', None),
+            ('model_devi_f_trust_hi', 'f_trust_hi', None),
+            ('model_devi_v_trust_lo', 'v_trust_lo', VIRIAL_OFF),
+            ('model_devi_v_trust_hi', 'v_trust_hi', VIRIAL_OFF),
+        )
+    }
+    if all(value >= VIRIAL_OFF for key in ('v_trust_lo', 'v_trust_hi') for value in levels[key].values()):
+        del levels['v_trust_lo'], levels['v_trust_hi']
     per_system: dict[str, dict] = {}
-    for key, ours in (
-        ('model_devi_f_trust_lo', 'f_trust_lo'),
-        ('model_devi_f_trust_hi', 'f_trust_hi'),
-        ('model_devi_v_trust_lo', 'v_trust_lo'),
-        ('model_devi_v_trust_hi', 'v_trust_hi'),
-    ):
-        if key not in data:
-            continue
-        levels = _per_system(data[key], key, names)
-        selection[ours] = levels[names[0]]
-        for name, value in levels.items():
+    for ours, by_system in levels.items():
+        selection[ours] = by_system[names[0]]
+        for name, value in by_system.items():
             if value != selection[ours]:
                 per_system.setdefault(name, {})[ours] = value
     if per_system:
         selection['per_system'] = per_system
+    try:
+        SelectionSettings.from_dict(selection, names)
+    except ValueError as exception:
+        raise DpgenInputError(f'param.json model_devi_*_trust_*: {exception}') from None
     return selection
 
 

@@ -162,9 +162,8 @@ class LabelWorkChain(WorkChain):
             orm.Str(self.ctx.labeler.engine), orm.List(self.ctx.type_map), Dict(self.ctx.summary), **self.ctx.frames
         )
         self.out('summary', outputs['summary'])
-        if 'dataset' not in outputs:
-            return self.exit_codes.ERROR_NO_LABELS.format(count=len(self.ctx.structures))
-        self.out('dataset', outputs['dataset'])
+        if 'dataset' in outputs:
+            self.out('dataset', outputs['dataset'])
         summary = self.ctx.summary
         limit = self.inputs.get('max_excluded_ratio')
         if limit is not None and summary['excluded'] > limit.value * summary['frames']:
@@ -174,4 +173,6 @@ class LabelWorkChain(WorkChain):
                 reasons=summary['excluded_by_reason'],
                 limit=limit.value,
             )
+        if 'dataset' not in outputs:
+            return self.exit_codes.ERROR_NO_LABELS.format(count=len(self.ctx.structures))
         return None

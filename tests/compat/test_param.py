@@ -53,7 +53,7 @@ def test_common_keys_translate(example):
         if jdata.get('use_relative'):
             assert stage['relative_f'] == jdata['epsilon']
 
-    assert param.selection == {
+    assert param.selection == {  # DP-GEN's virial levels default to 1e10: off
         'fp_task_max': jdata['fp_task_max'],
         'fp_task_min': jdata['fp_task_min'],
         'skip': jdata['model_devi_skip'],
@@ -162,6 +162,7 @@ def vasp_example(tmp_path):
         ({'shuffle_poscar': True}, r'not supported: param.json shuffle_poscar=True'),
         ({'model_devi_f_trust_lo': [0.05]}, r'a list needs one level per sys_configs entry \(2\)'),
         ({'mass_map': [1]}, r'mass_map=\[1\]: expected "auto" or one mass'),
+        ({'model_devi_v_trust_hi': 0.3}, r'model_devi_\*_trust_\*: .*v_lo=10000000000.0 and v_hi=0.3'),
         ({'training_reuse_iter': 3}, r'not supported: param.json training_reuse_iter=3'),
         ({'init_batch_size': [1]}, r'not supported: param.json init_batch_size'),
         ({'sys_configs': [['nothing*/POSCAR'], ['no/POSCAR']]}, r'sys_configs\[0\].*no file matches'),
@@ -193,6 +194,7 @@ def test_per_system_trust_levels_and_reuse(vasp_example):
     changed = {
         **jdata,
         'model_devi_f_trust_lo': [0.05, 0.08],
+        'model_devi_v_trust_lo': 0.1,
         'model_devi_v_trust_hi': {'0': 0.5, '1': 0.6},
         'training_reuse_iter': 1,
         'training_reuse_numb_steps': 1000,
@@ -202,6 +204,7 @@ def test_per_system_trust_levels_and_reuse(vasp_example):
     }
     param = translate_param(changed, base)
     assert param.selection['f_trust_lo'] == 0.05 and param.selection['v_trust_hi'] == 0.5
+    assert param.selection['v_trust_lo'] == 0.1
     assert param.selection['per_system'] == {'sys_001': {'f_trust_lo': 0.08, 'v_trust_hi': 0.6}}
     assert param.train_reuse == {
         'training': {'numb_steps': 1000},
@@ -209,6 +212,20 @@ def test_per_system_trust_levels_and_reuse(vasp_example):
         'loss': {'start_pref_f': 100},
     }
     assert all(stage['masses'] == [1.0, 12.0] for stage in param.schedule)
+
+
+@pytest.mark.parametrize(
+    ('levels', 'expected'),
+    [
+        ({'model_devi_v_trust_lo': 1e10, 'model_devi_v_trust_hi': 1e10}, {}),
+        ({'model_devi_v_trust_lo': 0.5}, {'v_trust_lo': 0.5, 'v_trust_hi': 1e10}),
+        ({'model_devi_v_trust_lo': 0.5, 'model_devi_v_trust_hi': 1.0}, {'v_trust_lo': 0.5, 'v_trust_hi': 1.0}),
+    ],
+)
+def test_virial_levels_with_dpgen_defaults(vasp_example, levels, expected):
+    jdata, base = vasp_example
+    selection = translate_param({**jdata, **levels}, base).selection
+    assert {key: value for key, value in selection.items() if key.startswith('v_')} == expected
 
 
 def test_template_job(vasp_example):
