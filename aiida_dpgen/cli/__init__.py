@@ -319,6 +319,7 @@ def run_command(param, machine, dry_run, submit, codes, protocol, continue_from,
         click.echo(f'warning: {warning}', err=True)
 
     _load(profile)
+    from aiida.common.exceptions import MultipleObjectsError, NotExistent
     from aiida.engine import run_get_node
     from aiida.engine import submit as submit_process
     from aiida.orm import load_code
@@ -326,13 +327,13 @@ def run_command(param, machine, dry_run, submit, codes, protocol, continue_from,
     from aiida_dpgen.compat.build import build_dpgen_builder, codes_from_machine
 
     engine = translated.labeler['engine']
-    step_codes = codes_from_machine(machines, engine) if machines else {}
-    step_codes.update({step: load_code(label) for step, label in chosen.items()})
     try:
+        step_codes = codes_from_machine(machines, engine) if machines else {}
+        step_codes.update({step: load_code(label) for step, label in chosen.items()})
         builder = build_dpgen_builder(
             translated, step_codes, machines=machines, protocol=protocol, continue_from=continue_from
         )
-    except ValueError as exception:
+    except (ValueError, NotExistent, MultipleObjectsError) as exception:
         raise click.ClickException(str(exception)) from exception
     if submit:
         node = submit_process(builder)

@@ -83,6 +83,11 @@ def install_labeler_files(param: DpgenParam) -> dict:
 def get_or_create_computer(settings: dict, label: str | None = None) -> orm.Computer:
     """A computer with these host, transport, scheduler and work directory: an existing one, or a new one,
     configured for the current user."""
+    if not pathlib.PurePosixPath(settings['work_dir']).is_absolute():
+        raise ValueError(
+            f"machine.json remote_root={settings['work_dir']!r}: AiiDA needs an absolute path for the computer's "
+            'work directory; set remote_root to one'
+        )
     query = orm.QueryBuilder().append(
         orm.Computer,
         filters={

@@ -112,3 +112,33 @@ def test_describe_lists_every_stage(tmp_path):
         in plan
     )
     assert json.dumps({'fp_task_max': 20, 'fp_task_min': 5, 'skip': 0, 'f_trust_lo': 0.05, 'f_trust_hi': 0.15}) in plan
+
+
+def test_ssh_computer_is_configured_with_keys(slurm_qe_machines, aiida_profile_clean):
+    """machine.json's SSHContext + Slurm: a core.ssh computer with the user's name, port and key, no password."""
+    from aiida_dpgen.compat.build import get_or_create_computer
+
+    with pytest.raises(ValueError, match=r"remote_root='PATH_TO_WORK': AiiDA needs an absolute path"):
+        get_or_create_computer(slurm_qe_machines['train'].computer)
+    for machine in slurm_qe_machines.values():
+        machine.computer['work_dir'] = '/scratch/dpgen'
+    computer = get_or_create_computer(slurm_qe_machines['train'].computer)
+    assert (computer.label, computer.transport_type, computer.scheduler_type) == (
+        'dpgen-localhost-slurm',
+        'core.ssh',
+        'core.slurm',
+    )
+    assert computer.get_workdir() == '/scratch/dpgen'
+    auth = computer.get_authinfo(orm.User.collection.get_default()).get_auth_params()
+    assert (auth['username'], auth['port']) == ('USERNAME', 22)
+    assert 'password' not in auth
+    assert get_or_create_computer(slurm_qe_machines['train'].computer).pk == computer.pk, 'found again'
+    other = get_or_create_computer(slurm_qe_machines['label'].computer)
+    assert other.hostname == 'xxx.xxx.xxx.xxx' and other.label == 'dpgen-xxx.xxx.xxx.xxx-slurm'
+
+
+@pytest.fixture
+def slurm_qe_machines():
+    from .dpgen_examples import FIXTURES
+
+    return translate_machine(json.loads((FIXTURES / 'machine-slurm-qe.json').read_text()))

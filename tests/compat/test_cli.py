@@ -38,3 +38,11 @@ def test_without_machine_every_code_is_needed(tmp_path):
     result = CliRunner().invoke(cli, ['run', str(base / 'param.json'), '--code', 'train=dp'])
     assert result.exit_code == 2
     assert 'give MACHINE (machine.json) or --code for each of train, explore and label' in result.output
+
+
+def test_a_code_that_does_not_exist_is_named(tmp_path, aiida_profile):
+    _, base = example_tree(tmp_path, 'cp2k')
+    codes = ['--code', 'train=nothing-here', '--code', 'explore=lmp', '--code', 'label=cp2k']
+    result = CliRunner().invoke(cli, ['run', str(base / 'param.json'), *codes])
+    assert result.exit_code == 1
+    assert 'nothing-here' in result.output and 'Error:' in result.output
