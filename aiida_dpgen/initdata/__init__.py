@@ -1,0 +1,1 @@
+"""Initial data and configurations of the loop (DP-GEN init_bulk and init_surf)."""
