@@ -100,7 +100,7 @@ def _seeded(seed: int):
 
 
 def perturbed(
-    atoms: Atoms, count: int, cell_fraction: float, atom_distance: float, seed: int, style: str = 'normal'
+    atoms: Atoms, count: int, *, cell_fraction: float, atom_distance: float, seed: int, style: str = 'normal'
 ) -> list[Atoms]:
     """``count`` copies of ``atoms`` with the cell strained by up to ``cell_fraction`` and every atom moved by
     about ``atom_distance`` Å, as dpdata (and so DP-GEN) perturbs; reproducible for a ``seed``."""

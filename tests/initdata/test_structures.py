@@ -24,7 +24,7 @@ def test_crystals_from_ase_reference_or_given_lattice():
         crystal('Cu', 'bcc')
     with pytest.raises(ValueError, match="structure='bct': expected one of fcc, hcp, bcc, sc, diamond"):
         crystal('Cu', 'bct', 3.0)
-    with pytest.raises(ValueError, match='lattice_constant=-3.0: expected a positive length'):
+    with pytest.raises(ValueError, match=r'lattice_constant=-3\.0: expected a positive length'):
         crystal('Cu', 'fcc', -3.0)
 
 
@@ -72,7 +72,7 @@ def test_perturbation_is_dpdata_s_reproducible_and_bounded():
         fractional = atoms.get_scaled_positions(wrap=False) - cell.get_scaled_positions(wrap=False)
         displacement = (fractional - np.round(fractional)) @ atoms.cell[:]
         assert 0.001 < np.linalg.norm(displacement, axis=1).mean() < 0.03
-    with pytest.raises(ValueError, match='cell_fraction=1.5'):
+    with pytest.raises(ValueError, match=r'cell_fraction=1\.5'):
         perturbed(cell, 1, cell_fraction=1.5, atom_distance=0.01, seed=0)
 
 
