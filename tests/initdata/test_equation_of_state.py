@@ -34,7 +34,7 @@ def test_emt_copper_agrees_with_ase():
 
 def test_a_minimum_outside_the_range_is_named():
     volumes, energies = emt_energies(np.linspace(1.05, 1.15, 6))
-    with pytest.raises(ValueError, match='no energy minimum between .* widen the scale range'):
+    with pytest.raises(ValueError, match=r'no energy minimum between .* widen the scale range'):
         birch_murnaghan_fit(volumes, energies)
     with pytest.raises(ValueError, match='need at least 5 finite energies'):
         birch_murnaghan_fit(volumes[:3], energies[:3])
