@@ -24,6 +24,7 @@ OWN_PROCESS = {
     'parsers/ase.py': CalculationFactory('dpgen.ase'),
     'workflows/label.py': WorkflowFactory('dpgen.label'),
     'workflows/dpgen.py': WorkflowFactory('dpgen.dpgen'),
+    'workflows/initdata.py': WorkflowFactory('dpgen.init_data'),
 }
 """The process whose exit codes ``self.exit_codes`` means in each module (for parsers, their CalcJob)."""
 

@@ -1,0 +1,65 @@
+"""InitDataWorkChain end to end with EMT (the ASE labeler): relaxed volume, perturbed supercells, labels, slabs."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from aiida.engine import run_get_node
+from aiida.orm import InstalledCode, StructureData
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.eos import EquationOfState
+
+from aiida_dpgen.initdata.structures import crystal
+from aiida_dpgen.workflows.initdata import InitDataWorkChain
+
+
+def emt_lattice_constant(structure: str, guess: float) -> float:
+    """Computed here, independently: ASE's own equation of state of EMT copper."""
+    volumes, energies = [], []
+    for scale in np.linspace(0.96, 1.04, 9):
+        atoms = bulk('Cu', structure, a=guess * scale, cubic=True)
+        atoms.calc = EMT()
+        volumes.append(atoms.get_volume())
+        energies.append(atoms.get_potential_energy())
+    volume, _, _ = EquationOfState(volumes, energies).fit()
+    return (volume / len(atoms) * {'fcc': 4, 'bcc': 2}[structure]) ** (1 / 3)
+
+
+def test_bulk_and_surfaces_with_emt(aiida_localhost):
+    code = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
+    )
+    structures = {
+        'fcc': StructureData(ase=crystal('Cu', 'fcc', 3.61)),
+        'bcc': StructureData(ase=crystal('Cu', 'bcc', 2.87)),
+    }
+    surfaces = {'miller': [[1, 1, 1]], 'layers': 4, 'separations': {'start': 0.5, 'stop': 1.5, 'step': 0.5}}
+    builder = InitDataWorkChain.get_builder_from_protocol(
+        code.store(), structures, ['Cu'], {'engine': 'ase'}, protocol='fast', overrides={'surfaces': surfaces}
+    )
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    for name, guess in (('fcc', 3.61), ('bcc', 2.87)):
+        relaxed = results['relaxed'][f'{name}_structure'].get_ase()
+        assert relaxed.cell.lengths()[0] == pytest.approx(emt_lattice_constant(name, guess), abs=2e-3)
+        fit = results['relaxed'][f'{name}_equation_of_state'].get_dict()
+        assert fit['points'] == 5 and fit['bulk_modulus_gpa'] > 50
+
+    configurations = results['configurations']
+    assert {name: node.nframes for name, node in configurations.items()} == {'fcc': 4, 'bcc': 4}  # 2 scales x 2
+    assert configurations['fcc'].creator.process_label == 'bulk_configurations'
+    dataset = results['dataset']
+    assert dataset.nframes == 8
+    for system in dataset.to_dpdata():
+        for frame, atoms in enumerate(system.to('ase/structure')):
+            atoms.calc = EMT()
+            assert system['energies'][frame] == pytest.approx(atoms.get_potential_energy(), abs=1e-8)
+
+    slabs = results['surfaces']
+    assert {name: node.nframes for name, node in slabs.items()} == {'fcc': 3, 'bcc': 3}
+    heights = [frame.cell[2, 2] for frame in slabs['fcc'].to_ase()]
+    assert np.diff(heights) == pytest.approx([0.5, 0.5]), 'the two halves 0.5, 1.0, 1.5 Å apart'
