@@ -131,6 +131,7 @@ class DpLammpsCalculation(CalcJob):
         tasks = expand_tasks(self._stage, {name: node.nframes for name, node in configurations.items()})
         frames = {name: list(configuration_frames(configurations[name])) for name in self._stage['systems']}
         nmodels = len(self.inputs.models)
+        forces = 'selection' in self.inputs and bool(self.inputs.selection.get('f_avg_relative', False))
 
         codeinfos = []
         for index in self.inputs.tasks.get_list():
@@ -141,10 +142,10 @@ class DpLammpsCalculation(CalcJob):
             write_conf(subfolder.get_abs_path(CONF_FILE), cell, positions, types, len(type_map))
             if task.template_values:
                 script = template_input(
-                    self._stage['template'], dict(task.template_values), nmodels, task.md.trj_freq, name
+                    self._stage['template'], dict(task.template_values), nmodels, task.md.trj_freq, name, forces
                 )
             else:
-                script = md_input(task.md, nmodels, masses, name)
+                script = md_input(task.md, nmodels, masses, name, forces)
             with subfolder.open(INPUT_FILE, 'w') as handle:
                 handle.write(script)
             codeinfo = CodeInfo()

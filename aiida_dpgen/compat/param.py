@@ -206,6 +206,8 @@ def _selection(data: Mapping, names: list[str]) -> dict:
             ('model_devi_v_trust_hi', 'v_trust_hi', VIRIAL_OFF),
         )
     }
+    if data.get('model_devi_f_avg_relative'):
+        selection['f_avg_relative'] = True
     if all(value >= VIRIAL_OFF for key in ('v_trust_lo', 'v_trust_hi') for value in levels[key].values()):
         del levels['v_trust_lo'], levels['v_trust_hi']
     per_system: dict[str, dict] = {}

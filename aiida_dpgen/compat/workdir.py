@@ -370,6 +370,11 @@ def check_param(param: Mapping) -> None:
             f'param.model_devi_engine={engine!r}: only LAMMPS explorations can be imported (their model_devi.out '
             'is what the ratios are recomputed from)'
         )
+    if param.get('model_devi_f_avg_relative'):
+        raise ValueError(
+            'param.model_devi_f_avg_relative=True: the deviations were divided by RMS forces from trajectories '
+            'the import does not read; it cannot recompute the ratios'
+        )
     if param.get('model_devi_adapt_trust_lo'):
         raise ValueError(
             'param.model_devi_adapt_trust_lo=True: DP-GEN chose the lower trust level per system from the data, '

@@ -200,6 +200,8 @@ SELECTION_KEYS = {
     'fp_task_min': 'fewer candidates than this in a system: none of them is labeled (default 0)',
     'skip': 'frames with a step below this are ignored (DP-GEN model_devi_skip, default 0)',
     'seed': 'seed of the random choice of capped candidates (default 0)',
+    'f_avg_relative': 'force deviations divided by the RMS force of their trajectory, so that the force trust '
+    'levels are relative (DP-GEN model_devi_f_avg_relative, default false)',
 }
 TRUST_KEYS = ('f_trust_lo', 'f_trust_hi', 'v_trust_lo', 'v_trust_hi')
 
@@ -213,6 +215,7 @@ class SelectionSettings:
     fp_task_min: int = 0
     skip: int = 0
     seed: int = 0
+    f_avg_relative: bool = False
 
     @classmethod
     def from_dict(cls, settings: dict, system_names) -> SelectionSettings:
@@ -247,4 +250,7 @@ class SelectionSettings:
         for key, value in values.items():
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f'selection.{key}={value!r}: expected an integer >= 0 ({SELECTION_KEYS[key]})')
-        return cls(trust=trust, **values)
+        relative = settings.get('f_avg_relative', False)
+        if not isinstance(relative, bool):
+            raise ValueError(f'selection.f_avg_relative={relative!r}: expected true or false')
+        return cls(trust=trust, f_avg_relative=relative, **values)

@@ -96,14 +96,18 @@ def pair_style_lines(nmodels: int, trj_freq: int, relative_f=None, relative_v=No
     return [f'pair_style deepmd {models} {options}', 'pair_coeff * *']
 
 
-def dump_lines(trj_freq: int) -> list[str]:
+def dump_lines(trj_freq: int, forces: bool = False) -> list[str]:
+    """The dump of the frames; with ``forces``, also the forces of the ensemble's mean (for relative deviations)."""
+    columns = 'id type x y z fx fy fz' if forces else 'id type x y z'
     return [
-        f'dump {DUMP_ID} all custom {trj_freq} {DUMP_FILE} id type x y z',
+        f'dump {DUMP_ID} all custom {trj_freq} {DUMP_FILE} {columns}',
         f'dump_modify {DUMP_ID} sort id',
     ]
 
 
-def md_input(settings: MdSettings, nmodels: int, masses: Sequence[float], folder: str) -> str:
+def md_input(
+    settings: MdSettings, nmodels: int, masses: Sequence[float], folder: str, dump_forces: bool = False
+) -> str:
     """The LAMMPS script of one task with a built-in ensemble."""
     if nmodels < 1:
         raise ValueError('models: expected at least one model')
@@ -130,7 +134,7 @@ def md_input(settings: MdSettings, nmodels: int, masses: Sequence[float], folder
         *pair_style_lines(nmodels, settings.trj_freq, settings.relative_f, settings.relative_v),
         'thermo_style custom step temp pe ke etotal press vol lx ly lz xy xz yz',
         f'thermo {settings.trj_freq}',
-        *dump_lines(settings.trj_freq),
+        *dump_lines(settings.trj_freq, dump_forces),
         f'velocity all create {temperature} {settings.velocity_seed} mom yes rot yes dist gaussian',
         f'fix dpgen_md all {integrator}',
         f'timestep {dt}',
@@ -162,7 +166,9 @@ def validate_template(template: str, values: Mapping[str, object]) -> None:
         raise ValueError(f'template: no `read_data` line; the task configuration is written to {CONF_FILE}')
 
 
-def template_input(template: str, values: Mapping[str, object], nmodels: int, trj_freq: int, folder: str) -> str:
+def template_input(  # noqa: PLR0917 (a template, its values and where the task runs)
+    template: str, values: Mapping[str, object], nmodels: int, trj_freq: int, folder: str, dump_forces: bool = False
+) -> str:
     """Fill a DP-GEN style template: placeholders replaced, the deepmd pair style and the dump set by us.
 
     The ``read_data`` line is pointed at :data:`CONF_FILE`; any ``dump`` of the template is kept, and the
@@ -175,7 +181,7 @@ def template_input(template: str, values: Mapping[str, object], nmodels: int, tr
         words = line.split('#', 1)[0].split()
         if words[:2] == ['pair_style', 'deepmd']:
             lines.extend(pair_style_lines(nmodels, trj_freq))
-            lines.extend(dump_lines(trj_freq))
+            lines.extend(dump_lines(trj_freq, dump_forces))
         elif words[:1] == ['pair_coeff']:
             continue
         elif words[:1] == ['read_data']:

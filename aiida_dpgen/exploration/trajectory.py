@@ -59,6 +59,33 @@ def read_dump_frames(path: str | os.PathLike, steps: Iterable[int]) -> dict[int,
     return frames
 
 
+def rms_force(path: str | os.PathLike) -> float:
+    """The root mean square of the atomic force magnitudes over every frame of a dump with ``fx fy fz``
+    columns: DP-GEN's scale of relative force deviations (``model_devi_f_avg_relative``). One frame in memory
+    at a time; a truncated last frame is ignored."""
+    total, count = 0.0, 0
+    with pathlib.Path(path).open() as handle:
+        for line in handle:
+            if not line.startswith('ITEM: NUMBER OF ATOMS'):
+                continue
+            header = list(itertools.islice(handle, 6))
+            if len(header) < 6:
+                break
+            natoms, columns = int(header[0]), header[5].split()[2:]
+            if not {'fx', 'fy', 'fz'} <= set(columns):
+                raise ValueError(f'{path}: dump columns {columns} have no forces (fx fy fz)')
+            rows = list(itertools.islice(handle, natoms))
+            if len(rows) < natoms:
+                break
+            table = np.loadtxt(rows, ndmin=2)
+            forces = table[:, [columns.index(name) for name in ('fx', 'fy', 'fz')]]
+            total += float(np.sum(forces**2))
+            count += natoms
+    if count == 0:
+        raise ValueError(f'{path}: no complete frame to average the forces over')
+    return float(np.sqrt(total / count))
+
+
 def _frame(step, bounds_header, bounds, columns, table) -> DumpFrame:
     values = np.array(bounds, dtype=float)
     if 'xy' in bounds_header:

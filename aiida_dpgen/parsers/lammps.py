@@ -20,7 +20,14 @@ from aiida_dpgen.exploration.deviation import MAX_DEVI_F, MAX_DEVI_V, STEP, read
 from aiida_dpgen.exploration.schedule import expand_tasks, validate_stage
 from aiida_dpgen.exploration.selection import SelectionSettings, SystemSelection
 from aiida_dpgen.exploration.tasks import DUMP_FILE, LOG_FILE, MODEL_DEVI_FILE, task_folder
-from aiida_dpgen.exploration.trajectory import COMPLETED, FAILED, LOST_ATOMS, read_dump_frames, task_outcome
+from aiida_dpgen.exploration.trajectory import (
+    COMPLETED,
+    FAILED,
+    LOST_ATOMS,
+    read_dump_frames,
+    rms_force,
+    task_outcome,
+)
 
 
 class DpLammpsParser(Parser):
@@ -54,9 +61,17 @@ class DpLammpsParser(Parser):
             if message:
                 result['message'] = message
             if selection is not None and len(table):
-                categories = per_system[task.system].add(
-                    index, table[:, [STEP, MAX_DEVI_V, MAX_DEVI_F]], selection.trust[task.system], selection.skip
-                )
+                selected = table[:, [STEP, MAX_DEVI_V, MAX_DEVI_F]]
+                if selection.f_avg_relative:
+                    try:
+                        scale = rms_force(temporary / folder / DUMP_FILE)
+                    except (OSError, ValueError) as exception:
+                        result.update(status=FAILED, message=f'no RMS force for relative deviations: {exception}')
+                        results[str(index)] = result
+                        continue
+                    selected = selected / np.array([1.0, 1.0, scale])
+                    result['rms_force'] = scale
+                categories = per_system[task.system].add(index, selected, selection.trust[task.system], selection.skip)
                 result.update({name: int(np.sum(categories == code)) for code, name in enumerate(CATEGORIES)})
             results[str(index)] = result
 

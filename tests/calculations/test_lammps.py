@@ -71,6 +71,14 @@ def test_configuration_elements_are_mapped_onto_the_models_type_map(generate_cal
     assert 'mass 1 26.9815385' in script and 'mass 2 63.546' in script
 
 
+def test_relative_deviations_dump_the_forces(generate_calc_job, lammps_inputs):
+    selection = {'f_trust_lo': 0.05, 'f_trust_hi': 0.5, 'f_avg_relative': True}
+    folder, _ = generate_calc_job('dpgen.lammps', {**lammps_inputs, 'selection': selection})
+    assert 'traj.dump id type x y z fx fy fz' in (folder / 'task.000001' / 'in.lammps').read_text()
+    folder, _ = generate_calc_job('dpgen.lammps', lammps_inputs)
+    assert 'traj.dump id type x y z\n' in (folder / 'task.000001' / 'in.lammps').read_text()
+
+
 def test_stage_masses_replace_the_standard_ones(generate_calc_job, lammps_inputs):
     """DP-GEN's mass_map: the stage's masses, in the models' type_map order."""
     folder, _ = generate_calc_job('dpgen.lammps', {**lammps_inputs, 'stage': {**STAGE, 'masses': [64.0]}})

@@ -228,6 +228,12 @@ def test_virial_levels_with_dpgen_defaults(vasp_example, levels, expected):
     assert {key: value for key, value in selection.items() if key.startswith('v_')} == expected
 
 
+def test_relative_force_deviations(vasp_example):
+    jdata, base = vasp_example
+    assert translate_param({**jdata, 'model_devi_f_avg_relative': True}, base).selection['f_avg_relative'] is True
+    assert 'f_avg_relative' not in translate_param(jdata, base).selection
+
+
 def test_template_job(vasp_example):
     jdata, base = vasp_example
     (base / 'lmp').mkdir()

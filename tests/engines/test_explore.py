@@ -164,3 +164,25 @@ def test_template_task_that_loses_atoms_keeps_its_frames_and_is_reported(lmp_cod
     assert 0 < fixed['frames'] < 21, 'the frames written before the loss are parsed'
     assert fixed['accurate'] + fixed['candidate'] + fixed['failed'] == fixed['frames']
     assert results['statistics']['overall']['frames'] == 21 + fixed['frames']
+
+
+def test_relative_force_deviations_divide_by_the_rms_force_of_each_trajectory(lmp_code, ensemble):
+    """DP-GEN's model_devi_f_avg_relative: the dump carries the forces, and each task's force deviations are
+    divided by their trajectory's RMS force before the (relative) trust levels classify them."""
+    stage = {'systems': ['fcc'], 'temps': [600.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+    selection = {'f_trust_lo': 0.05, 'f_trust_hi': 0.5, 'f_avg_relative': True}
+    results, node = run_get_node(
+        ExploreWorkChain,
+        models=ensemble,
+        configurations={'fcc': cu_configurations('fcc', 2, 1)},
+        stage=stage,
+        selection=selection,
+        lammps={'lammps': {'code': lmp_code}},
+    )
+    assert node.is_finished_ok, node.exit_message
+    (task,) = results['task_results']['tasks'].values()
+    assert task['rms_force'] > 0
+    (deviations,) = results['deviations'].values()
+    relative = deviations.get_array('values')[:, 3] / task['rms_force']  # max_devi_f, float32 as stored
+    expected = [np.sum(relative < 0.05), np.sum((relative >= 0.05) & (relative < 0.5)), np.sum(relative >= 0.5)]
+    assert [task['accurate'], task['candidate'], task['failed']] == expected

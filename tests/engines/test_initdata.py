@@ -63,3 +63,38 @@ def test_bulk_and_surfaces_with_emt(aiida_localhost):
     assert {name: node.nframes for name, node in slabs.items()} == {'fcc': 3, 'bcc': 3}
     heights = [frame.cell[2, 2] for frame in slabs['fcc'].to_ase()]
     assert np.diff(heights) == pytest.approx([0.5, 0.5]), 'the two halves 0.5, 1.0, 1.5 Å apart'
+
+
+def test_bulk_with_pw_on_the_smallest_cell(aiida_localhost):
+    """The same workchain with Quantum ESPRESSO: one scale of the fcc unit cell, perturbed once, labeled by pw.x."""
+    from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
+    from aiida_dpgen.utils.codes import get_or_create_mpi_code
+
+    from .conftest import require
+
+    require('pw.x')
+    code = get_or_create_mpi_code('pw', 'pw.x', computer=aiida_localhost.label, plugin='quantumespresso.pw')
+    family = install_pseudo_family('test/initdata-Cu', files={'Cu': DEBIAN_PSEUDO_DIRECTORY / 'Cu.pbe-kjpaw.UPF'})
+    labeler = {
+        'engine': 'quantumespresso',
+        'pseudo_family': family.label,
+        'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 600},
+    }
+    overrides = {'bulk': {'scale': {'start': 1.0, 'stop': 1.0, 'step': 0.02}, 'perturbations': 1, 'relax_scales': []}}
+    builder = InitDataWorkChain.get_builder_from_protocol(
+        code,
+        {'fcc': StructureData(ase=crystal('Cu', 'fcc', 3.61))},
+        ['Cu'],
+        labeler,
+        protocol='fast',
+        overrides=overrides,
+    )
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert 'relaxed' not in results, 'relax_scales [] skips the relaxation'
+    (system,) = results['dataset'].to_dpdata()
+    assert system.get_nframes() == 1 and system.get_natoms() == 4
+    assert system['energies'][0] < -1000, 'a pw.x total energy (eV), not EMT'
+    assert np.abs(system['forces'][0]).max() < 1.0
+    creators = {calculation.process_label for calculation in node.called_descendants}
+    assert 'PwCalculation' in creators

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from ase.io import read
 
 from aiida_dpgen.exploration.trajectory import COMPLETED, FAILED, LOST_ATOMS, read_dump_frames, task_outcome
@@ -44,3 +45,22 @@ def test_outcomes_from_real_logs():
     assert status == LOST_ATOMS and message.startswith('ERROR: Lost atoms: original 32 current')
     assert task_outcome(broken)[0] == FAILED and 'Did not assign all atoms' in task_outcome(broken)[1]
     assert task_outcome(completed.split('Loop time')[0])[0] == FAILED, 'a log cut short is a failure'
+
+
+def test_rms_force_over_every_frame_and_the_dump_without_forces(tmp_path):
+    from aiida_dpgen.exploration.trajectory import rms_force
+
+    rng = np.random.default_rng(1)
+    forces = rng.normal(size=(3, 2, 3))
+    text = ''
+    for step, frame in enumerate(forces):
+        rows = '\n'.join(f'{atom + 1} 1 0 0 0 {fx} {fy} {fz}' for atom, (fx, fy, fz) in enumerate(frame))
+        text += (
+            f'ITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp pp\n0 3\n0 3\n0 3\n'
+            f'ITEM: ATOMS id type x y z fx fy fz\n{rows}\n'
+        )
+    dump = tmp_path / 'traj.dump'
+    dump.write_text(text + 'ITEM: TIMESTEP\n30\nITEM: NUMBER OF ATOMS\n2\n')  # a frame cut off while written
+    assert rms_force(dump) == pytest.approx(np.sqrt(np.mean(np.sum(forces**2, axis=-1))))
+    with pytest.raises(ValueError, match=r'have no forces \(fx fy fz\)'):
+        rms_force(RUN / 'lost_atoms.temporary' / 'task.000000' / 'traj.dump')
