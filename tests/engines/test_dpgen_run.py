@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import dpdata
 from aiida import orm
@@ -89,20 +90,19 @@ def test_a_dpgen_run_runs_and_its_labels_come_from_pw(tmp_path, aiida_profile):
     param, machine = dpgen_inputs(tmp_path)
     result = CliRunner().invoke(cli, ['run', str(param), str(machine), '--protocol', 'fast'], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    node = (
-        orm.QueryBuilder()
-        .append(orm.WorkChainNode, filters={'attributes.process_label': 'DpgenWorkChain'})
-        .all(flat=True)[-1]
-    )
-    assert f'DpgenWorkChain<{node.pk}> finished, exit status 0' in result.output
+    finished = re.search(r'DpgenWorkChain<(\d+)> finished, exit status 0', result.output)
+    assert finished, result.output
+    node = orm.load_node(int(finished[1]))
 
     report = node.outputs.iterations.iter_000.report.get_dict()
     assert report['exploration']['frames'] == 2 * (50 // 10 + 1)
     assert report['dataset'] == {'frames': 6 + 1, 'added': 1}, 'one candidate (fp_task_max 1) labeled and added'
     assert (report['labeling']['engine'], report['labeling']['labeled']) == ('quantumespresso', 1)
     calculations = [descendant for descendant in node.called_descendants if isinstance(descendant, orm.CalcJobNode)]
-    computers = {calculation.computer.label for calculation in calculations}
-    assert computers == {'dpgen-localhost-direct'}, 'the computer machine.json describes, made by the command'
+    (computer,) = {calculation.computer.pk: calculation.computer for calculation in calculations}.values()
+    assert computer.label.startswith('dpgen-localhost-direct'), 'the computer machine.json describes, made by the run'
+    assert (computer.transport_type, computer.scheduler_type) == ('core.local', 'core.direct')
+    assert computer.get_workdir() == str(tmp_path / 'work')
     plugins = sorted({calculation.process_type for calculation in calculations})
     assert plugins == [
         'aiida.calculations:dpgen.lammps',
