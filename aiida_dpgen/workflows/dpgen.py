@@ -36,6 +36,12 @@ def validate_inputs(inputs: dict, _) -> str | None:
         return f'datasets: {empty} have no frames; the first ensemble needs labeled frames to train on'
     if not configurations:
         return 'configurations: none given; pass the initial configurations of each system by name'
+    for path, what in (('train.base.dp', 'dp'), ('explore.lammps.lammps', 'LAMMPS with the DeePMD plugin')):
+        namespace = inputs
+        for key in path.split('.'):
+            namespace = namespace.get(key, {})
+        if 'code' not in namespace:
+            return f'{path}.code: missing; give the {what} code, e.g. with get_builder_from_protocol(codes=...)'
     type_map = list(next(iter(datasets.values())).type_map)
     for namespace, nodes in (('datasets', datasets), ('configurations', configurations)):
         for name, node in sorted(nodes.items()):

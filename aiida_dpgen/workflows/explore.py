@@ -18,6 +18,8 @@ DEFAULT_GROUP_SIZE = 20
 def validate_inputs(inputs: dict, ctx) -> str | None:
     if 'selection' not in inputs:
         return 'selection: missing; give trust levels, e.g. {"f_trust_lo": 0.05, "f_trust_hi": 0.20}'
+    if 'code' not in inputs.get('lammps', {}).get('lammps', {}):
+        return 'lammps.lammps.code: missing; give the LAMMPS code with the DeePMD plugin (e.g. lmp@localhost)'
     group_size = inputs.get('group_size')
     if group_size is not None and group_size.value < 1:
         return f'group_size={group_size.value}: expected at least one task per job'

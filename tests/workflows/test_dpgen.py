@@ -132,6 +132,13 @@ def test_bad_input_is_refused_before_any_job_runs(generate_workchain, loop_input
         generate_workchain('dpgen.dpgen', {**loop_inputs, **change(loop_inputs)})
 
 
+def test_missing_md_code_is_refused_before_training(generate_workchain, loop_inputs):
+    explore = dict(loop_inputs['explore'])
+    explore['lammps'] = {'lammps': {k: v for k, v in explore['lammps']['lammps'].items() if k != 'code'}}
+    with pytest.raises(ValueError, match=re.escape('explore.lammps.lammps.code: missing; give the LAMMPS with')):
+        generate_workchain('dpgen.dpgen', {**loop_inputs, 'explore': explore})
+
+
 def test_a_restart_from_without_the_iteration_outputs_is_refused(generate_workchain, loop_inputs):
     from aiida.orm import Dict
 

@@ -77,6 +77,12 @@ def test_bad_input_is_refused_before_anything_runs(generate_workchain, explore_i
         generate_workchain('dpgen.explore', {**explore_inputs, **change})
 
 
+def test_missing_code_is_named(generate_workchain, explore_inputs):
+    lammps = {key: value for key, value in explore_inputs['lammps']['lammps'].items() if key != 'code'}
+    with pytest.raises(ValueError, match=re.escape('lammps.lammps.code: missing; give the LAMMPS code')):
+        generate_workchain('dpgen.explore', {**explore_inputs, 'lammps': {'lammps': lammps}})
+
+
 def test_missing_selection_is_named(generate_workchain, explore_inputs):
     del explore_inputs['selection']
     with pytest.raises(ValueError, match='selection'):
