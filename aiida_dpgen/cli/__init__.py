@@ -292,7 +292,7 @@ def run_command(param, machine, dry_run, submit, codes, protocol, continue_from,
     from aiida_dpgen.compat.arguments import DpgenInputError
     from aiida_dpgen.compat.machine import translate_machine
     from aiida_dpgen.compat.param import translate_param
-    from aiida_dpgen.compat.plan import describe_run
+    from aiida_dpgen.compat.plan import all_notes, describe_run
 
     chosen = {}
     for item in codes:
@@ -312,8 +312,7 @@ def run_command(param, machine, dry_run, submit, codes, protocol, continue_from,
     if dry_run:
         click.echo(describe_run(translated, machines))
         return
-    notes = translated.notes + [note for step in (machines or {}).values() for note in step.notes]
-    for note in notes:
+    for note in all_notes(translated, machines):
         click.echo(f'note: {note}', err=True)
     for warning in translated.warnings:
         click.echo(f'warning: {warning}', err=True)

@@ -11,6 +11,7 @@ import hashlib
 import pathlib
 import shutil
 import tempfile
+from collections.abc import Mapping
 
 import dpdata
 from aiida import orm
@@ -29,19 +30,31 @@ LABEL_PLUGINS = {
 STEP_PLUGINS = {'train': 'dpgen.train', 'explore': 'dpgen.lammps'}
 
 
-def load_datasets(param: DpgenParam) -> dict[str, LabeledDatasetData]:
-    datasets = {}
-    for name, folders in param.init_data.items():
-        systems = [system for folder in folders for system in read_labeled_systems(folder, param.type_map)]
-        datasets[name] = LabeledDatasetData(systems, type_map=param.type_map)
-    return datasets
+def load_datasets(init_data: Mapping[str, list[pathlib.Path]], type_map: list[str]) -> dict[str, LabeledDatasetData]:
+    """One dataset per init_data_sys entry, from its DeePMD-kit system folders (deepmd/npy or deepmd/raw)."""
+    return {
+        name: LabeledDatasetData(
+            [system for folder in folders for system in read_labeled_systems(folder, type_map)], type_map=type_map
+        )
+        for name, folders in init_data.items()
+    }
 
 
-def load_configurations(param: DpgenParam) -> dict[str, ConfigurationsData]:
+def load_configurations(
+    files: Mapping[str, list[pathlib.Path]], fmt: str, type_map: list[str]
+) -> dict[str, ConfigurationsData]:
+    """One configuration set per sys_configs entry, its files read by dpdata as ``fmt`` (DP-GEN's sys_format)."""
     configurations = {}
-    for name, files in param.configurations.items():
-        systems = [dpdata.System(str(path), fmt=param.sys_format, type_map=param.type_map) for path in files]
-        configurations[name] = ConfigurationsData(systems, type_map=param.type_map)
+    for name, paths in files.items():
+        systems = []
+        for path in paths:
+            try:
+                systems.append(dpdata.System(str(path), fmt=fmt, type_map=type_map))
+            except Exception as exception:
+                raise ValueError(
+                    f'{path}: dpdata cannot read it as sys_format={fmt!r} ({exception}); set param.sys_format'
+                ) from exception
+        configurations[name] = ConfigurationsData(systems, type_map=type_map)
     return configurations
 
 
@@ -181,7 +194,8 @@ def build_dpgen_builder(
         imported = load_dpgen_import(continue_from)
         datasets, configurations = imported['datasets'], imported['configurations']
     else:
-        datasets, configurations = load_datasets(param), load_configurations(param)
+        datasets = load_datasets(param.init_data, param.type_map)
+        configurations = load_configurations(param.configurations, param.sys_format, param.type_map)
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
         datasets=datasets,

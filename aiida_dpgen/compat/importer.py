@@ -12,11 +12,11 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Mapping, Sequence
 
-import dpdata
 from aiida import orm
 
 from aiida_dpgen.calculations.functions.import_dpgen_iteration import import_dpgen_iteration
 from aiida_dpgen.calculations.functions.merge_datasets import merge_datasets
+from aiida_dpgen.compat.build import load_configurations, load_datasets
 from aiida_dpgen.compat.workdir import (
     IterationFiles,
     check_param,
@@ -24,12 +24,11 @@ from aiida_dpgen.compat.workdir import (
     default_system_names,
     initial_data_paths,
     iteration_job,
-    read_labeled_systems,
     scan_workdir,
     selection_from_param,
     stage_from_job,
 )
-from aiida_dpgen.data import ConfigurationsData, DeepPotentialData, LabeledDatasetData
+from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
 from aiida_dpgen.data.model import sha256_of
 from aiida_dpgen.utils.systems import validate_type_map
 from aiida_dpgen.workflows.dpgen import ITERATION_OUTPUTS, validate_restart_from
@@ -68,8 +67,9 @@ def import_dpgen_run(
             f'group {label!r} exists: {run.path} was imported before; load it with load_dpgen_import({label!r}), '
             'or pass another group_label'
         )
-    datasets = _initial_datasets(run.path, param, type_map)
-    configurations = _configurations(run.path, param, names, type_map)
+    datasets = load_datasets(initial_data_paths(run.path, param), type_map)
+    files = dict(zip(names, configuration_files(run.path, param), strict=True))
+    configurations = load_configurations(files, param.get('sys_format', 'vasp/poscar'), type_map)
 
     group = orm.Group(label=label, description=f'DP-GEN run {run.path} imported by aiida-dpgen').store()
     for name, node in [*datasets.items(), *configurations.items()]:
@@ -144,15 +144,6 @@ def _import_iterations(
     return restart_from
 
 
-def _initial_datasets(workdir: pathlib.Path, param: Mapping, type_map: list[str]) -> dict[str, LabeledDatasetData]:
-    return {
-        name: LabeledDatasetData.from_dpdata(
-            [system for path in paths for system in read_labeled_systems(path, type_map)], type_map
-        )
-        for name, paths in initial_data_paths(workdir, param).items()
-    }
-
-
 def _system_names(param: Mapping, system_names: Sequence[str] | None) -> list[str]:
     defaults = default_system_names(param)
     if system_names is None:
@@ -172,22 +163,6 @@ def _check_systems(iteration: IterationFiles, names: list[str]) -> None:
             f'{iteration.path}: system indices {beyond} but param.sys_configs has {len(names)} entries; '
             'import with the param.json of this run'
         )
-
-
-def _configurations(workdir: pathlib.Path, param: Mapping, names: list[str], type_map: list[str]) -> dict:
-    fmt = param.get('sys_format', 'vasp/poscar')
-    configurations = {}
-    for name, files in zip(names, configuration_files(workdir, param), strict=True):
-        systems = []
-        for path in files:
-            try:
-                systems.append(dpdata.System(str(path), fmt=fmt, type_map=type_map))
-            except Exception as exception:
-                raise ValueError(
-                    f'{path}: dpdata cannot read it as sys_format={fmt!r} ({exception}); set param.sys_format'
-                ) from exception
-        configurations[name] = ConfigurationsData.from_dpdata(systems, type_map)
-    return configurations
 
 
 def _settings(param: Mapping, iteration: IterationFiles, names: list[str], type_map: list[str], copied: bool) -> dict:

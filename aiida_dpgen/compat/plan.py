@@ -16,6 +16,11 @@ def _frames(folder) -> int:
     return sum(len(np.load(box, mmap_mode='r')) for box in sorted(folder.glob('set.*/box.npy')))
 
 
+def all_notes(param: DpgenParam, machines: dict[str, StepMachine] | None) -> list[str]:
+    """What has no effect here, or differs from DP-GEN, in param.json and machine.json."""
+    return param.notes + [note for machine in (machines or {}).values() for note in machine.notes]
+
+
 def describe_run(param: DpgenParam, machines: dict[str, StepMachine] | None = None) -> str:
     """A plain-text plan: data, training, labeler, selection, every stage's tasks and frames, the machines."""
     lines = [f'type_map: {param.type_map}', 'initial data:']
@@ -62,7 +67,6 @@ def describe_run(param: DpgenParam, machines: dict[str, StepMachine] | None = No
                 + (' with MPI' if machine.code['withmpi'] else '')
                 + f', resources {json.dumps(machine.resources)}'
             )
-    notes = param.notes + [note for machine in (machines or {}).values() for note in machine.notes]
-    lines += [f'note: {note}' for note in notes]
+    lines += [f'note: {note}' for note in all_notes(param, machines)]
     lines += [f'warning: {warning}' for warning in param.warnings]
     return '\n'.join(lines)

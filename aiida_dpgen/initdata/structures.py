@@ -75,8 +75,13 @@ def scale_factors(start: float, stop: float, step: float) -> list[float]:
         raise ValueError(f'scale: start={start} > stop={stop}; the range is empty, swap them')
     if not step > 0:
         raise ValueError(f'scale: step={step}; expected a positive step, e.g. 0.02')
+    return inclusive_range(start, stop, step)
+
+
+def inclusive_range(start: float, stop: float, step: float) -> list[float]:
+    """``start``, ``start + step``, ... up to ``stop`` included (within rounding), as DP-GEN's ranges are given."""
     count = int(np.floor((stop - start) / step + 1e-9)) + 1
-    return [round(start + index * step, 10) for index in range(count)]
+    return [round(start + index * step, 10) for index in range(max(count, 0))]
 
 
 def scaled(atoms: Atoms, factor: float) -> Atoms:

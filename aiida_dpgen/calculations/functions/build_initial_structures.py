@@ -10,7 +10,14 @@ from aiida.orm import Dict, List, StructureData
 from aiida_dpgen.data.configurations import ConfigurationsData
 from aiida_dpgen.data.dataset import LabeledDatasetData
 from aiida_dpgen.initdata.equation_of_state import birch_murnaghan_fit
-from aiida_dpgen.initdata.structures import perturbed, scale_factors, scaled, separated_slabs, supercell
+from aiida_dpgen.initdata.structures import (
+    inclusive_range,
+    perturbed,
+    scale_factors,
+    scaled,
+    separated_slabs,
+    supercell,
+)
 
 
 @calcfunction
@@ -72,9 +79,7 @@ def surface_configurations(structure: StructureData, parameters: Dict, type_map:
     """DP-GEN's init_surf structures: for each Miller index, a slab of ``layers`` layers, repeated in plane by
     ``repeat``, with its halves separated by each distance of ``separations`` (``start``, ``stop``, ``step`` Å)."""
     settings = parameters.get_dict()
-    separation = settings['separations']
-    count = int(np.floor((separation['stop'] - separation['start']) / separation['step'] + 1e-9)) + 1
-    distances = [separation['start'] + index * separation['step'] for index in range(max(count, 0))]
+    distances = inclusive_range(**settings['separations'])
     frames = []
     for miller in settings['miller']:
         for slab in separated_slabs(structure.get_ase(), miller, settings['layers'], distances):
