@@ -18,6 +18,7 @@ from aiida_dpgen.utils.cost import step_cost
 from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 from aiida_dpgen.workflows.label import LabelWorkChain
+from aiida_dpgen.workflows.launch import launched_children, submit_once
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 from aiida_dpgen.workflows.train import TrainWorkChain
 
@@ -302,7 +303,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             inputs.init_models = self.ctx.models
             inputs.reuse_parameters = self.inputs.train_reuse
         inputs.metadata = {'call_link_label': f'{self._label}_train'}
-        node = self.submit(TrainWorkChain, **inputs)
+        node = submit_once(self, launched_children(self.node), TrainWorkChain, **inputs)
         self.report(f'{self._label}: training on {self.ctx.dataset.nframes} frames, TrainWorkChain<{node.pk}>')
         return ToContext(train=node)
 
@@ -325,7 +326,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         selection = self.inputs.selection.get_dict()
         inputs.selection = Dict({**selection, 'seed': selection.get('seed', 0) + self.ctx.iteration})
         inputs.metadata = {'call_link_label': f'{self._label}_explore'}
-        node = self.submit(ExploreWorkChain, **inputs)
+        node = submit_once(self, launched_children(self.node), ExploreWorkChain, **inputs)
         self.report(f'{self._label}: exploring stage {self.ctx.stage_index}, ExploreWorkChain<{node.pk}>')
         return ToContext(explore=node)
 
@@ -353,7 +354,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         inputs = AttributeDict(self.exposed_inputs(LabelWorkChain, 'label'))
         inputs.candidates = dict(self.ctx.explore.outputs.candidates)
         inputs.metadata = {'call_link_label': f'{self._label}_label'}
-        node = self.submit(LabelWorkChain, **inputs)
+        node = submit_once(self, launched_children(self.node), LabelWorkChain, **inputs)
         chosen = self.ctx.explore.outputs.statistics['overall']['chosen']
         self.report(f'{self._label}: labeling {chosen} candidates, LabelWorkChain<{node.pk}>')
         return ToContext(label=node)

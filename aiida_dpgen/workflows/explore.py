@@ -11,6 +11,7 @@ from aiida_dpgen.calculations.lammps import validate_inputs as validate_job_inpu
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
 from aiida_dpgen.exploration.schedule import expand_tasks, validate_stage
 from aiida_dpgen.workflows.base.lammps import DpLammpsBaseWorkChain
+from aiida_dpgen.workflows.launch import launched_children, submit_once
 
 DEFAULT_GROUP_SIZE = 20
 
@@ -83,7 +84,7 @@ class ExploreWorkChain(WorkChain):
         self.report(f'{ntasks} MD tasks in {len(self.ctx.groups)} jobs of up to {size}')
 
     def run_md(self):
-        jobs = {}
+        jobs, launched = {}, launched_children(self.node)
         digits = max(3, len(str(len(self.ctx.groups) - 1)))
         for number, tasks in enumerate(self.ctx.groups):
             inputs = self.exposed_inputs(DpLammpsBaseWorkChain, 'lammps')
@@ -97,7 +98,7 @@ class ExploreWorkChain(WorkChain):
             }
             label = f'job_{number:0{digits}d}'
             inputs['metadata'] = {'call_link_label': label}
-            jobs[label] = self.submit(DpLammpsBaseWorkChain, **inputs)
+            jobs[label] = submit_once(self, launched, DpLammpsBaseWorkChain, **inputs)
         return ToContext(**jobs)
 
     def _jobs(self):

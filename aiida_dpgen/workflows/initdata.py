@@ -23,6 +23,7 @@ from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 from aiida_dpgen.initdata.structures import perturbed, scale_factors, separated_slabs, supercell
 from aiida_dpgen.labelers.base import labeler_from_specification
 from aiida_dpgen.workflows.label import LabelWorkChain
+from aiida_dpgen.workflows.launch import launched_children, submit_once
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 
 BULK_KEYS = {
@@ -176,7 +177,7 @@ class InitDataWorkChain(ProtocolMixin, WorkChain):
         inputs = self.exposed_inputs(LabelWorkChain, 'label')
         inputs['candidates'] = candidates
         inputs['metadata'] = {'call_link_label': link}
-        return self.submit(LabelWorkChain, **inputs)
+        return submit_once(self, launched_children(self.node), LabelWorkChain, **inputs)
 
     def run_relax_labels(self):
         scales = List(self._bulk()['relax_scales'])

@@ -11,6 +11,7 @@ from aiida_dpgen.calculations.functions.extract_structures import extract_struct
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 from aiida_dpgen.labelers.base import labeler_from_specification
 from aiida_dpgen.utils.cost import core_count
+from aiida_dpgen.workflows.launch import launched_children, submit_once
 
 DEFAULT_MIN_DISTANCE = 0.5
 
@@ -108,11 +109,11 @@ class LabelWorkChain(WorkChain):
 
     def run_labels(self):
         labeler = self.ctx.labeler
-        running = {}
+        running, launched = {}, launched_children(self.node)
         for key, item in self.ctx.structures.items():
             builder = labeler.get_builder(item['structure'], self.inputs.code)
             builder.metadata.call_link_label = f'label_{key}'
-            running[key] = self.submit(builder)
+            running[key] = submit_once(self, launched, builder)
         self.report(f'{len(running)} single points submitted with {labeler.engine} ({labeler.protocol_name})')
         return ToContext(**running)
 

@@ -12,6 +12,7 @@ from aiida_dpgen.calculations.functions.summarize_training import summarize_trai
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.training.ensemble import draw_seeds
 from aiida_dpgen.workflows.base.train import DpTrainBaseWorkChain
+from aiida_dpgen.workflows.launch import launched_children, submit_once
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
 
@@ -134,7 +135,7 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
     def run_models(self):
         seeds = draw_seeds(self.inputs.seed.value, self.inputs.numb_models.value)
         init_models = [self.inputs.init_models[key] for key in sorted(self.inputs.get('init_models', {}))]
-        futures = {}
+        futures, launched = {}, launched_children(self.node)
         for index, seed in enumerate(seeds):
             inputs = AttributeDict(self.exposed_inputs(DpTrainBaseWorkChain, 'base'))
             inputs.dp = AttributeDict(inputs.dp)
@@ -145,7 +146,7 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
                     merged = recursive_merge(inputs.dp.parameters.get_dict(), self.inputs.reuse_parameters.get_dict())
                     inputs.dp.parameters = Dict(merged)
             inputs.metadata = {'call_link_label': f'train_model_{index}'}
-            future = self.submit(DpTrainBaseWorkChain, **inputs)
+            future = submit_once(self, launched, DpTrainBaseWorkChain, **inputs)
             self.report(f'launched DpTrainBaseWorkChain<{future.pk}> for model {index} with seed {seed}')
             futures[f'trainings.model_{index}'] = future
         return ToContext(**futures)

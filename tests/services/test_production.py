@@ -63,6 +63,9 @@ LOOP_STATE = """
         'computers': sorted({job.computer.label for job in jobs}),
         'schedulers': sorted({job.computer.scheduler_type + '+' + job.computer.transport_type for job in jobs}),
         'jobs_not_ok': [job.pk for job in jobs if job.is_terminated and not job.is_finished_ok],
+        'job_details': sorted((job.caller.process_label, job.caller.pk,
+                               job.base.links.get_incoming(node_class=orm.WorkflowNode).first().link_label,
+                               job.process_label, job.pk, job.exit_status) for job in jobs),
         'submitted': sum(iterations[name].report['labeling']['submitted'] for name in iterations),
         'frames': node.outputs.dataset.nframes if 'dataset' in node.outputs else None,
     }))
@@ -116,8 +119,9 @@ def test_a_loop_on_slurm_survives_its_daemon_being_killed(production_profile):
     steps = final['steps']
     assert all(steps.count(step) == 1 for step in steps), steps
     trainings = sum(step.endswith('_train') for step in steps)
-    assert final['jobs'].count('DpTrainCalculation') == 2 * trainings
-    assert final['jobs'].count('DpLammpsCalculation') == 2
+    # a worker killed between launching a job and its checkpoint must not launch that job again
+    assert final['jobs'].count('DpTrainCalculation') == 2 * trainings, final['job_details']
+    assert final['jobs'].count('DpLammpsCalculation') == 2, final['job_details']
     assert final['jobs'].count('AseSinglePointCalculation') == final['submitted']
     assert final['jobs_not_ok'] == []
     # no job was submitted twice: one Slurm job per CalcJob, all different

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from aiida.common import AttributeDict
-from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_handler, while_
+from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, ToContext, append_, process_handler, while_
 from aiida.orm import Int
+
+from aiida_dpgen.workflows.launch import adopt, launched_children
 
 
 class RerunOnFailureWorkChain(BaseRestartWorkChain):
@@ -34,6 +36,21 @@ class RerunOnFailureWorkChain(BaseRestartWorkChain):
     def setup(self):
         super().setup()
         self.ctx.inputs = AttributeDict(self.exposed_inputs(self._process_class, self._namespace))
+
+    def run_process(self):
+        """Launch the next job, or adopt it when this step runs again after a worker died between launching it
+        and the checkpoint (see `aiida_dpgen.workflows.launch`)."""
+        # BaseRestartWorkChain labels its n-th job `iteration_{n:02d}`
+        label = f'iteration_{self.ctx.iteration + 1:02d}'
+        child = launched_children(self.node).get(label)
+        if child is None:
+            return super().run_process()
+        self.ctx.iteration += 1
+        considered = self.node.base.extras.get(self._considered_handlers_extra, [])
+        if len(considered) < self.ctx.iteration:  # one entry per job, for `inspect_process`
+            considered.append([])
+            self.node.base.extras.set(self._considered_handlers_extra, considered)
+        return ToContext(children=append_(adopt(self, child, label)))
 
     @process_handler(priority=0)
     def handle_any_failure(self, node):
