@@ -32,9 +32,10 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 import aiida_dpgen
 from aiida_dpgen.calculations.functions.merge_datasets import merge_datasets
-from aiida_dpgen.data import LabeledDatasetData
+from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 from aiida_dpgen.exploration.tasks import DUMP_FILE
 from aiida_dpgen.exploration.trajectory import read_dump_frames
+from aiida_dpgen.initdata.structures import crystal, perturbed, scale_factors, scaled
 from aiida_dpgen.utils.codes import get_or_create_code
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
 from aiida_dpgen.workflows.train import TrainWorkChain
@@ -44,11 +45,29 @@ EXAMPLE = runpy.run_path(str(REPOSITORY / 'examples' / 'launch_cu.py'), run_name
 TEST_TEMPERATURES = (300.0, 600.0, 900.0)
 
 
+def initial_cells() -> dict[str, list[Atoms]]:
+    """The fast initial data of examples/launch_cu.py (its InitDataWorkChain's cells: two scales, one
+    perturbation each), built here without the work chain so that EMT labels them in-process."""
+    bulk = EXAMPLE['FAST_INITIAL_DATA']['bulk']
+    factors = scale_factors(**bulk['scale'])
+    return {
+        name: [
+            frame
+            for factor in factors
+            for frame in perturbed(
+                scaled(crystal('Cu', name, a), factor), 1, cell_fraction=0.03, atom_distance=0.01, seed=2020
+            )
+        ]
+        for name, a in EXAMPLE['LATTICE_CONSTANTS'].items()
+    }
+
+
 def held_out_frames(frames_per_run: int = 20, interval: int = 50) -> list[Atoms]:
     """Independent EMT MD (2 fs steps) in each crystal's cell at each test temperature."""
     frames = []
-    for seed, (name, temperature) in enumerate((n, t) for n in EXAMPLE['STRUCTURES'] for t in TEST_TEMPERATURES):
-        atoms = EXAMPLE['crystal'](name).repeat(2)
+    lattice = EXAMPLE['LATTICE_CONSTANTS']
+    for seed, (name, temperature) in enumerate((n, t) for n in lattice for t in TEST_TEMPERATURES):
+        atoms = crystal('Cu', name, lattice[name]).repeat(2)
         atoms.calc = EMT()
         MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
         dynamics = Langevin(
@@ -124,8 +143,8 @@ def main() -> None:
     parser.add_argument('--plot', default='active_learning.png')
     arguments = parser.parse_args()
 
-    rng = np.random.default_rng(2020)
-    initial_frames = [atoms for name in EXAMPLE['STRUCTURES'] for atoms in EXAMPLE['perturbed_cells'](name, rng)]
+    cells = initial_cells()
+    initial_frames = [atoms for frames in cells.values() for atoms in frames]
     for atoms in initial_frames:
         atoms.calc = EMT()
         atoms.get_forces()
@@ -139,7 +158,9 @@ def main() -> None:
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
         datasets={'init': initial},
-        configurations=EXAMPLE['exploration_configurations'](),
+        configurations={
+            name: ConfigurationsData.from_ase(frames, EXAMPLE['TYPE_MAP']).store() for name, frames in cells.items()
+        },
         schedule=EXAMPLE['schedule'](arguments.iterations),
         selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': arguments.fp_task_max},
         labeler={'engine': 'ase'},

@@ -3,10 +3,13 @@
 Run with ``verdi run examples/launch_cu.py`` on any profile (``scripts/run-example.sh`` creates an embedded
 ``verdi presto`` profile and runs it). What it does, every step a node in the provenance graph:
 
-1. initial data: fcc, hcp and bcc cells, scaled and perturbed (0.01 Å atoms, 3 % cell) as in the paper,
-   labeled by the chosen first-principles engine with ``LabelWorkChain`` (Quantum ESPRESSO by default);
+1. initial data with ``InitDataWorkChain`` (DP-GEN's init_bulk): fcc, hcp and bcc cells scaled and
+   perturbed (0.01 Å atoms, 3 % cell) as in the paper, and a short ab initio MD at 50 K from each, every
+   step labeled by the chosen first-principles engine (Quantum ESPRESSO by default). With the ``fast``
+   protocol the cells keep their given lattice constants (no relaxation), two scales, one perturbation and
+   two MD steps each, to stay within minutes; ``balanced`` and ``stringent`` relax the volume first;
 2. ``DpgenWorkChain``, iteration after iteration: train an ensemble of 4 DeePMD-kit models, explore with
-   LAMMPS DPMD from the fcc/hcp/bcc cells, NPT at the low temperatures and pressures of the paper's
+   LAMMPS DPMD from the perturbed fcc/hcp/bcc cells, NPT at the low temperatures and pressures of the paper's
    Table A.1 (first interval), select frames with the paper's trust levels (0.05 and 0.20 eV/Å), label up
    to ``fp_task_max`` of them per crystal (2 with the fast protocol) and add them to the data;
 3. the per-iteration table (accurate / candidate / failed, labels, dataset size, errors, cost).
@@ -33,31 +36,32 @@ import argparse
 import sys
 import time
 
-import numpy as np
 from aiida.engine import run_get_node, submit
-from aiida.orm import load_code
-from ase.build import bulk
+from aiida.orm import StructureData, load_code
 
-from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.exploration.schedule import paper_cu_schedule
+from aiida_dpgen.initdata.structures import crystal
 from aiida_dpgen.loop.report import format_costs, format_table
 from aiida_dpgen.tools.report import iteration_reports
 from aiida_dpgen.utils.codes import get_or_create_code, get_or_create_mpi_code
 from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
-from aiida_dpgen.workflows.label import LabelWorkChain
+from aiida_dpgen.workflows.initdata import InitDataWorkChain
+from aiida_dpgen.workflows.launch import launched_children
 
 TYPE_MAP = ['Cu']
-STRUCTURES = {
-    'fcc': ({'a': 3.61, 'cubic': True}, (1, 1, 1)),
-    'hcp': ({'a': 2.55}, (1, 1, 1)),
-    'bcc': ({'a': 2.87, 'cubic': True}, (1, 1, 1)),
-}
+LATTICE_CONSTANTS = {'fcc': 3.61, 'hcp': 2.55, 'bcc': 2.87}
 """The conventional cells (fcc 4 atoms, hcp and bcc 2): small enough for pw.x labels in seconds to a minute."""
-SCALES = (0.96, 1.00)
-"""Lattice scaling factors of the initial data; the paper used 0.84-1.00 of the relaxed volume per atom."""
-ATOM_PERTURBATION_ANGSTROM = 0.01
-CELL_PERTURBATION_FRACTION = 0.03
+FAST_INITIAL_DATA = {
+    'bulk': {
+        'relax_scales': [],
+        'scale': {'start': 0.96, 'stop': 1.0, 'step': 0.04},
+        'perturbations': 1,
+        'md': {'temperature': 50.0, 'nsteps': 2, 'timestep': 2.0},
+    }
+}
+"""With ``--protocol fast``: two scales (the paper: 0.84-1.00 of the relaxed volume), one perturbation and
+two MD steps each, no relaxation: 12 labels."""
 TRUST_LEVELS = {'f_trust_lo': 0.05, 'f_trust_hi': 0.20}
 """The paper's trust levels for Cu (eV/Å)."""
 LABELERS = {
@@ -66,23 +70,6 @@ LABELERS = {
     'vasp': ({'engine': 'vasp'}, None, None, 'vasp.vasp'),
     'emt': ({'engine': 'ase'}, 'python-ase', sys.executable, 'dpgen.ase'),
 }
-
-
-def crystal(structure: str):
-    lattice, repeat = STRUCTURES[structure]
-    return bulk('Cu', structure, **lattice).repeat(repeat)
-
-
-def perturbed_cells(structure: str, rng: np.random.Generator) -> list:
-    """Scaled copies of a crystal with random atom and cell perturbations, as the paper's initial data."""
-    frames = []
-    for scale in SCALES:
-        atoms = crystal(structure)
-        strain = np.eye(3) + CELL_PERTURBATION_FRACTION * rng.uniform(-1, 1, (3, 3)) / 2
-        atoms.set_cell(scale * atoms.cell[:] @ strain, scale_atoms=True)
-        atoms.positions += rng.normal(scale=ATOM_PERTURBATION_ANGSTROM, size=atoms.positions.shape)
-        frames.append(atoms)
-    return frames
 
 
 def labeler_and_code(name: str, computer: str, label_code: str | None):
@@ -101,31 +88,30 @@ def labeler_and_code(name: str, computer: str, label_code: str | None):
 
 
 def initial_data(labeler: dict, code, protocol: str):
-    """The initial dataset: the perturbed cells labeled by the same engine as the loop's candidates."""
-    rng = np.random.default_rng(2020)
-    cells = {name: ConfigurationsData.from_ase(perturbed_cells(name, rng), TYPE_MAP).store() for name in STRUCTURES}
-    count = sum(node.nframes for node in cells.values())
-    print(f'Initial data: {count} perturbed fcc/hcp/bcc cells, labeled with {labeler["engine"]} ({code.full_label})')
-    results, node = run_get_node(LabelWorkChain, candidates=cells, labeler={**labeler, 'protocol': protocol}, code=code)
-    if not node.is_finished_ok:
-        raise SystemExit(f'LabelWorkChain<{node.pk}> failed: {node.exit_message}; see `verdi process report {node.pk}`')
-    summary = results['summary'].get_dict()
-    print(
-        f'  {summary["labeled"]} labeled, {summary["excluded"]} excluded, {summary["core_hours"]:.3f} core-hours '
-        f'(LabelWorkChain<{node.pk}>, dataset {results["dataset"].pk})'
+    """DP-GEN's init_bulk with the same engine as the loop's labels: the labeled dataset and the perturbed
+    cells to explore from, as one finished ``InitDataWorkChain``."""
+    structures = {name: StructureData(ase=crystal('Cu', name, a)) for name, a in LATTICE_CONSTANTS.items()}
+    overrides = FAST_INITIAL_DATA if protocol == 'fast' else None
+    builder = InitDataWorkChain.get_builder_from_protocol(
+        code, structures, TYPE_MAP, labeler, protocol=protocol, overrides=overrides
     )
-    return results['dataset']
-
-
-def exploration_configurations() -> dict:
-    """One slightly perturbed cell per crystal to start the DPMD runs from."""
-    rng = np.random.default_rng(7)
-    configurations = {}
-    for name in STRUCTURES:
-        atoms = crystal(name)
-        atoms.positions += rng.normal(scale=ATOM_PERTURBATION_ANGSTROM, size=atoms.positions.shape)
-        configurations[name] = ConfigurationsData.from_ase([atoms], type_map=TYPE_MAP).store()
-    return configurations
+    bulk = builder.bulk.get_dict()
+    md = bulk.get('md') or {'nsteps': 0}
+    print(
+        f'Initial data: fcc/hcp/bcc cells, {bulk["perturbations"]} perturbation(s) per scale, {md["nsteps"]} MD '
+        f'step(s) from each, labeled with {labeler["engine"]} ({code.full_label})'
+    )
+    results, node = run_get_node(builder)
+    if not node.is_finished_ok:
+        raise SystemExit(
+            f'InitDataWorkChain<{node.pk}> failed: {node.exit_message}; see `verdi process report {node.pk}`'
+        )
+    summary = launched_children(node)['label_bulk'].outputs.summary.get_dict()
+    print(
+        f'  {summary["labeled"]} frames labeled from {summary["submitted"]} runs, {summary["excluded"]} excluded, '
+        f'{summary["core_hours"]:.3f} core-hours (InitDataWorkChain<{node.pk}>, dataset {results["dataset"].pk})'
+    )
+    return node
 
 
 def schedule(iterations: int) -> list[dict]:
@@ -166,7 +152,7 @@ def main() -> None:
     if resources and 'label' in resources:  # the initial labels run where and as the loop's labels do
         scheduler = label_code.computer.scheduler_type
         labeler = {**labeler, 'options': job_options(resources['label'], scheduler, step='resources.label')}
-    dataset = initial_data(labeler, label_code, arguments.protocol)
+    init_data = initial_data(labeler, label_code, arguments.protocol)
     codes = {
         'train': load_code(arguments.train_code)
         if arguments.train_code
@@ -178,8 +164,7 @@ def main() -> None:
     }
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
-        datasets={'init': dataset},
-        configurations=exploration_configurations(),
+        init_data=init_data,
         schedule=schedule(arguments.iterations),
         selection=TRUST_LEVELS,
         labeler=labeler,

@@ -19,20 +19,24 @@ RESULTS = 'results.json'
 
 def validate_calculator(value: Dict, _) -> str | None:
     specification = value.get_dict()
-    unknown = sorted(set(specification) - {'calculator', 'kwargs'})
+    unknown = sorted(set(specification) - {'calculator', 'kwargs', 'md'})
     if unknown:
-        return f'calculator: unknown key(s) {unknown}; expected "calculator" ("module:Class") and "kwargs"'
+        return f'calculator: unknown key(s) {unknown}; expected "calculator" ("module:Class"), "kwargs" and "md"'
     name = specification.get('calculator', '')
     module, _, class_name = name.partition(':')
     if not module or not class_name:
         return f'calculator.calculator={name!r}: expected "module:Class", e.g. "ase.calculators.emt:EMT"'
     if not isinstance(specification.get('kwargs', {}), dict):
         return f'calculator.kwargs={specification["kwargs"]!r}: expected a dictionary of keyword arguments'
+    md = specification.get('md')
+    if md is not None and (not isinstance(md, dict) or set(md) != {'temperature', 'nsteps', 'timestep'}):
+        return f'calculator.md={md!r}: expected {{"temperature": K, "nsteps": N, "timestep": fs}}'
     return None
 
 
 class AseSinglePointCalculation(CalcJob):
-    """One structure, one ASE calculator: ``python ase_single_point.py`` on the computer."""
+    """One structure, one ASE calculator: ``python ase_single_point.py`` on the computer; with ``md`` in the
+    calculator, a short MD from the structure whose every step is in ``output_trajectory``."""
 
     @classmethod
     def define(cls, spec):
@@ -49,6 +53,12 @@ class AseSinglePointCalculation(CalcJob):
         spec.inputs['metadata']['options']['withmpi'].default = False
         spec.output('output_parameters', valid_type=Dict, help='energy (eV), calculator, wall_seconds')
         spec.output('output_arrays', valid_type=ArrayData, help='forces (eV/Å) and, if periodic, stress (eV/Å^3)')
+        spec.output(
+            'output_trajectory',
+            valid_type=ArrayData,
+            required=False,
+            help='With md: energies (eV), forces (eV/Å), positions (Å), cells (Å) and stresses (eV/Å^3) of each step.',
+        )
         spec.exit_code(300, 'ERROR_NO_RESULTS', message='The script wrote no results.json; see _scheduler-stderr.txt.')
         spec.exit_code(310, 'ERROR_INVALID_RESULTS', message='results.json could not be read: {error}')
 

@@ -17,6 +17,7 @@ class AseLabeler(Labeler):
 
     _process_class = AseSinglePointBaseWorkChain
     _protocol_file = 'label_ase'
+    supports_md = True
     engine_keys = {
         'calculator': 'the ASE calculator as "module:Class" (default "ase.calculators.emt:EMT")',
         'kwargs': 'keyword arguments of the calculator',
@@ -24,10 +25,11 @@ class AseLabeler(Labeler):
 
     def calculator(self) -> dict:
         protocol = self.protocol()
-        return {
+        calculator = {
             'calculator': self.specification.get('calculator', protocol['calculator']),
             'kwargs': self.specification.get('kwargs', protocol['kwargs']),
         }
+        return {**calculator, 'md': self.md} if self.md else calculator
 
     def check_elements(self, elements: list[str]) -> None:
         calculator = self.calculator()['calculator']
@@ -48,6 +50,8 @@ class AseLabeler(Labeler):
         return builder
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
+        if self.md:
+            return {'trajectory': node.outputs.output_trajectory}
         return {'parameters': node.outputs.output_parameters, 'arrays': node.outputs.output_arrays}
 
     @classmethod
@@ -66,6 +70,27 @@ class AseLabeler(Labeler):
             virial=virial,
             pbc=periodic,
         )
+
+    @classmethod
+    def convert_md_outputs(cls, structure: orm.StructureData, trajectory: orm.ArrayData) -> list[Label]:
+        symbols, _, _ = structure_arrays(structure)
+        names = trajectory.get_arraynames()
+        stresses = trajectory.get_array('stresses') if 'stresses' in names else None
+        labels = []
+        for step, cell in enumerate(trajectory.get_array('cells')):
+            virial = None if stresses is None else virial_from_stress(stresses[step], abs(np.linalg.det(cell)))
+            labels.append(
+                Label(
+                    symbols=symbols,
+                    cell=cell,
+                    positions=trajectory.get_array('positions')[step],
+                    energy=float(trajectory.get_array('energies')[step]),
+                    forces=trajectory.get_array('forces')[step],
+                    virial=virial,
+                    pbc=all(structure.pbc),
+                )
+            )
+        return labels
 
     def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
         if 'output_parameters' not in calculation.outputs:

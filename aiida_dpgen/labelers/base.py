@@ -22,7 +22,8 @@ from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 
 ENTRY_POINT_GROUP = 'aiida_dpgen.labelers'
 PROTOCOLS = ('fast', 'balanced', 'stringent')
-COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations'}
+COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations', 'md'}
+MD_KEYS = {'temperature': 'K, e.g. 50', 'nsteps': 'MD steps, e.g. 20', 'timestep': 'fs, e.g. 2.0'}
 SCF_UNCONVERGED = 'scf_unconverged'
 
 
@@ -63,6 +64,9 @@ class Labeler(ProtocolMixin, abc.ABC):
     _protocol_file: ClassVar[str]
     """``workflows/protocols/<name>.yaml``: the engine settings of ``fast``, ``balanced`` and ``stringent``."""
 
+    supports_md: ClassVar[bool] = False
+    """Whether ``md`` in the specification is run (a short ab initio MD per structure, every step a label)."""
+
     def __init__(self, specification: dict):
         unknown = sorted(set(specification) - COMMON_KEYS - set(self.engine_keys))
         if unknown:
@@ -78,11 +82,34 @@ class Labeler(ProtocolMixin, abc.ABC):
         max_iterations = specification.get('max_iterations', 3)
         if not isinstance(max_iterations, int) or max_iterations < 1:
             raise ValueError(f'labeler.max_iterations={max_iterations!r}: expected a positive integer')
+        self.md = self._md(specification)
         self.specification = dict(specification)
         self.protocol_name = protocol
         self.max_iterations = max_iterations
         self.overrides = dict(specification.get('overrides', {}))
         self.options = dict(specification.get('options', {}))
+
+    def _md(self, specification: dict) -> dict | None:
+        md = specification.get('md')
+        if md is None:
+            return None
+        engine = specification.get('engine')
+        if not self.supports_md:
+            supported = sorted(name for name in available_labelers() if load_labeler(name).supports_md)
+            raise ValueError(
+                f'labeler.md: the {engine!r} labeler runs no MD; labelers with MD: {supported}. Leave md out to label '
+                'single points'
+            )
+        expected = '; '.join(f'{key}: {meaning}' for key, meaning in MD_KEYS.items())
+        if not isinstance(md, dict) or set(md) != set(MD_KEYS):
+            raise ValueError(f'labeler.md={md!r}: expected the keys {expected}')
+        if not (isinstance(md['nsteps'], int) and md['nsteps'] >= 1):
+            raise ValueError(f'labeler.md.nsteps={md["nsteps"]!r}: expected a positive integer')
+        if not (isinstance(md['temperature'], int | float) and md['temperature'] >= 0):
+            raise ValueError(f'labeler.md.temperature={md["temperature"]!r}: expected a temperature >= 0 K')
+        if not (isinstance(md['timestep'], int | float) and 0 < md['timestep'] <= 10):
+            raise ValueError(f'labeler.md.timestep={md["timestep"]!r}: expected a time step in fs, 0 < timestep <= 10')
+        return dict(md)
 
     @property
     def engine(self) -> str:
@@ -100,7 +127,8 @@ class Labeler(ProtocolMixin, abc.ABC):
 
     @abc.abstractmethod
     def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode) -> ProcessBuilder:
-        """The builder of ``_process_class`` for a single point (energy, forces, stress) of ``structure``."""
+        """The builder of ``_process_class`` for a single point (energy, forces, stress) of ``structure``, or
+        with ``md`` set, for a short MD from ``structure`` that labels every step."""
 
     @abc.abstractmethod
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
@@ -111,6 +139,11 @@ class Labeler(ProtocolMixin, abc.ABC):
     @abc.abstractmethod
     def convert_outputs(cls, structure: orm.StructureData, **nodes: orm.Data) -> Label:
         """The label of ``structure`` from ``label_nodes``' nodes, in eV, Å, eV/Å and eV (virial)."""
+
+    @classmethod
+    def convert_md_outputs(cls, structure: orm.StructureData, **nodes: orm.Data) -> list[Label]:
+        """The labels of every step of an MD run from ``structure`` (``supports_md`` labelers), in step order."""
+        raise NotImplementedError(f'{cls.__name__} runs no MD')
 
     def job_options(self) -> dict:
         """The CalcJob's ``metadata.options``: one process for an hour unless the specification's ``options`` say

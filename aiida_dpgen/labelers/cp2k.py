@@ -20,6 +20,7 @@ from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
 DEFAULT_DATA_DIRECTORY = '/usr/share/cp2k'
 OUTPUT_FILE = 'aiida.out'
+TRAJECTORY_FILE = 'aiida-pos-1.xyz'
 _NUMBER = r'-?\d+\.\d+(?:[eE][-+]?\d+)?'
 _ENERGY_LINE = re.compile(rf'ENERGY\| Total FORCE_EVAL \( \w+ \) energy \[(?:a\.u\.|hartree)\]:\s+({_NUMBER})')
 _FORCE_ROW = rf'\s+\d+\s+\d+\s+\w+(?:\s+{_NUMBER}){{3}}\s*\n'
@@ -53,6 +54,40 @@ def read_energy_and_forces(output: str, natoms: int) -> tuple[float, np.ndarray]
     return float(energies[-1]), forces
 
 
+def read_md_steps(output: str, natoms: int) -> tuple[list[float], list[np.ndarray], list[np.ndarray]]:
+    """Energies (Hartree), forces (Hartree/Bohr) and stresses (GPa; none without the stress tensor) of every
+    force evaluation of a CP2K MD output, in step order."""
+    energies = [float(value) for value in _ENERGY_LINE.findall(output)]
+    forces = [
+        np.array([row.split()[3:6] for row in block.strip().splitlines()], dtype=float)
+        for block in _FORCE_BLOCK.findall(output)
+    ]
+    stresses = [
+        np.array([line.split()[2:5] for line in block.strip().splitlines()], dtype=float)
+        for block in _STRESS_BLOCK.findall(output)
+    ]
+    if not energies or len(forces) != len(energies) or (stresses and len(stresses) != len(energies)):
+        raise ValueError(
+            f'the CP2K MD output has {len(energies)} energies, {len(forces)} force and {len(stresses)} stress blocks; '
+            'expected one of each per step (FORCE_EVAL%PRINT%FORCES and STRESS_TENSOR on)'
+        )
+    if any(block.shape != (natoms, 3) for block in forces):
+        raise ValueError(f'the CP2K MD output has forces for another number of atoms than the structure ({natoms})')
+    return energies, forces, stresses
+
+
+def read_xyz_positions(text: str, natoms: int) -> list[np.ndarray]:
+    """The positions (Å) of each frame of a CP2K ``-pos-1.xyz`` trajectory."""
+    lines = text.splitlines()
+    frames = []
+    while lines:
+        count, body, lines = int(lines[0]), lines[2 : 2 + natoms], lines[2 + natoms :]
+        if count != natoms or len(body) != natoms:
+            raise ValueError(f'the CP2K trajectory has a frame of {count} atoms, the structure {natoms}')
+        frames.append(np.array([line.split()[1:4] for line in body], dtype=float))
+    return frames
+
+
 def read_stress_gpa(output: str) -> np.ndarray | None:
     """The last analytical stress tensor (GPa, CP2K's sign: positive under compression) of a CP2K output."""
     blocks = _STRESS_BLOCK.findall(output)
@@ -67,6 +102,7 @@ class Cp2kLabeler(Labeler):
 
     _process_class = Cp2kBaseWorkChain
     _protocol_file = 'label_cp2k'
+    supports_md = True
     engine_keys = {
         'data_directory': f'folder with the basis and potential files on the computer ({DEFAULT_DATA_DIRECTORY})',
         'basis_set': 'basis set name for every element, or element -> name (default from the protocol: '
@@ -131,7 +167,27 @@ class Cp2kLabeler(Labeler):
             for kind in structure.kinds
         ]
         parameters['FORCE_EVAL'].setdefault('SUBSYS', {})['KIND'] = kinds
+        if self.md:
+            parameters = recursive_merge(parameters, self.md_parameters(self.md))
         return parameters
+
+    @staticmethod
+    def md_parameters(md: dict) -> dict:
+        """CP2K sections of a short NVT MD (CSVR thermostat, DP-GEN's AIMD of the initial data): ``nsteps`` force
+        evaluations, the first at the given structure, each printing energy, forces, stress and positions."""
+        return {
+            'GLOBAL': {'RUN_TYPE': 'MD'},
+            'MOTION': {
+                'MD': {
+                    'ENSEMBLE': 'NVT',
+                    'STEPS': md['nsteps'] - 1,
+                    'TIMESTEP': float(md['timestep']),
+                    'TEMPERATURE': float(md['temperature']),
+                    'THERMOSTAT': {'TYPE': 'CSVR', 'CSVR': {'TIMECON': 20.0}},
+                },
+                'PRINT': {'TRAJECTORY': {'EACH': {'MD': 1}}, 'FORCES': {'EACH': {'MD': 1}}},
+            },
+        }
 
     def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode):
         builder = Cp2kBaseWorkChain.get_builder()
@@ -162,6 +218,34 @@ class Cp2kLabeler(Labeler):
             virial=None if stress is None else abs(np.linalg.det(cell)) * stress * EV_PER_ANGSTROM3_PER_GPA,
             pbc=all(structure.pbc),
         )
+
+    @classmethod
+    def convert_md_outputs(cls, structure: orm.StructureData, retrieved: orm.FolderData) -> list[Label]:
+        """Every MD step: positions from the ``-pos-1.xyz`` trajectory, energy, forces and stress from the
+        output, in the units of `convert_outputs`; the cell is the structure's (NVT)."""
+        symbols, cell, _ = structure_arrays(structure)
+        output = retrieved.base.repository.get_object_content(OUTPUT_FILE, mode='r')
+        energies, forces, stresses = read_md_steps(output, len(symbols))
+        positions = read_xyz_positions(
+            retrieved.base.repository.get_object_content(TRAJECTORY_FILE, mode='r'), len(symbols)
+        )
+        if len(positions) != len(energies):
+            raise ValueError(
+                f'the CP2K MD has {len(positions)} frames in {TRAJECTORY_FILE} and {len(energies)} energies'
+            )
+        volume = abs(np.linalg.det(cell))
+        return [
+            Label(
+                symbols=symbols,
+                cell=cell,
+                positions=positions[step],
+                energy=energies[step] * _HARTREE_TO_EV,
+                forces=forces[step] * _HARTREE_TO_EV / _BOHR_TO_ANGSTROM,
+                virial=volume * stresses[step] * EV_PER_ANGSTROM3_PER_GPA if stresses else None,
+                pbc=all(structure.pbc),
+            )
+            for step in range(len(energies))
+        ]
 
     def rejection_reason(self, node: orm.ProcessNode) -> str | None:
         """CP2K 2023.1 with smearing and k-points carries on after an SCF that did not converge, without the

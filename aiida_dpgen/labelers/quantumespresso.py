@@ -20,6 +20,9 @@ from aiida_dpgen.workflows.protocols.utils import recursive_merge
 _ENERGY_RESCALE = EnergyConversion('rydberg', 'eV').value() / CONSTANTS.ry_to_ev
 _FORCE_RESCALE = _ENERGY_RESCALE * CONSTANTS.bohr_to_ang / LengthConversion('bohr', 'angstrom').value()
 
+# pw.x's time unit for `dt` is the Rydberg atomic unit of time, 4.8378e-17 s
+_FS_PER_RYDBERG_TIME = 4.8377687e-2
+
 # exit codes of PwCalculation that mean: the SCF stopped before it converged
 _SCF_UNCONVERGED = {'ERROR_ELECTRONIC_CONVERGENCE_NOT_REACHED', 'WARNING_ELECTRONIC_CONVERGENCE_NOT_REACHED'}
 
@@ -30,6 +33,7 @@ class QuantumEspressoLabeler(Labeler):
 
     _process_class = PwBaseWorkChain
     _protocol_file = 'label_quantumespresso'
+    supports_md = True
     engine_keys = {'pseudo_family': f'label of an aiida-pseudo family (default {DEFAULT_FAMILY_LABEL!r})'}
 
     @property
@@ -63,7 +67,18 @@ class QuantumEspressoLabeler(Labeler):
     def engine_overrides(self) -> dict:
         protocol = self.protocol()
         fixed = {'pseudo_family': self.pseudo_family_label, 'max_iterations': self.max_iterations}
+        if self.md:
+            fixed['pw'] = {'parameters': self.md_parameters(self.md)}
         return recursive_merge(recursive_merge(protocol['engine_overrides'], self.overrides), fixed)
+
+    @staticmethod
+    def md_parameters(md: dict) -> dict:
+        """pw.x namelists of a short MD: velocities drawn at ``temperature`` and rescaled to it (DP-GEN's AIMD of
+        the initial data), energy, forces and stress at every step."""
+        return {
+            'CONTROL': {'calculation': 'md', 'nstep': md['nsteps'], 'dt': md['timestep'] / _FS_PER_RYDBERG_TIME},
+            'IONS': {'ion_temperature': 'rescaling', 'tempw': float(md['temperature'])},
+        }
 
     def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode):
         protocol = self.protocol()
@@ -94,6 +109,25 @@ class QuantumEspressoLabeler(Labeler):
             forces=forces,
             virial=abs(np.linalg.det(cell)) * stress,
         )
+
+    @classmethod
+    def convert_md_outputs(cls, structure: orm.StructureData, parameters: orm.Dict, trajectory: orm.TrajectoryData):
+        """Every MD step of the trajectory (positions and cell as computed, energy, forces, stress), as above."""
+        symbols, _, _ = structure_arrays(structure)
+        arrays = {name: trajectory.get_array(name) for name in ('cells', 'positions', 'energy', 'forces', 'stress')}
+        labels = []
+        for cell, positions, energy, forces, stress in zip(*arrays.values(), strict=True):
+            labels.append(
+                Label(
+                    symbols=symbols,
+                    cell=cell,
+                    positions=positions,
+                    energy=float(energy) * _ENERGY_RESCALE,
+                    forces=forces * _FORCE_RESCALE,
+                    virial=abs(np.linalg.det(cell)) * stress * EV_PER_ANGSTROM3_PER_GPA,
+                )
+            )
+        return labels
 
     def scf_unconverged(self, node: orm.ProcessNode) -> bool:
         calculation = last_calculation(node)

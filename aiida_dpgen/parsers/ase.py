@@ -35,6 +35,26 @@ class AseSinglePointParser(Parser):
             'calculator': results.get('calculator'),
             'wall_seconds': results.get('wall_seconds'),
         }
+        if 'trajectory' in results:
+            try:
+                self.out('output_trajectory', self._trajectory(results['trajectory'], natoms))
+            except (ValueError, KeyError, TypeError) as exception:
+                return self.exit_codes.ERROR_INVALID_RESULTS.format(error=f'trajectory: {exception!r}')
         self.out('output_parameters', Dict(parameters))
         self.out('output_arrays', arrays)
         return ExitCode(0)
+
+    @staticmethod
+    def _trajectory(trajectory: dict, natoms: int) -> ArrayData:
+        arrays = ArrayData()
+        steps = len(trajectory['energy'])
+        shapes = {'positions': (steps, natoms, 3), 'forces': (steps, natoms, 3), 'cell': (steps, 3, 3)}
+        if all(stress is not None for stress in trajectory.get('stress', [None])):
+            shapes['stress'] = (steps, 3, 3)
+        arrays.set_array('energies', np.array(trajectory['energy'], dtype=float))
+        for key, shape in shapes.items():
+            values = np.array(trajectory[key], dtype=float)
+            if values.shape != shape:
+                raise ValueError(f'{key} of shape {values.shape}, expected {shape}')
+            arrays.set_array({'cell': 'cells', 'stress': 'stresses'}.get(key, key), values)
+        return arrays

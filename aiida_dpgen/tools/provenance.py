@@ -151,6 +151,7 @@ def _labeling_calculation(collect: orm.CalcFunctionNode, frame) -> orm.CalcJobNo
     from aiida_dpgen.labelers.base import load_labeler
 
     labeler = load_labeler(collect.inputs.engine.value)
+    md = 'md' in collect.inputs and collect.inputs.md.value  # a short MD per calculation, every step a frame
     groups: dict[str, dict] = {}
     for link in collect.base.links.get_incoming(node_class=orm.Data).all():
         if link.link_label.startswith('frame_'):
@@ -158,8 +159,8 @@ def _labeling_calculation(collect: orm.CalcFunctionNode, frame) -> orm.CalcJobNo
     for group in groups.values():
         nodes = dict(group)
         structure = nodes.pop('structure')
-        label = labeler.convert_outputs(structure, **nodes)
-        if np.isclose(label.energy, frame[0], rtol=0, atol=1e-8):
+        labels = labeler.convert_md_outputs(structure, **nodes) if md else [labeler.convert_outputs(structure, **nodes)]
+        if any(np.isclose(label.energy, frame[0], rtol=0, atol=1e-8) for label in labels):
             producers = [node.creator for node in nodes.values() if isinstance(node.creator, orm.CalcJobNode)]
             return producers[0] if producers else None
     return None

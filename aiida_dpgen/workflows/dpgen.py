@@ -84,6 +84,22 @@ def _dict(node: Dict | None) -> dict | None:
     return node.get_dict() if node is not None else None
 
 
+def inputs_from_init_data(node: orm.WorkflowNode) -> tuple[dict, dict]:
+    """The loop's ``datasets`` and ``configurations`` from a finished ``InitDataWorkChain``: its ``dataset`` as
+    ``init``, its ``configurations`` by crystal and its ``surfaces`` as ``<crystal>_surface`` (for NVT stages)."""
+    if node.process_label != 'InitDataWorkChain':
+        raise ValueError(f'init_data={node.process_label}<{node.pk}>: expected a finished InitDataWorkChain')
+    if 'dataset' not in node.outputs or 'configurations' not in node.outputs:
+        raise ValueError(
+            f'init_data=InitDataWorkChain<{node.pk}> has no dataset or configurations (exit status '
+            f'{node.exit_status}: {node.exit_message}); see `verdi process report {node.pk}` and run it again'
+        )
+    configurations = dict(node.outputs.configurations)
+    if 'surfaces' in node.outputs:
+        configurations.update({f'{name}_surface': slabs for name, slabs in node.outputs.surfaces.items()})
+    return {'init': node.outputs.dataset}, configurations
+
+
 class DpgenWorkChain(ProtocolMixin, WorkChain):
     """DP-GEN's loop (Zhang et al. 2020, Fig. 1): train an ensemble, explore with it, label the candidates,
     add the labels to the data, until the schedule is done or the candidate ratio stays below a threshold.
@@ -179,8 +195,9 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         cls,
         codes: dict,
         *,
-        datasets: dict,
-        configurations: dict,
+        datasets: dict | None = None,
+        configurations: dict | None = None,
+        init_data: orm.WorkflowNode | None = None,
         schedule,
         selection: dict,
         labeler: dict,
@@ -197,7 +214,15 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         :param resources: per step (``train``, ``explore``, ``label``) the job resources in
             :mod:`aiida_dpgen.utils.resources`' vocabulary (nodes, mpiprocs_per_node, gpus_per_node, queue,
             walltime, account, ...), translated for the scheduler of that step's computer.
+        :param init_data: a finished ``InitDataWorkChain``: its ``dataset`` (as ``init``), ``configurations``
+            and ``surfaces`` (as ``<name>_surface``) join ``datasets`` and ``configurations``.
         """
+        if init_data is not None:
+            initial_datasets, initial_configurations = inputs_from_init_data(init_data)
+            datasets = {**initial_datasets, **(datasets or {})}
+            configurations = {**initial_configurations, **(configurations or {})}
+        if not datasets or not configurations:
+            raise ValueError('datasets and configurations: give both, or a finished InitDataWorkChain as init_data')
         step_options = _step_options(codes, resources or {})
         inputs = cls.get_protocol_inputs(protocol, overrides)
         protocol = protocol or cls.get_default_protocol()

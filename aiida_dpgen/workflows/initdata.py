@@ -2,8 +2,10 @@
 
 For each crystal: its volume is relaxed with the labeler (single points at a few lattice scales and a
 Birch-Murnaghan fit, which works with every labeler), a supercell of the relaxed cell is scaled over a range
-and perturbed, and the perturbed cells are labeled: they are the initial dataset, and, unlabeled, the
-initial configurations of exploration. Surfaces: slabs of the relaxed crystal for given Miller indices with
+and perturbed, and a short ab initio MD at low temperature runs from each perturbed cell with the labeler's
+own MD (pw.x, CP2K, ASE); every MD step is labeled (single points of the perturbed cells without ``md``).
+The labels are the initial dataset; the perturbed cells, unlabeled, the initial configurations of
+exploration. Surfaces: slabs of the relaxed crystal for given Miller indices with
 their two halves pulled apart, as configurations for NVT exploration.
 """
 
@@ -35,7 +37,10 @@ BULK_KEYS = {
     'atom_distance': 'Å, typical displacement of an atom, e.g. 0.01',
     'seed': 'seed of the perturbations',
     'relax_scales': 'lattice scales of the unit cell labeled to find its relaxed volume (5 or more), or [] to skip',
+    'md': '{"temperature": 50, "nsteps": 20, "timestep": 2.0} (K, steps, fs): a short ab initio MD from each '
+    'perturbed supercell, every step labeled; optional, nsteps 0 or no md labels single points',
 }
+OPTIONAL_BULK_KEYS = {'min_width', 'md'}
 SURFACE_KEYS = {
     'miller': 'Miller indices of the slabs, e.g. [[1, 0, 0], [1, 1, 1]]',
     'layers': 'atomic layers of a slab',
@@ -49,7 +54,7 @@ def validate_bulk(settings: dict) -> None:
     unknown = sorted(set(settings) - set(BULK_KEYS))
     if unknown:
         raise ValueError(f'bulk: unknown keys {unknown}; valid keys: {", ".join(BULK_KEYS)}')
-    missing = sorted(set(BULK_KEYS) - {'min_width'} - set(settings))
+    missing = sorted(set(BULK_KEYS) - OPTIONAL_BULK_KEYS - set(settings))
     if missing:
         raise ValueError(f'bulk: missing keys {missing}; ' + '; '.join(f'{key}: {BULK_KEYS[key]}' for key in missing))
     scale = settings['scale']
@@ -62,6 +67,18 @@ def validate_bulk(settings: dict) -> None:
     relax = settings['relax_scales']
     if relax and (len(relax) < 5 or any(not (isinstance(x, int | float) and x > 0) for x in relax)):
         raise ValueError(f'bulk.relax_scales={relax!r}: expected 5 or more positive scales around 1, or [] to skip')
+
+
+def md_settings(bulk: dict) -> dict | None:
+    """The bulk labels' MD, or ``None`` for single points."""
+    md = bulk.get('md')
+    return md if md and md.get('nsteps') != 0 else None
+
+
+def labeler_with_md(specification: dict, md: dict | None) -> dict:
+    """The labeler specification for single points (``md`` None) or for a short MD per structure."""
+    specification = {key: value for key, value in specification.items() if key != 'md'}
+    return {**specification, 'md': md} if md else specification
 
 
 def validate_inputs(inputs: dict, _) -> str | None:
@@ -88,6 +105,14 @@ def validate_inputs(inputs: dict, _) -> str | None:
             validate_surfaces(inputs['surfaces'].get_dict(), structures)
         labeler = labeler_from_specification(inputs['label']['labeler'].get_dict())
         labeler.check_elements(type_map)
+        if md_settings(bulk):
+            try:
+                labeler_from_specification(labeler_with_md(inputs['label']['labeler'].get_dict(), md_settings(bulk)))
+            except ValueError as exception:
+                raise ValueError(
+                    f'bulk.md={bulk["md"]}: {exception}; or set bulk.md.nsteps to 0 to label single points of the '
+                    'perturbed cells'
+                ) from None
     except ValueError as exception:
         return str(exception)
     return None
@@ -173,9 +198,12 @@ class InitDataWorkChain(ProtocolMixin, WorkChain):
     def should_relax(self):
         return bool(self._bulk()['relax_scales'])
 
-    def _label(self, candidates: dict, link: str):
+    def _label(self, candidates: dict, link: str, md: dict | None = None):
         inputs = self.exposed_inputs(LabelWorkChain, 'label')
         inputs['candidates'] = candidates
+        specification = labeler_with_md(inputs['labeler'].get_dict(), md)
+        if specification != inputs['labeler'].get_dict():
+            inputs['labeler'] = Dict(specification)
         inputs['metadata'] = {'call_link_label': link}
         return submit_once(self, launched_children(self.node), LabelWorkChain, **inputs)
 
@@ -220,8 +248,10 @@ class InitDataWorkChain(ProtocolMixin, WorkChain):
 
     def run_labels(self):
         count = sum(node.nframes for node in self.ctx.configurations.values())
-        node = self._label(dict(self.ctx.configurations), 'label_bulk')
-        self.report(f'labeling {count} perturbed supercells, LabelWorkChain<{node.pk}>')
+        md = md_settings(self._bulk())
+        node = self._label(dict(self.ctx.configurations), 'label_bulk', md)
+        how = f'{md["nsteps"]} MD steps at {md["temperature"]} K from each of' if md else 'single points of'
+        self.report(f'labeling {how} {count} perturbed supercells, LabelWorkChain<{node.pk}>')
         return ToContext(labels=node)
 
     def inspect_labels(self):

@@ -48,7 +48,9 @@ class LabelWorkChain(WorkChain):
     ``aiida_dpgen.labelers`` group, e.g. ``quantumespresso``, ``cp2k``, ``vasp``, ``gaussian``, ``ase``) and runs
     through its own AiiDA workchain with its protocols and error handlers. Frames whose atoms are closer than
     ``min_distance`` are not sent; calculations that still fail after the engine's handlers, including those
-    whose SCF did not converge, are excluded and counted, never added to the data.
+    whose SCF did not converge, are excluded and counted, never added to the data. With ``md`` in the
+    specification each structure starts a short ab initio MD instead, and every step is a label (the initial
+    data's AIMD).
     """
 
     @classmethod
@@ -114,8 +116,12 @@ class LabelWorkChain(WorkChain):
             builder = labeler.get_builder(item['structure'], self.inputs.code)
             builder.metadata.call_link_label = f'label_{key}'
             running[key] = submit_once(self, launched, builder)
-        self.report(f'{len(running)} single points submitted with {labeler.engine} ({labeler.protocol_name})')
+        self.report(f'{len(running)} {self._runs()} submitted with {labeler.engine} ({labeler.protocol_name})')
         return ToContext(**running)
+
+    def _runs(self) -> str:
+        md = self.ctx.labeler.md
+        return f'MD runs of {md["nsteps"]} steps' if md else 'single points'
 
     def inspect_labels(self):
         labeler = self.ctx.labeler
@@ -153,14 +159,18 @@ class LabelWorkChain(WorkChain):
             'core_hours': round(core_seconds / 3600, 6),
         }
         self.report(
-            f'{self.ctx.summary["converged"]} of {len(self.ctx.structures)} single points converged; '
+            f'{self.ctx.summary["converged"]} of {len(self.ctx.structures)} {self._runs()} converged; '
             f'excluded: {reasons or "none"}'
         )
         self.ctx.frames = frames
 
     def results(self):
         outputs = collect_labels(
-            orm.Str(self.ctx.labeler.engine), orm.List(self.ctx.type_map), Dict(self.ctx.summary), **self.ctx.frames
+            orm.Str(self.ctx.labeler.engine),
+            orm.List(self.ctx.type_map),
+            Dict(self.ctx.summary),
+            md=orm.Bool(self.ctx.labeler.md is not None),
+            **self.ctx.frames,
         )
         self.out('summary', outputs['summary'])
         if 'dataset' in outputs:

@@ -53,11 +53,22 @@ def test_bulk_and_surfaces_with_emt(aiida_localhost):
     assert {name: node.nframes for name, node in configurations.items()} == {'fcc': 4, 'bcc': 4}  # 2 scales x 2
     assert configurations['fcc'].creator.process_label == 'bulk_configurations'
     dataset = results['dataset']
-    assert dataset.nframes == 8
+    assert dataset.nframes == 8 * 3, 'fast: 3 MD steps from each of the 8 perturbed cells'
+    perturbed = [atoms.positions for name in ('fcc', 'bcc') for atoms in configurations[name].to_ase()]
+    labeled = []
     for system in dataset.to_dpdata():
         for frame, atoms in enumerate(system.to('ase/structure')):
+            labeled.append(atoms.positions)
             atoms.calc = EMT()
             assert system['energies'][frame] == pytest.approx(atoms.get_potential_energy(), abs=1e-8)
+            assert system['forces'][frame] == pytest.approx(atoms.get_forces(), abs=1e-8)
+
+    def distance(positions, start):  # the largest displacement of an atom from a perturbed cell
+        return np.abs(positions - start).max() if positions.shape == start.shape else np.inf
+
+    nearest = [min(distance(positions, start) for start in perturbed) for positions in labeled]
+    assert sum(value < 1e-8 for value in nearest) == 8, 'each MD starts at its perturbed cell'
+    assert sum(1e-6 < value < 0.5 for value in nearest) == 16, 'and its atoms move a little at 50 K'
 
     slabs = results['surfaces']
     assert {name: node.nframes for name, node in slabs.items()} == {'fcc': 3, 'bcc': 3}
@@ -66,7 +77,8 @@ def test_bulk_and_surfaces_with_emt(aiida_localhost):
 
 
 def test_bulk_with_pw_on_the_smallest_cell(aiida_localhost):
-    """The same workchain with Quantum ESPRESSO: one scale of the fcc unit cell, perturbed once, labeled by pw.x."""
+    """The same workchain with Quantum ESPRESSO: one scale of the fcc unit cell, perturbed once, two pw.x MD
+    steps from it."""
     from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
     from aiida_dpgen.utils.codes import get_or_create_mpi_code
 
@@ -80,7 +92,14 @@ def test_bulk_with_pw_on_the_smallest_cell(aiida_localhost):
         'pseudo_family': family.label,
         'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 600},
     }
-    overrides = {'bulk': {'scale': {'start': 1.0, 'stop': 1.0, 'step': 0.02}, 'perturbations': 1, 'relax_scales': []}}
+    overrides = {
+        'bulk': {
+            'scale': {'start': 1.0, 'stop': 1.0, 'step': 0.02},
+            'perturbations': 1,
+            'relax_scales': [],
+            'md': {'temperature': 50.0, 'nsteps': 2, 'timestep': 2.0},
+        }
+    }
     builder = InitDataWorkChain.get_builder_from_protocol(
         code,
         {'fcc': StructureData(ase=crystal('Cu', 'fcc', 3.61))},
@@ -93,8 +112,12 @@ def test_bulk_with_pw_on_the_smallest_cell(aiida_localhost):
     assert node.is_finished_ok, node.exit_message
     assert 'relaxed' not in results, 'relax_scales [] skips the relaxation'
     (system,) = results['dataset'].to_dpdata()
-    assert system.get_nframes() == 1 and system.get_natoms() == 4
-    assert system['energies'][0] < -1000, 'a pw.x total energy (eV), not EMT'
-    assert np.abs(system['forces'][0]).max() < 1.0
-    creators = {calculation.process_label for calculation in node.called_descendants}
-    assert 'PwCalculation' in creators
+    assert system.get_nframes() == 2 and system.get_natoms() == 4, 'two pw.x MD steps from the one perturbed cell'
+    assert (system['energies'] < -1000).all(), 'pw.x total energies (eV), not EMT'
+    assert np.abs(system['forces']).max() < 1.0
+    assert system['energies'][0] != system['energies'][1]
+    assert system['coords'][0] == pytest.approx(results['configurations']['fcc'].to_ase()[0].positions)
+    assert not np.allclose(system['coords'][1], system['coords'][0], atol=1e-6), 'the atoms moved'
+    (calculation,) = [job for job in node.called_descendants if job.process_label == 'PwCalculation']
+    control = calculation.inputs.parameters['CONTROL']
+    assert (control['calculation'], control['nstep']) == ('md', 2)

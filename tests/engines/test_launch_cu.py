@@ -23,20 +23,31 @@ def test_launch_cu_runs_the_loop_with_pw_labels(aiida_localhost, capsys, monkeyp
     assert node.is_finished_ok, node.exit_message
     report = node.outputs.iterations.iter_000.report.get_dict()
     exploration = report['exploration']
-    assert exploration['tasks'] == 3 * 2 * 2, '3 crystals x 2 temperatures x 2 pressures'
-    assert exploration['frames'] == 12 * 31, '300 steps, a frame every 10, step 0 included'
+    assert exploration['tasks'] == 3 * 2 * 2 * 2, '3 crystals x 2 perturbed cells x 2 temperatures x 2 pressures'
+    assert exploration['frames'] == 24 * 31, '300 steps, a frame every 10, step 0 included'
     row = next(line for line in output.splitlines() if line.split()[:2] == ['0', '0'])
     assert f'{exploration["candidate_ratio"]:.1%}' in row
     assert f'DpgenWorkChain<{node.pk}> finished' in output
 
-    # the initial data and every label the loop added come from pw.x
+    # the initial data (InitDataWorkChain: 2 pw.x MD steps from each of 6 perturbed cells) and every label the
+    # loop added come from pw.x
     initial = node.inputs.datasets.init
-    assert initial.nframes == 6
+    assert initial.nframes == 12
+    init_data = initial.creator.caller.caller
+    assert init_data.process_label == 'InitDataWorkChain' and init_data.is_finished_ok
+    assert {name: cells.uuid for name, cells in node.inputs.configurations.items()} == {
+        name: cells.uuid for name, cells in init_data.outputs.configurations.items()
+    }
     sources = model_sources(node.outputs.models.model_0)
     assert {calculation.process_label for calculation in sources.calculations} == {'PwCalculation'}
-    assert len(sources.calculations) == 6
+    md_runs = [
+        calculation
+        for calculation in sources.calculations
+        if calculation.inputs.parameters['CONTROL']['calculation'] == 'md'
+    ]
+    assert len(md_runs) == len(sources.calculations) == 6
     dataset = node.outputs.dataset
-    assert dataset.nframes == 6 + report['labeling']['labeled']
+    assert dataset.nframes == 12 + report['labeling']['labeled']
     for name, summary in zip(dataset.system_names, dataset.systems, strict=True):
         for index in range(summary['nframes']):
             assert frame_origin(dataset, name, index).calculation.process_label == 'PwCalculation'

@@ -187,3 +187,46 @@ def test_a_labeling_step_that_failed_otherwise_stops_the_loop_with_403(generate_
     process.ctx.models = None
     process.ctx.label = finished_label_node(1, {'frames': 2})
     assert process.inspect_label().status == 403
+
+
+def finished_init_data_node(outputs: dict):
+    from aiida.common.links import LinkType
+    from aiida.engine import ProcessState
+    from aiida.orm import WorkChainNode
+    from aiida.plugins.entry_point import format_entry_point_string
+
+    node = WorkChainNode(process_type=format_entry_point_string('aiida.workflows', 'dpgen.init_data'))
+    node.set_process_label('InitDataWorkChain')
+    node.set_process_state(ProcessState.FINISHED)
+    node.set_exit_status(0)
+    node.store()
+    for label, output in outputs.items():
+        output.store().base.links.add_incoming(node, link_type=LinkType.RETURN, link_label=label)
+    return node
+
+
+def test_the_loop_starts_from_an_init_data_work_chain(codes, make_cu_frames):
+    dataset = LabeledDatasetData.from_ase(make_cu_frames('fcc', 3), ['Cu'])
+    cells = ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True)], ['Cu'])
+    slabs = ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True)], ['Cu'])
+    node = finished_init_data_node({'dataset': dataset, 'configurations__fcc': cells, 'surfaces__fcc': slabs})
+
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes, init_data=node, schedule=[STAGE], selection=SELECTION, labeler={'engine': 'ase'}, protocol='fast'
+    )
+
+    assert builder.datasets['init'].pk == dataset.pk
+    assert {name: value.pk for name, value in builder.configurations.items()} == {
+        'fcc': cells.pk,
+        'fcc_surface': slabs.pk,
+    }
+
+
+def test_an_init_data_work_chain_without_outputs_is_named(codes):
+    node = finished_init_data_node({})
+    with pytest.raises(ValueError, match=rf'init_data=InitDataWorkChain<{node.pk}> has no dataset'):
+        DpgenWorkChain.get_builder_from_protocol(
+            codes, init_data=node, schedule=[STAGE], selection=SELECTION, labeler={'engine': 'ase'}
+        )
+    with pytest.raises(ValueError, match='datasets and configurations: give both'):
+        DpgenWorkChain.get_builder_from_protocol(codes, schedule=[STAGE], selection=SELECTION, labeler={})

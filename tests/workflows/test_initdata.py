@@ -28,6 +28,7 @@ def test_stringent_is_the_paper_s_setting(builder):
     assert (bulk['cell_fraction'], bulk['atom_distance']) == (0.03, 0.01)
     assert builder.surfaces['separations'] == {'start': 0.5, 'stop': 9.0, 'step': 0.5}
     assert builder.label.labeler.get_dict() == {'protocol': 'stringent', 'engine': 'ase'}
+    assert bulk['md'] == {'temperature': 50.0, 'nsteps': 20, 'timestep': 2.0}, '20 AIMD steps at 50 K'
 
 
 SEPARATIONS = {'start': 0.5, 'stop': 9, 'step': 0.5}
@@ -40,6 +41,8 @@ BAD_INPUT = [
     ),
     ({'bulk': {'relax_scales': [0.98, 1.0, 1.02]}}, r'bulk.relax_scales=\[0.98, 1.0, 1.02\]: expected 5 or more'),
     ({'bulk': {'perturbation': 3}}, r"bulk: unknown keys \['perturbation'\]"),
+    ({'bulk': {'md': {'temperature': 50, 'nsteps': -1, 'timestep': 2}}}, r'bulk.md=.*nsteps=-1: expected a positive'),
+    ({'labeler': {'engine': 'gaussian'}}, r"bulk.md=.*'gaussian' labeler runs no MD.*set bulk.md.nsteps to 0"),
     ({'type_map': ['Al']}, r"structures.bcc: elements \['Cu'\] are not in type_map \['Al'\]"),
     ({'surfaces': {'miller': [[0, 0, 0]], 'layers': 4, 'separations': SEPARATIONS}}, r'miller=\[0, 0, 0\]'),
     (
@@ -58,5 +61,14 @@ def test_bad_input_is_refused_before_anything_runs(builder, generate_workchain, 
         inputs['surfaces'] = change['surfaces']
     if 'type_map' in change:
         inputs['type_map'] = change['type_map']
+    if 'labeler' in change:
+        inputs['label']['labeler'] = change['labeler']
     with pytest.raises(ValueError, match=message):
         generate_workchain('dpgen.init_data', inputs)
+
+
+def test_md_with_no_steps_labels_single_points(builder, generate_workchain):
+    inputs = builder._inputs(prune=True)
+    inputs['bulk'] = {**inputs['bulk'].get_dict(), 'md': {'nsteps': 0}}
+    inputs['label']['labeler'] = {'engine': 'gaussian'}
+    assert generate_workchain('dpgen.init_data', inputs).inputs.bulk['md'] == {'nsteps': 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dpdata
 from aiida.engine import calcfunction
-from aiida.orm import Dict, List, Str
+from aiida.orm import Bool, Dict, List, Str
 
 from aiida_dpgen.data.dataset import LabeledDatasetData
 from aiida_dpgen.labelers.base import load_labeler
@@ -15,8 +15,9 @@ KEY_LENGTH = len('frame_000000')
 
 
 @calcfunction
-def collect_labels(engine: Str, type_map: List, summary: Dict, **frames) -> dict:
-    """Convert each labeled frame with the ``engine`` labeler's ``convert_outputs`` and store them as one dataset.
+def collect_labels(engine: Str, type_map: List, summary: Dict, md: Bool | None = None, **frames) -> dict:
+    """Convert each labeled frame with the ``engine`` labeler's ``convert_outputs`` (``convert_md_outputs``, every
+    step of each run, when ``md`` is true) and store them as one dataset.
 
     ``frames`` holds, per frame ``frame_NNNNNN``, the computed structure (``frame_NNNNNN_structure``) and the
     output nodes that hold its labels (``frame_NNNNNN_<name>``), so that every frame of the dataset links to
@@ -33,7 +34,10 @@ def collect_labels(engine: Str, type_map: List, summary: Dict, **frames) -> dict
     for key in sorted(grouped):
         nodes = dict(grouped[key])
         structure = nodes.pop('structure')
-        labels.append(labeler.convert_outputs(structure, **nodes))
+        if md is not None and md.value:
+            labels.extend(labeler.convert_md_outputs(structure, **nodes))
+        else:
+            labels.append(labeler.convert_outputs(structure, **nodes))
     systems = labels_to_systems(labels, type_map.get_list())
     merged, _ = systems_utils.merge([dpdata.MultiSystems(*systems, type_map=type_map.get_list())], type_map.get_list())
     dataset = LabeledDatasetData(merged, type_map=type_map.get_list())

@@ -2,8 +2,11 @@
 
 Reads ``structure.json`` and ``calculator.json`` (``{"calculator": "module:Class", "kwargs": {...}}``) from
 the working directory and writes ``results.json``: energy (eV), forces (eV/Å), stress (eV/Å^3, ASE's
-convention, 3x3) when the calculator gives one, and the wall time of the calculation. Uses only the
-standard library, numpy and ASE, so any Python with ASE runs it.
+convention, 3x3) when the calculator gives one, and the wall time of the calculation. With ``"md":
+{"temperature": K, "nsteps": N, "timestep": fs}`` in calculator.json it also runs a short Langevin MD from
+the structure (velocities drawn at the temperature, seeded) and writes every one of its N steps, the first
+being the single point, under ``trajectory``. Uses only the standard library, numpy and ASE, so any Python
+with ASE runs it.
 """
 
 import contextlib
@@ -16,6 +19,43 @@ import time
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
+
+
+def frame(atoms, periodic):
+    values = {
+        'energy': float(atoms.get_potential_energy()),
+        'forces': atoms.get_forces().tolist(),
+        'positions': atoms.positions.tolist(),
+        'cell': atoms.cell.array.tolist(),
+    }
+    if periodic:
+        with contextlib.suppress(PropertyNotImplementedError):
+            values['stress'] = atoms.get_stress(voigt=False).tolist()
+    return values
+
+
+def molecular_dynamics(atoms, md, periodic):
+    from ase import units
+    from ase.md import velocitydistribution
+    from ase.md.langevin import Langevin
+
+    rng = np.random.default_rng(2020)
+    # thermalize_momenta is ASE 3.29's name; the computer's ASE may be older
+    thermalize = getattr(velocitydistribution, 'thermalize_momenta', None)
+    thermalize = thermalize or velocitydistribution.MaxwellBoltzmannDistribution
+    thermalize(atoms, temperature_K=md['temperature'], rng=rng)
+    dynamics = Langevin(
+        atoms,
+        md['timestep'] * units.fs,
+        temperature_K=md['temperature'],
+        friction=0.01 / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
+    frames = []
+    dynamics.attach(lambda: frames.append(frame(atoms, periodic)), interval=1)
+    dynamics.run(md['nsteps'] - 1)  # the observer also sees the starting structure
+    return {key: [values.get(key) for values in frames] for key in frames[0]}
 
 
 def main():
@@ -32,6 +72,8 @@ def main():
     if all(structure['pbc']):
         with contextlib.suppress(PropertyNotImplementedError):
             results['stress'] = atoms.get_stress(voigt=False).tolist()
+    if specification.get('md'):
+        results['trajectory'] = molecular_dynamics(atoms, specification['md'], all(structure['pbc']))
     results['wall_seconds'] = time.perf_counter() - start
     results['calculator'] = specification['calculator']
     if not np.all(np.isfinite(results['energy'])) or not np.all(np.isfinite(results['forces'])):
