@@ -119,6 +119,52 @@ def report_command(identifier, profile, plots):
         click.echo('\nplots: ' + ', '.join(str(path) for path in written))
 
 
+@cli.command('properties')
+@click.argument('identifier')
+@click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+@click.option('--output', type=click.Path(dir_okay=False), default=None, help='Also write the table to this file.')
+@click.option(
+    '--plots', type=click.Path(file_okay=False), default=None, help='Write PNG plots here: EOS curves, phonon bands.'
+)
+def properties_command(identifier, profile, output, plots):
+    """The property tests of a PropertiesWorkChain (or of the DpgenWorkChain that ran one): the paper's Table 3,
+    reference against the model ensemble's mean and spread."""
+    _load(profile)
+    from aiida_dpgen.properties.compare import format_comparison
+    from aiida_dpgen.tools.properties import band_labels, comparison_rows, curves, properties_node
+
+    try:
+        node = properties_node(identifier)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    rows = comparison_rows(node)
+    state = node.process_state.value if node.process_state else 'unknown'
+    models = sorted(name for name in node.inputs.models) if 'models' in node.inputs else []
+    click.echo(f'PropertiesWorkChain<{node.pk}>: {state}; {len(models)} model(s), element {node.inputs.element.value}')
+    if not rows:
+        raise click.ClickException(
+            f'PropertiesWorkChain<{node.pk}> has no comparison yet ({node.exit_message or state})'
+        )
+    reference = node.inputs.reference.calculator['calculator'] if 'calculator' in node.inputs.reference else 'reference'
+    table = format_comparison(rows, reference.rpartition(':')[2], f'model ({len(models)})')
+    click.echo(table)
+    if output:
+        import pathlib
+
+        pathlib.Path(output).write_text(table + '\n', encoding='utf-8')
+        click.echo(f'\ntable: {output}')
+    if plots:
+        import pathlib
+
+        from aiida_dpgen.properties import plots as plotting
+
+        folder, arrays = pathlib.Path(plots), curves(node)
+        written = [plotting.plot_equations_of_state(arrays, folder / 'equations_of_state.png')]
+        if any('phonon_frequencies' in values for values in arrays.values()):
+            written.append(plotting.plot_phonon_bands(arrays, band_labels(node), folder / 'phonons.png'))
+        click.echo('plots: ' + ', '.join(str(path) for path in written))
+
+
 @cli.command('status')
 @click.argument('identifier')
 @click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')

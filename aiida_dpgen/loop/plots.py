@@ -10,7 +10,7 @@ import numpy as np
 from aiida_dpgen.exploration.selection import HISTOGRAM_EDGES
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use('Agg')
@@ -21,7 +21,7 @@ def _pyplot():
 
 def plot_ratios(reports: Sequence[Mapping], path: pathlib.Path) -> pathlib.Path:
     """Accurate, candidate and failed ratio per iteration: the loop converges as the candidates vanish."""
-    plt = _pyplot()
+    plt = pyplot()
     iterations = [report['iteration'] for report in reports]
     figure, axes = plt.subplots(figsize=(6, 4))
     for name, marker in (('accurate', 'o'), ('candidate', 's'), ('failed', 'x')):
@@ -31,12 +31,12 @@ def plot_ratios(reports: Sequence[Mapping], path: pathlib.Path) -> pathlib.Path:
     axes.set(xlabel='iteration', ylabel='frames (%)', ylim=(0, 100), title='Exploration outcome per iteration')
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_deviation_histograms(reports: Sequence[Mapping], path: pathlib.Path) -> pathlib.Path:
     """The distribution of max_devi_f per iteration on a log axis, with the trust levels drawn."""
-    plt = _pyplot()
+    plt = pyplot()
     edges = HISTOGRAM_EDGES[1:-1]  # the finite log-spaced bins
     centers = np.sqrt(edges[:-1] * edges[1:])
     figure, axes = plt.subplots(figsize=(6, 4))
@@ -51,12 +51,12 @@ def plot_deviation_histograms(reports: Sequence[Mapping], path: pathlib.Path) ->
             axes.axvline(levels[key], color='black', linestyle=style, label=f'{key} = {levels[key]} eV/Å')
     axes.set(xscale='log', xlabel='max force deviation (eV/Å)', ylabel='fraction of frames', title='Model deviation')
     axes.legend(fontsize='small')
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_learning_curves(curves: Mapping[int, Sequence[Mapping]], path: pathlib.Path) -> pathlib.Path:
     """Training force RMSE against step for every model, one colour per iteration."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 4))
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
     for number, (iteration, models) in enumerate(sorted(curves.items())):
@@ -69,25 +69,25 @@ def plot_learning_curves(curves: Mapping[int, Sequence[Mapping]], path: pathlib.
     axes.set(yscale='log', xlabel='training step', ylabel='force RMSE, training (eV/Å)', title='Learning curves')
     if curves:
         axes.legend(fontsize='small')
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_dataset_growth(reports: Sequence[Mapping], initial_frames: int, path: pathlib.Path) -> pathlib.Path:
     """Labeled frames after each iteration, starting from the initial data."""
-    plt = _pyplot()
+    plt = pyplot()
     iterations = [-1, *(report['iteration'] for report in reports)]
     frames = [initial_frames, *(report['dataset']['frames'] for report in reports)]
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(iterations, frames, marker='o')
     axes.set(xlabel='iteration (-1: initial data)', ylabel='labeled frames', title='Training data')
     axes.xaxis.get_major_locator().set_params(integer=True)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
-def _save(figure, path: pathlib.Path) -> pathlib.Path:
+def save_figure(figure, path: pathlib.Path) -> pathlib.Path:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    _pyplot().close(figure)
+    pyplot().close(figure)
     return path

@@ -14,11 +14,13 @@ from aiida_dpgen.exploration.selection import SelectionSettings
 from aiida_dpgen.labelers.base import labeler_from_specification
 from aiida_dpgen.loop.report import HEADER, format_row
 from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
+from aiida_dpgen.properties.settings import validate_settings
 from aiida_dpgen.utils.cost import step_cost
 from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 from aiida_dpgen.workflows.label import LabelWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
+from aiida_dpgen.workflows.properties import PropertiesWorkChain
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 from aiida_dpgen.workflows.train import TrainWorkChain
 
@@ -61,7 +63,25 @@ def validate_inputs(inputs: dict, _) -> str | None:
             labeler.check_elements(sorted({el for node in configurations.values() for el in node.elements}))
     except ValueError as exception:
         return str(exception)
-    return validate_restart_from(inputs.get('restart_from'), type_map)
+    error = validate_properties(inputs['properties'], type_map) if inputs.get('properties') else None
+    return error or validate_restart_from(inputs.get('restart_from'), type_map)
+
+
+def validate_properties(properties: dict, type_map: list[str]) -> str | None:
+    """The property tests of the final models (``properties``): settings, element and codes, before any job."""
+    element = properties.get('element')
+    if element is None or element.value not in type_map:
+        value = None if element is None else element.value
+        return f'properties.element={value!r}: expected one of the type map {type_map}'
+    if 'code' not in properties:
+        return 'properties.code: missing; give a Python with deepmd-kit and ASE to run the models'
+    if 'settings' not in properties:
+        return 'properties.settings: missing; use PropertiesWorkChain.get_protocol_inputs(protocol)["settings"]'
+    try:
+        validate_settings({**properties['settings'].get_dict(), 'element': element.value})
+    except ValueError as exception:
+        return f'properties.{exception}'
+    return None
 
 
 ITERATION_OUTPUTS = ('report', 'dataset', 'models', 'models_dataset')
@@ -122,6 +142,17 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             ExploreWorkChain, namespace='explore', exclude=('models', 'configurations', 'stage', 'selection')
         )
         spec.expose_inputs(LabelWorkChain, namespace='label', exclude=('candidates',))
+        spec.expose_inputs(
+            PropertiesWorkChain,
+            namespace='properties',
+            exclude=('models',),
+            namespace_options={
+                'required': False,
+                'populate_defaults': False,
+                'help': "Property tests of the final models against a reference (the paper's Table 1), when given.",
+            },
+        )
+        spec.inputs['properties'].validator = None  # checked with the loop's type map in validate_inputs
         for namespace in ('train', 'train.base', 'train.base.dp', 'explore', 'explore.lammps.lammps', 'label'):
             spec.inputs.get_port(namespace).validator = None  # completed per iteration; checked in validate_inputs
         spec.input_namespace('datasets', valid_type=LabeledDatasetData, dynamic=True, help='The initial data.')
@@ -175,16 +206,24 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
                 cls.finish_iteration,
             ),
             cls.results,
+            if_(cls.should_test_properties)(cls.run_properties, cls.inspect_properties),
         )
 
         spec.output_namespace('models', valid_type=orm.Data, dynamic=True, help='The last ensemble.')
         spec.output('dataset', valid_type=LabeledDatasetData, help='All labeled data: initial and every iteration.')
         spec.output_namespace('iterations', dynamic=True, help='iter_NNN: report, dataset and models of each.')
+        spec.expose_outputs(PropertiesWorkChain, namespace='properties', namespace_options={'required': False})
         spec.exit_code(
             401, 'ERROR_TRAINING_FAILED', message='Iteration {iteration}: training failed ({process}). {advice}'
         )
         spec.exit_code(
             402, 'ERROR_EXPLORATION_FAILED', message='Iteration {iteration}: exploration failed ({process}). {advice}'
+        )
+        spec.exit_code(
+            404,
+            'ERROR_PROPERTIES_FAILED',
+            message='The property tests of the final models failed ({process}: {message}); the models and data are in '
+            'the outputs.',
         )
         spec.exit_code(
             403, 'ERROR_LABELING_FAILED', message='Iteration {iteration}: labeling failed ({process}). {advice}'
@@ -453,6 +492,26 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
 
     def results(self):
         self._output_final()
+
+    def should_test_properties(self):
+        return bool(self.inputs.get('properties')) and bool(self.ctx.models)
+
+    def run_properties(self):
+        inputs = AttributeDict(self.exposed_inputs(PropertiesWorkChain, 'properties'))
+        inputs.models = dict(self.ctx.models)
+        inputs.metadata = {'call_link_label': 'properties'}
+        node = submit_once(self, launched_children(self.node), PropertiesWorkChain, **inputs)
+        self.report(f'testing the properties of the final {len(inputs.models)} models, PropertiesWorkChain<{node.pk}>')
+        return ToContext(properties=node)
+
+    def inspect_properties(self):
+        node = self.ctx.properties
+        self.out_many(self.exposed_outputs(node, PropertiesWorkChain, namespace='properties'))
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_PROPERTIES_FAILED.format(
+                process=f'{node.process_label}<{node.pk}>', message=node.exit_message
+            )
+        return None
 
 
 def _plain(value):

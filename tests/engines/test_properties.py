@@ -1,0 +1,155 @@
+"""PropertiesWorkChain end to end: EMT as the reference through the real job, and the models of a loop
+trained on EMT data against it (the paper's Table 3 for a potential whose truth is known)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from aiida.engine import run_get_node
+from aiida.orm import InstalledCode
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from click.testing import CliRunner
+
+from aiida_dpgen.cli import cli
+from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.properties.suite import run_suite
+from aiida_dpgen.workflows.properties import PropertiesWorkChain
+
+EMT_CALCULATOR = {'calculator': 'ase.calculators.emt:EMT'}
+
+
+@pytest.fixture
+def python_code(aiida_localhost):
+    """The Python of this environment: ASE, phonopy and deepmd-kit (for DeePMD-kit's ASE calculator)."""
+    return InstalledCode(label='python-deepmd', computer=aiida_localhost, filepath_executable=sys.executable).store()
+
+
+def test_the_reference_job_reproduces_the_suite_run_here(python_code, tmp_path):
+    builder = PropertiesWorkChain.get_builder_from_protocol(
+        'Cu', {}, reference={'calculator': EMT_CALCULATOR, 'code': python_code}, protocol='fast'
+    )
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    job = results['properties']['reference'].get_dict()
+    settings = {**builder.settings.get_dict(), 'element': 'Cu'}
+    here = run_suite('Cu', EMT(), settings)
+    assert job['lattice_constant'] == pytest.approx(here['lattice_constant'], abs=1e-9)
+    assert job['vacancy']['energy'] == pytest.approx(here['vacancy']['energy'], abs=1e-9)
+    assert job['elastic'] == pytest.approx(here['elastic'], abs=1e-6)
+    assert job['surface'] == pytest.approx(here['surface'], abs=1e-9)
+    assert job['phonons']['max_frequency'] == pytest.approx(here['phonons']['max_frequency'], abs=1e-9)
+    curves = results['curves']['reference']
+    assert curves.get_array('eos_fcc_volumes').shape == (7,)
+    rows = {row['name']: row for row in results['comparison']['rows']}
+    assert rows['vacancy formation energy']['reference'] == pytest.approx(here['vacancy']['energy'], abs=1e-9)
+    assert rows['vacancy formation energy']['mean'] is None, 'no model was given'
+
+    shown = CliRunner().invoke(
+        cli,
+        ['properties', str(node.pk), '--plots', str(tmp_path), '--output', str(tmp_path / 'table.txt')],
+        catch_exceptions=False,
+    )
+    assert shown.exit_code == 0, shown.output
+    assert 'vacancy formation energy' in shown.output and 'EMT' in shown.output
+    assert (tmp_path / 'table.txt').read_text().splitlines()[0].startswith('property')
+    assert (tmp_path / 'equations_of_state.png').stat().st_size > 10_000
+    assert (tmp_path / 'phonons.png').stat().st_size > 10_000
+
+
+TRAINING = {
+    'training': {'numb_steps': 5000},
+    'learning_rate': {'decay_steps': 250},
+    'loss': {'start_pref_e': 0.2, 'limit_pref_e': 2, 'start_pref_v': 0.02, 'limit_pref_v': 1},
+}
+"""The fast protocol's tiny model, trained longer and on energies and virials too: the equation of state
+is what the properties need most."""
+TOLERANCES = {
+    'fcc lattice constant': 0.01,
+    'fcc bulk modulus (EOS)': 0.25,
+    'B (Voigt)': 0.25,
+    'C44': 0.30,
+    'highest phonon frequency': 0.10,
+    'vacancy formation energy': 0.50,
+}
+"""Relative bounds, about twice what a run measured (0.12 %, 11 %, 11 %, 13 %, 0.6 %, 16 %): tight for what
+the data cover (compressed and stretched cells near equilibrium), loose for the vacancy, which no frame of
+the data has. C11, C12 and the Voigt shear modulus are reported (mean and spread) but not bounded: the
+tiny 4 Å model misses C11 by 25 %."""
+
+
+def emt_scaled_cells(count: int = 60):
+    """4-atom fcc cells scaled from 0.94 to 1.06 of EMT's lattice and rattled, labeled by EMT (energy,
+    forces, virial): the paper's initial data, in small."""
+    rng = np.random.default_rng(3)
+    frames = []
+    for index in range(count):
+        atoms = bulk('Cu', 'fcc', a=3.59 * rng.uniform(0.94, 1.06), cubic=True)
+        atoms.rattle(0.03, seed=index)
+        atoms.calc = EMT()
+        atoms.get_potential_energy()
+        frames.append(atoms)
+    return LabeledDatasetData.from_ase(frames, ['Cu']).store()
+
+
+LOOP_PROPERTIES = {
+    'prototypes': ['fcc'],
+    'properties': ['eos', 'elastic', 'vacancy', 'phonons'],
+}
+
+
+def test_the_loop_tests_its_final_models_against_emt(python_code, aiida_localhost):
+    from aiida_dpgen.workflows.dpgen import DpgenWorkChain
+
+    from .conftest import require
+    from .test_dpgen import SELECTION, STAGE
+
+    codes = {
+        'train': InstalledCode(
+            label='dp',
+            computer=aiida_localhost,
+            filepath_executable=require('dp'),
+            default_calc_job_plugin='dpgen.train',
+        ).store(),
+        'explore': InstalledCode(
+            label='lmp',
+            computer=aiida_localhost,
+            filepath_executable=require('lmp'),
+            default_calc_job_plugin='dpgen.lammps',
+        ).store(),
+        'label': python_code,
+    }
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        datasets={'init': emt_scaled_cells()},
+        configurations={
+            'fcc': ConfigurationsData.from_ase(
+                [bulk('Cu', 'fcc', a=3.61, cubic=True).repeat((2, 1, 1))], ['Cu']
+            ).store()
+        },
+        schedule=[STAGE],
+        selection=SELECTION,
+        labeler={'engine': 'ase'},
+        protocol='fast',
+        overrides={'train': {'overrides': {'base': {'dp': {'parameters': TRAINING}}}}},
+    )
+    builder.train.numb_models = 2
+    settings = PropertiesWorkChain.get_protocol_inputs('fast')['settings']
+    builder.properties = {
+        'element': 'Cu',
+        'code': python_code,
+        'reference': {'calculator': EMT_CALCULATOR},
+        'settings': {**settings, **LOOP_PROPERTIES},
+    }
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    rows = {row['name']: row for row in results['properties']['comparison']['rows']}
+    assert set(results['properties']['properties']) == {'model_0', 'model_1', 'reference'}
+    for name, tolerance in TOLERANCES.items():
+        row = rows[name]
+        assert row['models'] == 2 and row['spread'] is not None
+        assert abs(row['relative']) < tolerance, f'{name}: model {row["mean"]:.4g} against EMT {row["reference"]:.4g}'
