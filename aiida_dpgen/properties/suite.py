@@ -147,7 +147,8 @@ def cubic_elastic_constants(atoms: Atoms, calculator, strain: float, fmax: float
 
 
 def vacancy_formation_energy(atoms: Atoms, calculator, repeat: int, fmax: float) -> dict:
-    """E_f = E(N-1, relaxed) - (N-1)/N E(N) in a supercell of the relaxed cell repeated ``repeat`` times along each axis, at fixed cell."""
+    """E_f = E(N-1, relaxed) - (N-1)/N E(N) in a supercell of the relaxed cell repeated ``repeat`` times along
+    each axis, at fixed cell."""
     perfect = atoms.repeat(repeat)
     perfect.calc = calculator
     energy = float(perfect.get_potential_energy())
