@@ -437,8 +437,9 @@ def selection_from_param(param: Mapping, job: Mapping, system_names: Sequence[st
                 raise ValueError(
                     f'param.{dpgen_key}: missing; the force trust levels decide which frames were candidates'
                 )
-            values[key] = None if value is None else _per_system(value, index, dpgen_key)
-        if values['v_trust_lo'] is None or values['v_trust_hi'] is None or values['v_trust_lo'] >= VIRIAL_OFF:
+            # a virial level DP-GEN was not given is its default, 1e10: that side never decides
+            values[key] = VIRIAL_OFF if value is None else _per_system(value, index, dpgen_key)
+        if values['v_trust_lo'] >= VIRIAL_OFF and values['v_trust_hi'] >= VIRIAL_OFF:
             values['v_trust_lo'] = values['v_trust_hi'] = None
         levels[system_names[index]] = {key: value for key, value in values.items() if value is not None}
     names = list(levels)

@@ -278,7 +278,17 @@ def test_selection_follows_dpgen_trust_levels_per_job_and_per_system():
     }
 
 
-def test_the_stage_of_a_job_names_its_systems():
+def test_a_virial_level_given_alone_keeps_dpgens_default_for_the_other():
+    """DP-GEN fills a missing model_devi_v_trust_hi with 1e10: frames above v_trust_lo are candidates and none
+    fails on the virial; `aiida-dpgen run` translates it the same way (compat.param)."""
+    from aiida_dpgen.compat.param import _selection
+
+    param = {'model_devi_f_trust_lo': 0.05, 'model_devi_f_trust_hi': 0.3, 'model_devi_v_trust_lo': 0.2}
+    selection = workdir.selection_from_param(param, {}, ['fcc'], [0])
+    assert (selection['v_trust_lo'], selection['v_trust_hi']) == (0.2, 1e10)
+    translated = _selection({**param, 'fp_task_max': 300, 'fp_task_min': 0, 'model_devi_skip': 0}, ['fcc'])
+    assert translated == selection
+
     job = {**STAGE, 'sys_idx': [[1], 0], 'model_devi_f_trust_lo': 0.1}
     assert workdir.stage_from_job(job, ['fcc', 'bcc'], [0]) == {
         'systems': ['bcc', 'fcc'],
