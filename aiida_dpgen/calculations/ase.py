@@ -6,12 +6,12 @@ results come with provenance; the code is a Python interpreter that has ASE (and
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 
-from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict, StructureData
+
+from aiida_dpgen.calculations.python_script import python_script_job
 
 SCRIPT = 'ase_single_point.py'
 RESULTS = 'results.json'
@@ -65,9 +65,6 @@ class AseSinglePointCalculation(CalcJob):
     def prepare_for_submission(self, folder):
         structure = self.inputs.structure
         atoms = structure.get_ase()
-        folder.create_file_from_filelike(
-            importlib.resources.files('aiida_dpgen.calculations.scripts').joinpath(SCRIPT).open('rb'), SCRIPT, 'wb'
-        )
         with folder.open('structure.json', 'w') as handle:
             payload = {
                 'symbols': atoms.get_chemical_symbols(),
@@ -78,12 +75,4 @@ class AseSinglePointCalculation(CalcJob):
             json.dump(payload, handle)
         with folder.open('calculator.json', 'w') as handle:
             json.dump(self.inputs.calculator.get_dict(), handle)
-
-        code_info = CodeInfo()
-        code_info.code_uuid = self.inputs.code.uuid
-        code_info.cmdline_params = [SCRIPT]
-        code_info.stdout_name = 'aiida.out'
-        calc_info = CalcInfo()
-        calc_info.codes_info = [code_info]
-        calc_info.retrieve_list = [RESULTS, 'aiida.out']
-        return calc_info
+        return python_script_job(folder, self.inputs.code, 'aiida_dpgen.calculations.scripts', SCRIPT, [RESULTS])

@@ -7,13 +7,12 @@ through DeePMD-kit's ASE calculator (the code's Python needs deepmd-kit), otherw
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 
-from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict
 
+from aiida_dpgen.calculations.python_script import python_script_job
 from aiida_dpgen.data import DeepPotentialData
 
 SCRIPT = 'suite.py'
@@ -58,8 +57,6 @@ class PropertiesCalculation(CalcJob):
         spec.exit_code(310, 'ERROR_INVALID_RESULTS', message='results.json could not be read: {error}')
 
     def prepare_for_submission(self, folder):
-        source = importlib.resources.files('aiida_dpgen.properties').joinpath(SCRIPT)
-        folder.create_file_from_filelike(source.open('rb'), SCRIPT, 'wb')
         if 'model' in self.inputs:
             with self.inputs.model.open(mode='rb') as handle:
                 folder.create_file_from_filelike(handle, MODEL_FILE, 'wb')
@@ -70,12 +67,4 @@ class PropertiesCalculation(CalcJob):
             json.dump(calculator, handle)
         with folder.open('settings.json', 'w') as handle:
             json.dump(self.inputs.settings.get_dict(), handle)
-
-        code_info = CodeInfo()
-        code_info.code_uuid = self.inputs.code.uuid
-        code_info.cmdline_params = [SCRIPT]
-        code_info.stdout_name = 'aiida.out'
-        calc_info = CalcInfo()
-        calc_info.codes_info = [code_info]
-        calc_info.retrieve_list = [RESULTS, 'aiida.out']
-        return calc_info
+        return python_script_job(folder, self.inputs.code, 'aiida_dpgen.properties', SCRIPT, [RESULTS])
