@@ -131,7 +131,7 @@ def properties_command(identifier, profile, output, plots):
     reference against the model ensemble's mean and spread."""
     _load(profile)
     from aiida_dpgen.properties.compare import format_comparison
-    from aiida_dpgen.tools.properties import band_labels, comparison_rows, curves, properties_node
+    from aiida_dpgen.tools.properties import band_labels, comparison_rows, curves, properties_node, unrelaxed
 
     try:
         node = properties_node(identifier)
@@ -148,6 +148,8 @@ def properties_command(identifier, profile, output, plots):
     reference = node.inputs.reference.calculator['calculator'] if 'calculator' in node.inputs.reference else 'reference'
     table = format_comparison(rows, reference.rpartition(':')[2], f'model ({len(models)})')
     click.echo(table)
+    for name, prototypes in unrelaxed(node).items():
+        click.echo(f'{name}: the relaxation of {", ".join(prototypes)} did not reach settings.fmax')
     if output:
         import pathlib
 

@@ -86,10 +86,11 @@ def prototype(element: str, name: str, volume_per_atom: float) -> Atoms:
 
 
 def relax(atoms: Atoms, calculator, *, cell: bool, fmax: float, steps: int = 500) -> float:
-    """Relax the positions (and with ``cell`` the cell) of ``atoms`` in place; its energy (eV)."""
+    """Relax the positions (and with ``cell`` the cell) of ``atoms`` in place; its energy (eV). Whether the
+    forces (and stresses) fell below ``fmax`` within ``steps`` is left in ``atoms.info['relaxed']``."""
     atoms.calc = calculator
     target = FrechetCellFilter(atoms) if cell else atoms
-    BFGS(target, logfile=None).run(fmax=fmax, steps=steps)
+    atoms.info['relaxed'] = bool(BFGS(target, logfile=None).run(fmax=fmax, steps=steps))
     return float(atoms.get_potential_energy())
 
 
@@ -267,7 +268,11 @@ def run_suite(element: str, calculator, settings: dict) -> dict:
         start = time.perf_counter()
         atoms = prototype(element, name, volume)
         energy = relax(atoms, calculator, cell=True, fmax=fmax)
-        entry = {'energy': energy / len(atoms), 'volume': atoms.get_volume() / len(atoms)}
+        entry = {
+            'energy': energy / len(atoms),
+            'volume': atoms.get_volume() / len(atoms),
+            'relaxed': atoms.info['relaxed'],
+        }
         if name in ('hcp', 'dhcp'):
             lengths = atoms.cell.lengths()
             entry['covera'] = float(lengths[2] / lengths[0] / (2 if name == 'dhcp' else 1))

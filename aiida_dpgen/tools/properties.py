@@ -45,3 +45,16 @@ def band_labels(node: orm.WorkflowNode) -> list[str]:
         if 'phonons' in properties.get_dict():
             return list(properties['phonons']['labels'])
     return []
+
+
+def unrelaxed(node: orm.WorkflowNode) -> dict[str, list[str]]:
+    """Per potential, the prototypes whose relaxation did not reach ``fmax``: their values are less certain."""
+    if 'properties' not in node.outputs:
+        return {}
+    found = {}
+    for name, properties in node.outputs.properties.items():
+        prototypes = properties.get_dict().get('prototypes', {})
+        names = [prototype for prototype, entry in prototypes.items() if not entry.get('relaxed', True)]
+        if names:
+            found[name] = names
+    return found

@@ -46,6 +46,15 @@ def test_prototypes_have_the_volume_asked_for(name, atoms):
     assert len(cell) == atoms and cell.get_volume() / atoms == pytest.approx(12.0)
 
 
+def test_a_relaxation_says_whether_it_reached_fmax():
+    atoms = suite.prototype('Cu', 'fcc', 12.5)
+    atoms.rattle(0.05, seed=1)
+    suite.relax(atoms, EMT(), cell=False, fmax=1e-3, steps=1)
+    assert atoms.info['relaxed'] is False
+    suite.relax(atoms, EMT(), cell=False, fmax=1e-3)
+    assert atoms.info['relaxed'] is True
+
+
 def test_dhcp_lies_halfway_between_fcc_and_hcp():
     """ABAC stacking has half the hexagonal layers of hcp: to first order half its energy above fcc."""
     energies = {}
