@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from aiida.engine import run_get_node
-from aiida.orm import CalcJobNode, QueryBuilder
+from aiida.orm import CalcJobNode, Int, QueryBuilder
 from aiida.plugins import CalculationFactory, WorkflowFactory
 
 from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
@@ -108,7 +108,9 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(dp_installed_code, 
         },
     }
 
-    results, node = run_get_node(DpTrainBaseWorkChain, dp=dp_inputs)
+    # 8 jobs, not the default 4: on a loaded machine TensorFlow's start-up takes more of each job's 15 s
+    # (CI once saw 400, 600, 900 and 1200 steps, then `dp freeze` itself ran out of CPU time)
+    results, node = run_get_node(DpTrainBaseWorkChain, dp=dp_inputs, max_iterations=Int(8))
 
     jobs = sorted(node.called, key=lambda child: child.ctime)
     reached = [
