@@ -25,6 +25,8 @@ OWN_PROCESS = {
     'workflows/label.py': WorkflowFactory('dpgen.label'),
     'workflows/dpgen.py': WorkflowFactory('dpgen.dpgen'),
     'workflows/initdata.py': WorkflowFactory('dpgen.init_data'),
+    'parsers/properties.py': CalculationFactory('dpgen.properties'),
+    'workflows/properties.py': WorkflowFactory('dpgen.properties'),
 }
 """The process whose exit codes ``self.exit_codes`` means in each module (for parsers, their CalcJob)."""
 
