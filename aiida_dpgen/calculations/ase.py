@@ -12,6 +12,7 @@ from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict, StructureData
 
 from aiida_dpgen.calculations.python_script import python_script_job
+from aiida_dpgen.labeling.frames import MD_KEYS
 
 SCRIPT = 'ase_single_point.py'
 RESULTS = 'results.json'
@@ -29,7 +30,7 @@ def validate_calculator(value: Dict, _) -> str | None:
     if not isinstance(specification.get('kwargs', {}), dict):
         return f'calculator.kwargs={specification["kwargs"]!r}: expected a dictionary of keyword arguments'
     md = specification.get('md')
-    if md is not None and (not isinstance(md, dict) or set(md) != {'temperature', 'nsteps', 'timestep'}):
+    if md is not None and (not isinstance(md, dict) or set(md) != set(MD_KEYS)):
         return f'calculator.md={md!r}: expected {{"temperature": K, "nsteps": N, "timestep": fs}}'
     return None
 

@@ -12,6 +12,7 @@ import json
 from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict
 
+from aiida_dpgen.calculations.ase import validate_calculator
 from aiida_dpgen.calculations.python_script import python_script_job
 from aiida_dpgen.data import DeepPotentialData
 
@@ -24,10 +25,6 @@ DEEPMD_CALCULATOR = 'deepmd.calculator:DP'
 def validate_inputs(inputs: dict, _) -> str | None:
     if ('model' in inputs) == ('calculator' in inputs):
         return 'model and calculator: give a Deep Potential model or an ASE calculator ("module:Class"), not both'
-    if 'calculator' in inputs:
-        name = inputs['calculator'].get('calculator', '')
-        if ':' not in name:
-            return f'calculator.calculator={name!r}: expected "module:Class", e.g. "ase.calculators.emt:EMT"'
     element = inputs['settings'].get('element')
     model = inputs.get('model')
     if model is not None and element not in model.type_map:
@@ -44,7 +41,11 @@ class PropertiesCalculation(CalcJob):
         super().define(spec)
         spec.input('model', valid_type=DeepPotentialData, required=False, help='A frozen Deep Potential model.')
         spec.input(
-            'calculator', valid_type=Dict, required=False, help='Or an ASE calculator: {"calculator": "module:Class"}.'
+            'calculator',
+            valid_type=Dict,
+            required=False,
+            validator=validate_calculator,
+            help='Or an ASE calculator: {"calculator": "module:Class", "kwargs": {...}}.',
         )
         spec.input('settings', valid_type=Dict, help='What to compute and how (see the properties protocol).')
         spec.inputs.validator = validate_inputs

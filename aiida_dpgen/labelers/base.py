@@ -17,13 +17,12 @@ from aiida import orm
 from aiida.engine import ProcessBuilder
 from aiida.plugins.entry_point import get_entry_point_names, load_entry_point
 
-from aiida_dpgen.labeling.frames import Label
+from aiida_dpgen.labeling.frames import MD_KEYS, Label
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 
 ENTRY_POINT_GROUP = 'aiida_dpgen.labelers'
 PROTOCOLS = ('fast', 'balanced', 'stringent')
 COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations', 'md'}
-MD_KEYS = {'temperature': 'K, e.g. 50', 'nsteps': 'MD steps, e.g. 20', 'timestep': 'fs, e.g. 2.0'}
 SCF_UNCONVERGED = 'scf_unconverged'
 
 

@@ -41,14 +41,29 @@ def names_by_element(path: str) -> dict[str, frozenset[str]]:
     return {element: frozenset(values) for element, values in names.items()}
 
 
+def _force_blocks(output: str) -> list[np.ndarray]:
+    """Every ATOMIC FORCES block of a CP2K output (Hartree/Bohr, atom order), in the order printed."""
+    return [
+        np.array([row.split()[3:6] for row in block.strip().splitlines()], dtype=float)
+        for block in _FORCE_BLOCK.findall(output)
+    ]
+
+
+def _stress_blocks(output: str) -> list[np.ndarray]:
+    """Every analytical stress tensor of a CP2K output (GPa, positive under compression), in the order printed."""
+    return [
+        np.array([line.split()[2:5] for line in block.strip().splitlines()], dtype=float)
+        for block in _STRESS_BLOCK.findall(output)
+    ]
+
+
 def read_energy_and_forces(output: str, natoms: int) -> tuple[float, np.ndarray]:
     """The last total energy (Hartree) and atomic forces (Hartree/Bohr, in atom order) of a CP2K output."""
     energies = _ENERGY_LINE.findall(output)
-    blocks = _FORCE_BLOCK.findall(output)
+    blocks = _force_blocks(output)
     if not energies or not blocks:
         raise ValueError('the CP2K output has no "ENERGY| Total FORCE_EVAL" line or no ATOMIC FORCES block')
-    rows = [line.split() for line in blocks[-1].strip().splitlines()]
-    forces = np.array([row[3:6] for row in rows], dtype=float)
+    forces = blocks[-1]
     if forces.shape != (natoms, 3):
         raise ValueError(f'the CP2K output has forces for {len(forces)} atoms, the structure {natoms}')
     return float(energies[-1]), forces
@@ -58,14 +73,7 @@ def read_md_steps(output: str, natoms: int) -> tuple[list[float], list[np.ndarra
     """Energies (Hartree), forces (Hartree/Bohr) and stresses (GPa; none without the stress tensor) of every
     force evaluation of a CP2K MD output, in step order."""
     energies = [float(value) for value in _ENERGY_LINE.findall(output)]
-    forces = [
-        np.array([row.split()[3:6] for row in block.strip().splitlines()], dtype=float)
-        for block in _FORCE_BLOCK.findall(output)
-    ]
-    stresses = [
-        np.array([line.split()[2:5] for line in block.strip().splitlines()], dtype=float)
-        for block in _STRESS_BLOCK.findall(output)
-    ]
+    forces, stresses = _force_blocks(output), _stress_blocks(output)
     if not energies or len(forces) != len(energies) or (stresses and len(stresses) != len(energies)):
         raise ValueError(
             f'the CP2K MD output has {len(energies)} energies, {len(forces)} force and {len(stresses)} stress blocks; '
@@ -90,11 +98,8 @@ def read_xyz_positions(text: str, natoms: int) -> list[np.ndarray]:
 
 def read_stress_gpa(output: str) -> np.ndarray | None:
     """The last analytical stress tensor (GPa, CP2K's sign: positive under compression) of a CP2K output."""
-    blocks = _STRESS_BLOCK.findall(output)
-    if not blocks:
-        return None
-    rows = [line.split()[2:5] for line in blocks[-1].strip().splitlines()]
-    return np.array(rows, dtype=float)
+    blocks = _stress_blocks(output)
+    return blocks[-1] if blocks else None
 
 
 class Cp2kLabeler(Labeler):

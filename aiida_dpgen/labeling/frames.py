@@ -15,6 +15,8 @@ import numpy as np
 
 EV_PER_ANGSTROM3_PER_GPA = 1 / 160.21766208
 EV_PER_ANGSTROM3_PER_KBAR = EV_PER_ANGSTROM3_PER_GPA / 10
+MD_KEYS = {'temperature': 'K, e.g. 50', 'nsteps': 'MD steps, e.g. 20', 'timestep': 'fs, e.g. 2.0'}
+"""The settings of a short ab initio MD whose every step is a label (a labeler's ``md``)."""
 
 
 @dataclasses.dataclass(frozen=True)

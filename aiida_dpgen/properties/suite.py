@@ -293,23 +293,22 @@ def run_suite(element: str, calculator, settings: dict) -> dict:
     lattice = float(base.cell.lengths()[0])
     results['lattice_constant'] = lattice
 
-    def timed(name, function, *args):
+    def timed(name, compute):
         start = time.perf_counter()
-        value = function(*args)
+        value = compute()
         results['seconds'][name] = time.perf_counter() - start
         return value
 
     if 'elastic' in wanted:
-        results['elastic'] = timed(
-            'elastic', cubic_elastic_constants, base, calculator, settings.get('elastic', {}).get('strain', 0.005), fmax
-        )
+        strain = settings.get('elastic', {}).get('strain', 0.005)
+        results['elastic'] = timed('elastic', lambda: cubic_elastic_constants(base, calculator, strain, fmax))
     if 'vacancy' in wanted:
         repeat = settings.get('vacancy', {}).get('repeat', 3)
-        results['vacancy'] = timed('vacancy', vacancy_formation_energy, base, calculator, repeat, fmax)
+        results['vacancy'] = timed('vacancy', lambda: vacancy_formation_energy(base, calculator, repeat, fmax))
     if 'interstitial' in wanted:
         repeat = settings.get('interstitial', {}).get('repeat', 3)
         results['interstitial'] = timed(
-            'interstitial', interstitial_formation_energies, base, calculator, ground, repeat, fmax
+            'interstitial', lambda: interstitial_formation_energies(base, calculator, ground, repeat, fmax)
         )
     if 'surface' in wanted:
         surface = settings.get('surface', {})
@@ -329,13 +328,12 @@ def run_suite(element: str, calculator, settings: dict) -> dict:
     if 'stacking_fault' in wanted and ground == 'fcc':
         layers = settings.get('stacking_fault', {}).get('layers', 9)
         results['stacking_fault'] = timed(
-            'stacking_fault', stacking_fault_energy, element, lattice, calculator, layers, fmax
+            'stacking_fault', lambda: stacking_fault_energy(element, lattice, calculator, layers, fmax)
         )
     if 'phonons' in wanted:
         phonons = settings.get('phonons', {})
-        results['phonons'] = timed(
-            'phonons', phonon_bands, base, calculator, ground, phonons.get('supercell', 3), phonons.get('points', 51)
-        )
+        supercell, points = phonons.get('supercell', 3), phonons.get('points', 51)
+        results['phonons'] = timed('phonons', lambda: phonon_bands(base, calculator, ground, supercell, points))
     return results
 
 

@@ -105,9 +105,10 @@ def validate_inputs(inputs: dict, _) -> str | None:
             validate_surfaces(inputs['surfaces'].get_dict(), structures)
         labeler = labeler_from_specification(inputs['label']['labeler'].get_dict())
         labeler.check_elements(type_map)
-        if md_settings(bulk):
+        md = md_settings(bulk)
+        if md:
             try:
-                labeler_from_specification(labeler_with_md(inputs['label']['labeler'].get_dict(), md_settings(bulk)))
+                labeler_from_specification(labeler_with_md(inputs['label']['labeler'].get_dict(), md))
             except ValueError as exception:
                 raise ValueError(
                     f'bulk.md={bulk["md"]}: {exception}; or set bulk.md.nsteps to 0 to label single points of the '

@@ -12,6 +12,7 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain
 from aiida.orm import Dict, Str, to_aiida_type
 
+from aiida_dpgen.calculations.ase import validate_calculator
 from aiida_dpgen.calculations.functions.compare_properties import compare_properties
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.properties.settings import validate_settings
@@ -37,8 +38,6 @@ def validate_inputs(inputs: dict, _) -> str | None:
     for name, model in sorted(models.items()):
         if element not in model.type_map:
             return f'models.{name}: element={element!r} is not in its type map {model.type_map}'
-    if 'calculator' in reference and ':' not in reference['calculator'].get('calculator', ''):
-        return f'reference.calculator={reference["calculator"].get_dict()}: expected {{"calculator": "module:Class"}}'
     return None
 
 
@@ -60,6 +59,7 @@ class PropertiesWorkChain(ProtocolMixin, WorkChain):
             valid_type=Dict,
             required=False,
             serializer=to_aiida_type,
+            validator=validate_calculator,
             help='{"calculator": "module:Class", "kwargs": {...}}, e.g. {"calculator": "ase.calculators.emt:EMT"}',
         )
         spec.input('reference.code', valid_type=orm.AbstractCode, required=False, help='Default: `code`.')
@@ -99,23 +99,19 @@ class PropertiesWorkChain(ProtocolMixin, WorkChain):
         return Dict({**self.inputs.settings.get_dict(), 'element': self.inputs.element.value})
 
     def run_suites(self):
-        settings, launched, running = self._settings(), launched_children(self.node), {}
-        options = self.inputs.options.get_dict() if 'options' in self.inputs else {}
-        for name, model in sorted(self.inputs.get('models', {}).items()):
-            inputs = {'code': self.inputs.code, 'model': model, 'settings': settings, 'metadata': {'options': options}}
-            running[name] = submit_once(
-                self, launched, PropertiesBaseWorkChain, properties=inputs, metadata={'call_link_label': name}
-            )
+        potentials = {
+            name: {'code': self.inputs.code, 'model': model}
+            for name, model in sorted(self.inputs.get('models', {}).items())
+        }
         if 'calculator' in self.inputs.reference:
             code = self.inputs.reference.get('code', self.inputs.get('code'))
-            inputs = {
-                'code': code,
-                'calculator': self.inputs.reference.calculator,
-                'settings': settings,
-                'metadata': {'options': options},
-            }
-            running['reference'] = submit_once(
-                self, launched, PropertiesBaseWorkChain, properties=inputs, metadata={'call_link_label': 'reference'}
+            potentials['reference'] = {'code': code, 'calculator': self.inputs.reference.calculator}
+        settings, launched, running = self._settings(), launched_children(self.node), {}
+        options = self.inputs.options.get_dict() if 'options' in self.inputs else {}
+        for name, potential in potentials.items():
+            inputs = {**potential, 'settings': settings, 'metadata': {'options': options}}
+            running[name] = submit_once(
+                self, launched, PropertiesBaseWorkChain, properties=inputs, metadata={'call_link_label': name}
             )
         self.report(f'property suites launched for {", ".join(running)}')
         return ToContext(**{f'suites.{name}': node for name, node in running.items()})

@@ -68,10 +68,8 @@ def main():
     )
     atoms.calc = calculator_class(**specification.get('kwargs', {}))
     start = time.perf_counter()
-    results = {'energy': float(atoms.get_potential_energy()), 'forces': atoms.get_forces().tolist()}
-    if all(structure['pbc']):
-        with contextlib.suppress(PropertyNotImplementedError):
-            results['stress'] = atoms.get_stress(voigt=False).tolist()
+    results = frame(atoms, all(structure['pbc']))
+    del results['positions'], results['cell']  # the structure's own, already in structure.json
     if specification.get('md'):
         results['trajectory'] = molecular_dynamics(atoms, specification['md'], all(structure['pbc']))
     results['wall_seconds'] = time.perf_counter() - start
