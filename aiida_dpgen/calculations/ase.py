@@ -20,15 +20,28 @@ RESULTS = 'results.json'
 
 def validate_calculator(value: Dict, _) -> str | None:
     specification = value.get_dict()
-    unknown = sorted(set(specification) - {'calculator', 'kwargs', 'md'})
+    unknown = sorted(set(specification) - {'calculator', 'kwargs', 'md', 'profile'})
     if unknown:
-        return f'calculator: unknown key(s) {unknown}; expected "calculator" ("module:Class"), "kwargs" and "md"'
+        return (
+            f'calculator: unknown key(s) {unknown}; expected "calculator" ("module:Class"), "kwargs", "md" and '
+            '"profile"'
+        )
     name = specification.get('calculator', '')
     module, _, class_name = name.partition(':')
     if not module or not class_name:
         return f'calculator.calculator={name!r}: expected "module:Class", e.g. "ase.calculators.emt:EMT"'
     if not isinstance(specification.get('kwargs', {}), dict):
         return f'calculator.kwargs={specification["kwargs"]!r}: expected a dictionary of keyword arguments'
+    profile = specification.get('profile')
+    if profile is not None and (
+        not isinstance(profile, dict)
+        or ':' not in str(profile.get('class', ''))
+        or not isinstance(profile.get('kwargs', {}), dict)
+    ):
+        return (
+            f'calculator.profile={profile!r}: expected {{"class": "module:Class", "kwargs": {{...}}}}, the '
+            'ASE profile that runs the engine, e.g. "ase.calculators.espresso:EspressoProfile"'
+        )
     md = specification.get('md')
     if md is not None and (not isinstance(md, dict) or set(md) != set(MD_KEYS)):
         return f'calculator.md={md!r}: expected {{"temperature": K, "nsteps": N, "timestep": fs}}'

@@ -2,7 +2,9 @@
 
 The job runs `aiida_dpgen.properties.suite` (copied into its folder) with the code's Python: with a ``model``
 through DeePMD-kit's ASE calculator (the code's Python needs deepmd-kit), otherwise with the ASE
-``calculator`` given (a reference such as EMT). Every structure is relaxed by the potential itself.
+``calculator`` given (a reference such as EMT, or a first-principles engine such as pw.x through ASE's
+``Espresso``: then ``engine_code`` is the engine's code and ``files`` its pseudopotentials). Every structure is
+relaxed by the potential itself.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 
 from aiida.engine import CalcJob
-from aiida.orm import ArrayData, Dict
+from aiida.orm import ArrayData, Dict, InstalledCode, SinglefileData
 
 from aiida_dpgen.calculations.ase import validate_calculator
 from aiida_dpgen.calculations.python_script import python_script_job
@@ -25,6 +27,16 @@ DEEPMD_CALCULATOR = 'deepmd.calculator:DP'
 def validate_inputs(inputs: dict, _) -> str | None:
     if ('model' in inputs) == ('calculator' in inputs):
         return 'model and calculator: give a Deep Potential model or an ASE calculator ("module:Class"), not both'
+    engine_code, calculator = inputs.get('engine_code'), inputs.get('calculator')
+    if engine_code is not None and (calculator is None or 'profile' not in calculator.get_dict()):
+        return 'engine_code: only a calculator with a "profile" (an engine run through ASE, e.g. pw.x) runs a code'
+    if calculator is not None and 'profile' in calculator.get_dict() and engine_code is None:
+        return f'engine_code: the calculator {calculator["calculator"]!r} runs an engine; give its code (e.g. pw.x)'
+    if engine_code is not None and engine_code.computer.uuid != inputs['code'].computer.uuid:
+        return (
+            f'engine_code: {engine_code.full_label} is on another computer than code {inputs["code"].full_label}; '
+            'the suite calls the engine from its own job'
+        )
     element = inputs['settings'].get('element')
     model = inputs.get('model')
     if model is not None and element not in model.type_map:
@@ -47,6 +59,16 @@ class PropertiesCalculation(CalcJob):
             validator=validate_calculator,
             help='Or an ASE calculator: {"calculator": "module:Class", "kwargs": {...}}.',
         )
+        spec.input(
+            'engine_code',
+            valid_type=InstalledCode,
+            required=False,
+            help="The engine a calculator's profile runs (pw.x), on the same computer; with more than one MPI "
+            "process in the job's resources, under the computer's mpirun.",
+        )
+        spec.input_namespace(
+            'files', valid_type=SinglefileData, dynamic=True, help='Files the calculator reads (pseudopotentials).'
+        )
         spec.input('settings', valid_type=Dict, help='What to compute and how (see the properties protocol).')
         spec.inputs.validator = validate_inputs
         spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.properties'
@@ -64,8 +86,34 @@ class PropertiesCalculation(CalcJob):
             calculator = {'calculator': DEEPMD_CALCULATOR, 'kwargs': {'model': MODEL_FILE}}
         else:
             calculator = self.inputs.calculator.get_dict()
+        if 'engine_code' in self.inputs:
+            calculator['profile']['kwargs']['command'] = self.engine_command()
         with folder.open('calculator.json', 'w') as handle:
             json.dump(calculator, handle)
         with folder.open('settings.json', 'w') as handle:
             json.dump(self.inputs.settings.get_dict(), handle)
-        return python_script_job(folder, self.inputs.code, 'aiida_dpgen.properties', SCRIPT, [RESULTS])
+        calc_info = python_script_job(folder, self.inputs.code, 'aiida_dpgen.properties', SCRIPT, [RESULTS])
+        calc_info.local_copy_list = [
+            (node.uuid, node.filename, node.filename) for _, node in sorted(self.inputs.get('files', {}).items())
+        ]
+        if 'engine_code' in self.inputs:
+            calc_info.prepend_text = self.inputs.engine_code.prepend_text
+        return calc_info
+
+    def engine_command(self) -> str:
+        """The engine's executable, under the computer's mpirun when the job has more than one MPI process
+        (the suite's Python itself runs without MPI)."""
+        import shlex
+
+        resources = self.node.computer.get_scheduler().create_job_resource(**self.node.get_option('resources'))
+        executable = str(self.inputs.engine_code.get_executable())
+        processes = resources.get_tot_num_mpiprocs()
+        if processes <= 1:
+            return shlex.quote(executable)
+        values = {
+            'tot_num_mpiprocs': processes,
+            'num_machines': getattr(resources, 'num_machines', 1),
+            'num_mpiprocs_per_machine': getattr(resources, 'num_mpiprocs_per_machine', processes),
+        }
+        mpirun = [argument.format(**values) for argument in self.node.computer.get_mpirun_command()]
+        return shlex.join([*mpirun, executable])

@@ -131,7 +131,14 @@ def properties_command(identifier, profile, output, plots):
     reference against the model ensemble's mean and spread."""
     _load(profile)
     from aiida_dpgen.properties.compare import format_comparison
-    from aiida_dpgen.tools.properties import band_labels, comparison_rows, curves, properties_node, unrelaxed
+    from aiida_dpgen.tools.properties import (
+        band_labels,
+        comparison_rows,
+        curves,
+        properties_node,
+        reference_name,
+        suite_warnings,
+    )
 
     try:
         node = properties_node(identifier)
@@ -145,11 +152,11 @@ def properties_command(identifier, profile, output, plots):
         raise click.ClickException(
             f'PropertiesWorkChain<{node.pk}> has no comparison yet ({node.exit_message or state})'
         )
-    reference = node.inputs.reference.calculator['calculator'] if 'calculator' in node.inputs.reference else 'reference'
-    table = format_comparison(rows, reference.rpartition(':')[2], f'model ({len(models)})')
+    table = format_comparison(rows, reference_name(node), f'model ({len(models)})')
     click.echo(table)
-    for name, prototypes in unrelaxed(node).items():
-        click.echo(f'{name}: the relaxation of {", ".join(prototypes)} did not reach settings.fmax')
+    for name, messages in suite_warnings(node).items():
+        for message in messages:
+            click.echo(f'{name}: {message}')
     if output:
         import pathlib
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from aiida import orm
 
-from aiida_dpgen.labelers.base import Labeler, structure_arrays
+from aiida_dpgen.labelers.base import Labeler, PropertyReference, structure_arrays
 from aiida_dpgen.labeling.frames import Label, virial_from_stress
 from aiida_dpgen.workflows.base.ase import AseSinglePointBaseWorkChain
 
@@ -30,6 +30,13 @@ class AseLabeler(Labeler):
             'kwargs': self.specification.get('kwargs', protocol['kwargs']),
         }
         return {**calculator, 'md': self.md} if self.md else calculator
+
+    def property_reference(self, element: str, code: orm.AbstractCode | None = None) -> PropertyReference:
+        """The calculator itself (without ``md``)."""
+        self.check_elements([element])
+        calculator = self.calculator()
+        calculator.pop('md', None)
+        return PropertyReference(calculator=calculator)
 
     def check_elements(self, elements: list[str]) -> None:
         calculator = self.calculator()['calculator']

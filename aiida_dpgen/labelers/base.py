@@ -10,6 +10,7 @@ plugs in without touching the loop.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import ClassVar
 
 import numpy as np
@@ -24,6 +25,18 @@ ENTRY_POINT_GROUP = 'aiida_dpgen.labelers'
 PROTOCOLS = ('fast', 'balanced', 'stringent')
 COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations', 'md'}
 SCF_UNCONVERGED = 'scf_unconverged'
+
+
+@dataclasses.dataclass(frozen=True)
+class PropertyReference:
+    """A labeler's settings as the ASE calculator the property suite runs (`PropertiesCalculation`):
+    ``calculator`` is its specification (``{"calculator": "module:Class", "kwargs": ..., "profile": ...}``),
+    ``files`` the files it reads in the job's folder (pseudopotentials), and ``needs_engine`` whether the
+    engine's own code (pw.x) must be given to run it."""
+
+    calculator: dict
+    files: dict[str, orm.SinglefileData] = dataclasses.field(default_factory=dict)
+    needs_engine: bool = False
 
 
 def available_labelers() -> list[str]:
@@ -152,6 +165,16 @@ class Labeler(ProtocolMixin, abc.ABC):
             'max_wallclock_seconds': 3600,
             **self.options,
         }
+
+    def property_reference(self, element: str, code: orm.AbstractCode | None = None) -> PropertyReference:
+        """This labeler's settings (cutoffs, smearing, k-point density, pseudopotentials) as an ASE calculator,
+        so that the property suite relaxes and strains structures of ``element`` with the same first-principles
+        settings as the labels; ``code`` is the engine's code."""
+        capable = sorted(name for name in available_labelers() if 'property_reference' in vars(load_labeler(name)))
+        raise ValueError(
+            f'reference.labeler.engine={self.engine!r} cannot be a property reference yet; labelers that can: '
+            f'{capable}, or give reference.calculator (an ASE calculator)'
+        )
 
     def rejection_reason(self, node: orm.ProcessNode) -> str | None:
         """Why a run that finished without error must still not become a label (e.g. an engine that carries on

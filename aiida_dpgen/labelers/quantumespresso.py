@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from aiida import orm
 from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 from dpdata.unit import EnergyConversion, LengthConversion
 from qe_tools import CONSTANTS
 
-from aiida_dpgen.labelers.base import Labeler, last_calculation, structure_arrays
+from aiida_dpgen.labelers.base import Labeler, PropertyReference, last_calculation, structure_arrays
 from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_PER_GPA, Label
 from aiida_dpgen.labeling.pseudos import DEFAULT_FAMILY_LABEL
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
@@ -93,6 +95,34 @@ class QuantumEspressoLabeler(Labeler):
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
         return {'parameters': node.outputs.output_parameters, 'trajectory': node.outputs.output_trajectory}
+
+    def property_reference(self, element: str, code: orm.AbstractCode | None = None) -> PropertyReference:
+        """pw.x through ASE's ``Espresso`` with the namelists, pseudopotential and k-point density this labeler
+        gives PwBaseWorkChain. The SCF threshold is the protocol's per-atom one for a single atom, the
+        tightest any of the suite's cells gets; ASE's ``kspacing`` is aiida-quantumespresso's
+        ``kpoints_distance`` without its 2π."""
+        from ase import Atoms
+
+        if code is None:
+            raise ValueError('reference.labeler_code: the quantumespresso labeler needs its pw.x code')
+        self.check_elements([element])
+        single_point = type(self)({key: value for key, value in self.specification.items() if key != 'md'})
+        probe = orm.StructureData(ase=Atoms(element, cell=[3.0, 3.0, 3.0], pbc=True))
+        builder = single_point.get_builder(probe, code)
+        parameters = builder.pw.parameters.get_dict()
+        if parameters.get('SYSTEM', {}).get('nspin', 1) != 1:
+            raise ValueError(f'reference.labeler: spin-polarized settings (nspin) are not supported for {element}')
+        pseudo = builder.pw.pseudos[element]
+        calculator = {
+            'calculator': 'ase.calculators.espresso:Espresso',
+            'kwargs': {
+                'input_data': parameters,
+                'pseudopotentials': {element: pseudo.filename},
+                'kspacing': builder.kpoints_distance.value / (2 * math.pi),
+            },
+            'profile': {'class': 'ase.calculators.espresso:EspressoProfile', 'kwargs': {'pseudo_dir': '.'}},
+        }
+        return PropertyReference(calculator=calculator, files={f'pseudo_{element}': pseudo}, needs_engine=True)
 
     @classmethod
     def convert_outputs(cls, structure: orm.StructureData, parameters: orm.Dict, trajectory: orm.TrajectoryData):

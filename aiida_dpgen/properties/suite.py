@@ -96,7 +96,10 @@ def relax(atoms: Atoms, calculator, *, cell: bool, fmax: float, steps: int = 500
 
 def equation_of_state(atoms: Atoms, calculator, start: float, stop: float, points: int) -> dict:
     """Energy per atom over volumes ``start``-``stop`` times the relaxed one (cell scaled isotropically, atoms
-    following), and its Birch-Murnaghan fit: v0 (Å³/atom), e0 (eV/atom), bulk modulus (GPa)."""
+    following), and its Birch-Murnaghan fit: v0 (Å³/atom), e0 (eV/atom), bulk modulus (GPa). A fit that fails
+    (no minimum) leaves them ``None`` with the reason in ``fit_error``; ``minimum_inside`` says whether v0 lies
+    within the sampled volumes (if not, the relaxation's stress and the energy disagree, e.g. a first-principles
+    cutoff too low for stresses, and the fit extrapolates)."""
     count = len(atoms)
     volumes, energies = [], []
     for factor in np.linspace(start, stop, points):
@@ -105,13 +108,18 @@ def equation_of_state(atoms: Atoms, calculator, start: float, stop: float, point
         strained.calc = calculator
         volumes.append(strained.get_volume() / count)
         energies.append(float(strained.get_potential_energy()) / count)
-    volume, energy, modulus = EquationOfState(volumes, energies, eos='birchmurnaghan').fit()
+    try:
+        volume, energy, modulus = EquationOfState(volumes, energies, eos='birchmurnaghan').fit()
+    except (RuntimeError, ValueError) as exception:
+        fit = {'v0': None, 'e0': None, 'bulk_modulus': None, 'fit_error': str(exception)}
+        return {'volumes': volumes, 'energies': energies, **fit}
     return {
         'volumes': volumes,
         'energies': energies,
         'v0': float(volume),
         'e0': float(energy),
         'bulk_modulus': float(modulus) * EV_PER_ANGSTROM3_IN_GPA,
+        'minimum_inside': bool(min(volumes) <= volume <= max(volumes)),
     }
 
 
@@ -337,10 +345,21 @@ def run_suite(element: str, calculator, settings: dict) -> dict:
     return results
 
 
+def load_object(name: str, kwargs: dict):
+    """``module:Class`` called with ``kwargs``."""
+    module_name, _, class_name = name.partition(':')
+    return getattr(importlib.import_module(module_name), class_name)(**kwargs)
+
+
 def load_calculator(specification: dict):
-    """The ASE calculator of ``{"calculator": "module:Class", "kwargs": {...}}``."""
-    module_name, _, class_name = specification['calculator'].partition(':')
-    return getattr(importlib.import_module(module_name), class_name)(**specification.get('kwargs', {}))
+    """The ASE calculator of ``{"calculator": "module:Class", "kwargs": {...}}``; with ``"profile": {"class":
+    "module:Class", "kwargs": {...}}``, an engine's ASE profile (its command) for file-based calculators such
+    as ``Espresso``."""
+    kwargs = dict(specification.get('kwargs', {}))
+    if 'profile' in specification:
+        profile = specification['profile']
+        kwargs['profile'] = load_object(profile['class'], profile.get('kwargs', {}))
+    return load_object(specification['calculator'], kwargs)
 
 
 def main() -> None:

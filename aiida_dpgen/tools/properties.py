@@ -47,14 +47,36 @@ def band_labels(node: orm.WorkflowNode) -> list[str]:
     return []
 
 
-def unrelaxed(node: orm.WorkflowNode) -> dict[str, list[str]]:
-    """Per potential, the prototypes whose relaxation did not reach ``fmax``: their values are less certain."""
+def suite_warnings(node: orm.WorkflowNode) -> dict[str, list[str]]:
+    """Per potential, what makes some of its values less certain: prototypes whose relaxation did not reach
+    ``fmax``, equations of state whose fit failed or whose minimum lies outside the sampled volumes."""
     if 'properties' not in node.outputs:
         return {}
     found = {}
     for name, properties in node.outputs.properties.items():
-        prototypes = properties.get_dict().get('prototypes', {})
-        names = [prototype for prototype, entry in prototypes.items() if not entry.get('relaxed', True)]
-        if names:
-            found[name] = names
+        messages = []
+        for prototype, entry in properties.get_dict().get('prototypes', {}).items():
+            if not entry.get('relaxed', True):
+                messages.append(f'the relaxation of {prototype} did not reach settings.fmax')
+            eos = entry.get('eos', {})
+            if eos.get('fit_error'):
+                messages.append(f'the {prototype} equation of state has no fit: {eos["fit_error"]}')
+            elif eos.get('minimum_inside') is False:
+                messages.append(
+                    f'the {prototype} equation of state has its minimum outside the sampled volumes (the relaxed '
+                    'stress and the energies disagree; for a first-principles reference raise the cutoff)'
+                )
+        if messages:
+            found[name] = messages
     return found
+
+
+def reference_name(node: orm.WorkflowNode) -> str:
+    """How the table names the reference: the ASE calculator's class, or the labeler's engine and protocol."""
+    reference = node.inputs.reference
+    if 'calculator' in reference:
+        return reference.calculator['calculator'].rpartition(':')[2]
+    if 'labeler' in reference:
+        labeler = reference.labeler.get_dict()
+        return f'{labeler["engine"]} ({labeler.get("protocol", "fast")})'
+    return 'reference'

@@ -20,7 +20,7 @@ from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 from aiida_dpgen.workflows.label import LabelWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
-from aiida_dpgen.workflows.properties import PropertiesWorkChain
+from aiida_dpgen.workflows.properties import PropertiesWorkChain, validate_reference
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 from aiida_dpgen.workflows.train import TrainWorkChain
 
@@ -81,7 +81,8 @@ def validate_properties(properties: dict, type_map: list[str]) -> str | None:
         validate_settings({**properties['settings'].get_dict(), 'element': element.value})
     except ValueError as exception:
         return f'properties.{exception}'
-    return None
+    error = validate_reference(properties.get('reference', {}), element.value, has_code=True)
+    return f'properties.{error}' if error else None
 
 
 ITERATION_OUTPUTS = ('report', 'dataset', 'models', 'models_dataset')

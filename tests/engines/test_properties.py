@@ -14,7 +14,7 @@ from ase.calculators.emt import EMT
 from click.testing import CliRunner
 
 from aiida_dpgen.cli import cli
-from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.data import ConfigurationsData, DeepPotentialData, LabeledDatasetData
 from aiida_dpgen.properties.suite import run_suite
 from aiida_dpgen.workflows.properties import PropertiesWorkChain
 
@@ -155,3 +155,78 @@ def test_the_loop_tests_its_final_models_against_emt(python_code, aiida_localhos
         row = rows[name]
         assert row['models'] == 2 and row['spread'] is not None
         assert abs(row['relative']) < tolerance, f'{name}: model {row["mean"]:.4g} against EMT {row["reference"]:.4g}'
+
+
+PW_REFERENCE_SETTINGS = {
+    'prototypes': ['fcc'],
+    'properties': ['eos'],
+    'fmax': 0.05,
+    'eos': {'start': 0.98, 'stop': 1.02, 'points': 5},
+}
+"""The smallest suite pw.x can run in a test: relax fcc Cu, five volumes around it."""
+
+
+def test_a_qe_labeler_is_the_reference_with_its_own_pw_settings(python_code, aiida_localhost, tmp_path):
+    """The loop's labeler as the reference: pw.x, run by the suite through ASE, gives the energy the labeler
+    gives on the same cell, and the table compares a model against it."""
+    from ase.units import create_units
+    from dpdata.unit import EnergyConversion
+
+    from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
+    from aiida_dpgen.utils.codes import get_or_create_mpi_code
+    from aiida_dpgen.workflows.label import LabelWorkChain
+
+    from ..conftest import FIXTURES
+    from .conftest import require
+
+    require('pw.x')
+    pw_code = get_or_create_mpi_code('pw', 'pw.x', computer=aiida_localhost.label, plugin='quantumespresso.pw')
+    family = install_pseudo_family('test/properties-Cu', files={'Cu': DEBIAN_PSEUDO_DIRECTORY / 'Cu.pbe-kjpaw.UPF'})
+    labeler = {
+        'engine': 'quantumespresso',
+        'protocol': 'fast',
+        'pseudo_family': family.label,
+        'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 600},
+        'overrides': {'kpoints_distance': 0.8, 'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 200}}}},
+    }
+    model = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu']).store()
+    builder = PropertiesWorkChain.get_builder_from_protocol(
+        'Cu',
+        {'model_0': model},
+        code=python_code,
+        reference={'labeler': labeler, 'labeler_code': pw_code},
+        protocol='fast',
+        overrides={'settings': PW_REFERENCE_SETTINGS},
+    )
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    fcc = results['properties']['reference']['prototypes']['fcc']
+    assert fcc['relaxed'], 'the cell relaxed with pw.x stresses'
+    assert 3.55 < (4 * fcc['volume']) ** (1 / 3) < 3.75, 'a PBE lattice constant of Cu, at low cutoff'
+    curves = results['curves']['reference']
+    volume, energy = curves.get_array('eos_fcc_volumes')[-1], curves.get_array('eos_fcc_energies')[-1]
+    cell = bulk('Cu', 'fcc', a=(4 * volume) ** (1 / 3), cubic=True)  # cubic symmetry keeps the relaxed cell cubic
+    labeled, _ = run_get_node(
+        LabelWorkChain,
+        candidates={'fcc': ConfigurationsData.from_ase([cell], ['Cu']).store()},
+        labeler=labeler,
+        code=pw_code,
+    )
+    (system,) = labeled['dataset'].to_dpdata()
+    # the same pw.x total energy in Ry: ASE converts it with QE's CODATA 2006 Rydberg, the labels with dpdata's
+    # CODATA 2018 one (8.8e-8 relative: 0.25 meV/atom of Cu's absolute energy, nothing of any difference)
+    rescale = EnergyConversion('rydberg', 'eV').value() / create_units('2006')['Ry']
+    assert energy * rescale == pytest.approx(system['energies'][0] / 4, abs=1e-5), 'eV/atom, by the two routes'
+
+    job = next(
+        child
+        for child in node.called_descendants
+        if child.process_label == 'PropertiesCalculation' and 'engine_code' in child.inputs
+    )
+    assert job.inputs.engine_code.uuid == pw_code.uuid
+    assert job.inputs.files['pseudo_Cu'].uuid == family.get_pseudo('Cu').uuid, 'the family pseudo, with provenance'
+
+    shown = CliRunner().invoke(cli, ['properties', str(node.pk)], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert 'quantumespresso (fast)' in shown.output and 'fcc lattice constant' in shown.output

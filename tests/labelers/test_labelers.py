@@ -193,3 +193,57 @@ def test_vasp_atoms_are_matched_back_to_the_structure_order():
     np.testing.assert_array_equal(match_atoms(reference, shuffled, cell), [1, 2, 0])
     with pytest.raises(ValueError, match='do not match'):
         match_atoms(reference, shuffled + 0.1, cell)
+
+
+def test_the_qe_property_reference_is_the_labelers_pw_settings_through_ase(cu_family, aiida_localhost):
+    """The property suite's reference runs pw.x through ASE with what this labeler gives PwBaseWorkChain: the
+    same namelists, pseudopotential and, on every cell the suite builds, the same k-point mesh."""
+    from ase.build import fcc111
+    from ase.io.espresso import kspacing_to_grid
+
+    code = orm.InstalledCode(
+        computer=aiida_localhost, filepath_executable='pw.x', default_calc_job_plugin='quantumespresso.pw'
+    ).store()
+    labeler = QuantumEspressoLabeler(
+        {
+            'engine': 'quantumespresso',
+            'protocol': 'fast',
+            'pseudo_family': 'test/Cu',
+            'overrides': {'pw': {'parameters': {'ELECTRONS': {'mixing_beta': 0.3}}}},
+            'md': {'temperature': 50, 'nsteps': 3, 'timestep': 2.0},
+        }
+    )
+    reference = labeler.property_reference('Cu', code)
+
+    assert reference.calculator['calculator'] == 'ase.calculators.espresso:Espresso'
+    assert reference.needs_engine and reference.calculator['profile']['kwargs'] == {'pseudo_dir': '.'}
+    kwargs = reference.calculator['kwargs']
+    namelists = kwargs['input_data']
+    assert namelists['CONTROL']['calculation'] == 'scf', 'the labeler MD is not the reference'
+    assert namelists['CONTROL']['tprnfor'] and namelists['CONTROL']['tstress']
+    assert namelists['SYSTEM']['ecutwfc'] == 30 and namelists['ELECTRONS']['mixing_beta'] == 0.3
+    assert namelists['ELECTRONS']['conv_thr'] == pytest.approx(1e-8), "the fast protocol's SCF threshold per atom"
+    (pseudo,) = reference.files.values()
+    assert pseudo.uuid == cu_family.get_pseudo('Cu').uuid and kwargs['pseudopotentials'] == {'Cu': pseudo.filename}
+
+    distance = labeler.protocol()['engine_overrides']['kpoints_distance']
+    cells = [
+        bulk('Cu', 'fcc', a=3.63, cubic=True),
+        bulk('Cu', 'fcc', a=3.63, cubic=True).repeat(2),
+        bulk('Cu', 'hcp', a=2.56),
+        fcc111('Cu', size=(1, 1, 7), a=3.63, vacuum=10.0, periodic=True),
+    ]
+    for atoms in cells:
+        kpoints = orm.KpointsData()
+        kpoints.set_cell_from_structure(orm.StructureData(ase=atoms))
+        kpoints.set_kpoints_mesh_from_density(distance)
+        assert list(kspacing_to_grid(atoms, kwargs['kspacing'])) == kpoints.get_kpoints_mesh()[0], atoms.cell
+
+
+def test_property_references_name_the_labelers_that_have_one(aiida_localhost):
+    with pytest.raises(ValueError, match=r"engine='vasp' cannot be a property reference yet; .*'quantumespresso'"):
+        labeler_from_specification({'engine': 'vasp'}).property_reference('Cu')
+    with pytest.raises(ValueError, match=r'reference\.labeler_code: the quantumespresso labeler needs its pw\.x code'):
+        labeler_from_specification({'engine': 'quantumespresso'}).property_reference('Cu')
+    emt = labeler_from_specification({'engine': 'ase', 'md': {'temperature': 50, 'nsteps': 3, 'timestep': 2.0}})
+    assert emt.property_reference('Cu').calculator == {'calculator': 'ase.calculators.emt:EMT', 'kwargs': {}}

@@ -72,6 +72,22 @@ def test_relaxed_lattice_and_equation_of_state_agree_with_a_plain_scan(relaxed_f
     assert eos['bulk_modulus'] == pytest.approx(emt_copper['bulk_modulus'], rel=0.02)
 
 
+def test_an_equation_of_state_says_when_its_minimum_was_not_sampled(relaxed_fcc, monkeypatch):
+    compressed = relaxed_fcc.copy()
+    compressed.set_cell(relaxed_fcc.cell.array * 0.97, scale_atoms=True)  # as a stress that is off would leave it
+    eos = suite.equation_of_state(compressed, EMT(), 0.98, 1.02, 5)
+    assert not eos['minimum_inside'] and eos['v0'] > max(eos['volumes'])
+    assert suite.equation_of_state(relaxed_fcc, EMT(), 0.98, 1.02, 5)['minimum_inside']
+
+    def no_minimum(self):
+        raise RuntimeError('Optimal parameters not found')
+
+    monkeypatch.setattr(suite.EquationOfState, 'fit', no_minimum)
+    eos = suite.equation_of_state(relaxed_fcc, EMT(), 0.98, 1.02, 5)
+    assert eos['bulk_modulus'] is None and 'Optimal parameters not found' in eos['fit_error']
+    assert len(eos['energies']) == 5, 'the energies are kept'
+
+
 def test_elastic_constants_agree_with_energy_curvatures(relaxed_fcc, emt_copper):
     elastic = suite.cubic_elastic_constants(relaxed_fcc, EMT(), 0.005, 1e-4)
     volume = relaxed_fcc.get_volume()

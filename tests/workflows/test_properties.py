@@ -90,7 +90,78 @@ def test_the_loop_checks_its_property_tests_before_the_first_job(python_code):
         {'element': Str('Al'), 'code': python_code, 'settings': settings}, ['Cu']
     )
     assert 'properties.code: missing' in validate_properties({'element': Str('Cu'), 'settings': settings}, ['Cu'])
+    reference = {'labeler': Dict({'engine': 'vasp'})}
+    assert "properties.reference.labeler.engine='vasp' cannot be a property reference" in validate_properties(
+        {'element': Str('Cu'), 'code': python_code, 'settings': settings, 'reference': reference}, ['Cu']
+    )
     bad = Dict({**settings.get_dict(), 'prototypes': ['fcc', 'bct']})
     assert 'properties.settings.prototypes' in validate_properties(
         {'element': Str('Cu'), 'code': python_code, 'settings': bad}, ['Cu']
     )
+
+
+@pytest.fixture
+def pw_code(aiida_localhost):
+    return InstalledCode(
+        computer=aiida_localhost,
+        filepath_executable='/usr/bin/pw.x',
+        default_calc_job_plugin='quantumespresso.pw',
+        prepend_text='export OMP_NUM_THREADS=1',
+    ).store()
+
+
+@pytest.mark.parametrize(
+    ('reference', 'message'),
+    [
+        ({'calculator': EMT, 'labeler': {'engine': 'ase'}}, 'reference: give a calculator or a labeler, not both'),
+        ({'labeler': {'engine': 'vasp'}}, r"reference.labeler.engine='vasp' cannot be a property reference yet"),
+        ({'labeler': {'engine': 'ase', 'protocl': 'fast'}}, r"reference.labeler: unknown key\(s\) \['protocl'\]"),
+        ({'labeler': {'engine': 'quantumespresso'}}, 'reference.labeler_code: the quantumespresso labeler needs'),
+        ({'calculator': EMT, 'labeler_code': 'pw'}, 'reference.labeler_code: only a reference labeler runs'),
+    ],
+)
+def test_a_bad_reference_is_refused_before_any_job(generate_workchain, python_code, pw_code, reference, message):
+    reference = {key: pw_code if value == 'pw' else value for key, value in reference.items()}
+    builder = PropertiesWorkChain.get_builder_from_protocol(
+        'Cu', {}, code=python_code, reference=reference, protocol='fast'
+    )
+    with pytest.raises(ValueError, match=message):
+        generate_workchain('dpgen.properties', builder._inputs(prune=True))
+
+
+def test_a_labeler_reference_runs_its_engine_from_the_suites_job(generate_calc_job, python_code, pw_code, tmp_path):
+    """pw.x under the computer's mpirun when the job has 2 processes, its pseudopotential copied in, its
+    code's prepend text in the job script; the suite's Python itself runs without MPI."""
+    from aiida.orm import Dict, SinglefileData
+
+    pseudo = tmp_path / 'Cu.UPF'
+    pseudo.write_text('<UPF version="2.0.1"></UPF>\n')
+    pseudo_node = SinglefileData(str(pseudo)).store()
+    calculator = {
+        'calculator': 'ase.calculators.espresso:Espresso',
+        'kwargs': {'pseudopotentials': {'Cu': 'Cu.UPF'}, 'kspacing': 0.08},
+        'profile': {'class': 'ase.calculators.espresso:EspressoProfile', 'kwargs': {'pseudo_dir': '.'}},
+    }
+    settings = {**PropertiesWorkChain.get_protocol_inputs('fast')['settings'], 'element': 'Cu'}
+    inputs = {
+        'code': python_code,
+        'calculator': Dict(calculator),
+        'engine_code': pw_code,
+        'files': {'pseudo_Cu': pseudo_node},
+        'settings': settings,
+        'metadata': {'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}}},
+    }
+    folder, calc_info = generate_calc_job('dpgen.properties', inputs)
+
+    written = json.loads((folder / 'calculator.json').read_text())
+    command = written['profile']['kwargs']['command'].split()
+    assert command[-1] == '/usr/bin/pw.x' and command[command.index('-np') + 1] == '2'
+    assert calc_info.local_copy_list == [(pseudo_node.uuid, 'Cu.UPF', 'Cu.UPF')]
+    assert calc_info.prepend_text == 'export OMP_NUM_THREADS=1'
+
+    inputs['metadata'] = {'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}}
+    folder, _ = generate_calc_job('dpgen.properties', inputs)
+    assert json.loads((folder / 'calculator.json').read_text())['profile']['kwargs']['command'] == '/usr/bin/pw.x'
+
+    with pytest.raises(ValueError, match=r"engine_code: the calculator 'ase.calculators.espresso:Espresso' runs an"):
+        generate_calc_job('dpgen.properties', {key: value for key, value in inputs.items() if key != 'engine_code'})
