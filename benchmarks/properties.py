@@ -119,11 +119,12 @@ def main() -> None:
 
     print(f'\nprotocol {arguments.protocol!r}: seconds per property, and each potential / EMT')
     names = list(timings)
-    print(f'{"part":<22}' + ''.join(f' {name:>14}' for name in names) + ''.join(f' {"/EMT":>7}' for _ in names[1:]))
+    ratios = ''.join(f' {name + " / EMT":>18}' for name in names[1:])
+    print(f'{"part":<22}' + ''.join(f' {name:>14}' for name in names) + ratios)
     for part in timings['EMT']:
         emt = timings['EMT'][part]
         row = f'{part:<22}' + ''.join(f' {timings[name][part]:14.2f}' for name in names)
-        row += ''.join(f' {timings[name][part] / emt if emt else float("nan"):7.1f}' for name in names[1:])
+        row += ''.join(f' {timings[name][part] / emt if emt else float("nan"):18.1f}' for name in names[1:])
         print(row)
     if arguments.json:
         pathlib.Path(arguments.json).write_text(json.dumps(timings, indent=1))
