@@ -3,6 +3,8 @@ trained on EMT data against it (the paper's Table 3 for a potential whose truth 
 
 from __future__ import annotations
 
+import pathlib
+import runpy
 import sys
 
 import numpy as np
@@ -101,7 +103,7 @@ LOOP_PROPERTIES = {
 }
 
 
-def test_the_loop_tests_its_final_models_against_emt(python_code, aiida_localhost):
+def test_the_loop_tests_its_final_models_against_emt(python_code, aiida_localhost, capsys, monkeypatch):
     from aiida_dpgen.workflows.dpgen import DpgenWorkChain
 
     from .conftest import require
@@ -155,6 +157,16 @@ def test_the_loop_tests_its_final_models_against_emt(python_code, aiida_localhos
         row = rows[name]
         assert row['models'] == 2 and row['spread'] is not None
         assert abs(row['relative']) < tolerance, f'{name}: model {row["mean"]:.4g} against EMT {row["reference"]:.4g}'
+
+    # examples/properties_cu.py on the finished loop: its own labeler (EMT) is the reference by default
+    example = pathlib.Path(__file__).parents[2] / 'examples' / 'properties_cu.py'
+    arguments = [str(node.pk), '--computer', aiida_localhost.label, '--prototypes', 'fcc', '--properties', 'eos']
+    monkeypatch.setattr(sys, 'argv', ['properties_cu.py', *arguments])
+    capsys.readouterr()
+    runpy.run_path(str(example), run_name='__main__')
+    printed = capsys.readouterr().out
+    assert 'exit status 0' in printed and 'ase (fast)' in printed, printed
+    assert 'fcc lattice constant' in printed and 'vacancy formation energy' not in printed
 
 
 PW_REFERENCE_SETTINGS = {
