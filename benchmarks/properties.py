@@ -44,12 +44,11 @@ def pw_calculator(protocol: str, mpiprocs: int, folder: pathlib.Path):
     """The QE labeler's property reference as the job would build it, its pseudopotential copied to ``folder``
     (where pw.x then runs)."""
     import os
-    import shlex
     import shutil
 
     from aiida import load_profile
-    from aiida.orm import load_computer
 
+    from aiida_dpgen.calculations.properties import engine_command
     from aiida_dpgen.labelers.quantumespresso import QuantumEspressoLabeler
     from aiida_dpgen.properties.suite import load_calculator
     from aiida_dpgen.utils.codes import get_or_create_mpi_code
@@ -63,14 +62,11 @@ def pw_calculator(protocol: str, mpiprocs: int, folder: pathlib.Path):
     for pseudo in reference.files.values():
         with pseudo.open(mode='rb') as source, (folder / pseudo.filename).open('wb') as target:
             shutil.copyfileobj(source, target)
-    command = [str(code.get_executable())]
-    if mpiprocs > 1:
-        mpirun = load_computer('localhost').get_mpirun_command()
-        command = [argument.format(tot_num_mpiprocs=mpiprocs) for argument in mpirun] + command
-        if os.geteuid() == 0:
-            os.environ.update(ROOT_MPI_ENV)
+    command = engine_command(code, {'num_machines': 1, 'num_mpiprocs_per_machine': mpiprocs})
+    if os.geteuid() == 0:  # what the pw code's prepend text exports in a job
+        os.environ.update(ROOT_MPI_ENV)
     specification = reference.calculator
-    specification['profile']['kwargs'].update(command=shlex.join(command), pseudo_dir=str(folder))
+    specification['profile']['kwargs'].update(command=command, pseudo_dir=str(folder))
     specification['kwargs']['directory'] = str(folder)
     return load_calculator(specification)
 

@@ -10,6 +10,7 @@ relaxed by the potential itself.
 from __future__ import annotations
 
 import json
+import shlex
 
 from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict, InstalledCode, SinglefileData
@@ -87,7 +88,8 @@ class PropertiesCalculation(CalcJob):
         else:
             calculator = self.inputs.calculator.get_dict()
         if 'engine_code' in self.inputs:
-            calculator['profile']['kwargs']['command'] = self.engine_command()
+            command = engine_command(self.inputs.engine_code, self.node.get_option('resources'))
+            calculator['profile']['kwargs']['command'] = command
         with folder.open('calculator.json', 'w') as handle:
             json.dump(calculator, handle)
         with folder.open('settings.json', 'w') as handle:
@@ -100,20 +102,19 @@ class PropertiesCalculation(CalcJob):
             calc_info.prepend_text = self.inputs.engine_code.prepend_text
         return calc_info
 
-    def engine_command(self) -> str:
-        """The engine's executable, under the computer's mpirun when the job has more than one MPI process
-        (the suite's Python itself runs without MPI)."""
-        import shlex
 
-        resources = self.node.computer.get_scheduler().create_job_resource(**self.node.get_option('resources'))
-        executable = str(self.inputs.engine_code.get_executable())
-        processes = resources.get_tot_num_mpiprocs()
-        if processes <= 1:
-            return shlex.quote(executable)
-        values = {
-            'tot_num_mpiprocs': processes,
-            'num_machines': getattr(resources, 'num_machines', 1),
-            'num_mpiprocs_per_machine': getattr(resources, 'num_mpiprocs_per_machine', processes),
-        }
-        mpirun = [argument.format(**values) for argument in self.node.computer.get_mpirun_command()]
-        return shlex.join([*mpirun, executable])
+def engine_command(code: InstalledCode, resources: dict) -> str:
+    """``code``'s executable, under its computer's mpirun when ``resources`` hold more than one MPI process,
+    the placeholders filled as AiiDA fills them for a code run with MPI (the suite's Python itself runs
+    without MPI and starts the engine)."""
+    computer = code.computer
+    scheduler = computer.get_scheduler()
+    resources = dict(resources)
+    scheduler.preprocess_resources(resources, computer.get_default_mpiprocs_per_machine())
+    job_resource = scheduler.create_job_resource(**resources)
+    executable = str(code.get_executable())
+    if job_resource.get_tot_num_mpiprocs() <= 1:
+        return shlex.quote(executable)
+    values = {'tot_num_mpiprocs': job_resource.get_tot_num_mpiprocs(), **dict(job_resource.items())}
+    mpirun = [argument.format(**values) for argument in computer.get_mpirun_command()]
+    return shlex.join([*mpirun, executable])

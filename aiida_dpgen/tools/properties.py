@@ -77,6 +77,8 @@ def reference_name(node: orm.WorkflowNode) -> str:
     if 'calculator' in reference:
         return reference.calculator['calculator'].rpartition(':')[2]
     if 'labeler' in reference:
-        labeler = reference.labeler.get_dict()
-        return f'{labeler["engine"]} ({labeler.get("protocol", "fast")})'
+        from aiida_dpgen.labelers.base import labeler_from_specification
+
+        labeler = labeler_from_specification(reference.labeler.get_dict())
+        return f'{labeler.engine} ({labeler.protocol_name})'
     return 'reference'
