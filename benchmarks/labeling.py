@@ -3,13 +3,16 @@
 Run on any profile with a ``localhost`` computer (``scripts/run-example.sh`` creates one), venv active:
 
     verdi run benchmarks/labeling.py [--engines ase,quantumespresso,cp2k] [--structures 4] [--mpiprocs 1]
+                                     [--group-size N]
 
 For each engine:
   A. aiida-dpgen: ``LabelWorkChain`` labels the structures (``fast`` protocol), all jobs at once, as the loop does;
   B. bare (the baseline, same run): the very same job folders, copied from the AiiDA run's working directories,
      run again with their own ``_aiidasubmit.sh``, all at once: the engine's work without AiiDA.
 The orchestration overhead per label is (A - B) / labels; labels per core-hour come from the engines' own wall
-times (``summary.core_hours``).
+times (``summary.core_hours``). With ``--group-size N`` (quantumespresso) the same frames are labeled a second
+time with ``group_size`` N, N single points per job, and that run's jobs are rerun bare too: the two rows give
+the overhead per label one job per frame and packed, on the same frames in the same run.
 """
 
 from __future__ import annotations
@@ -62,15 +65,23 @@ def main() -> None:
     parser.add_argument('--engines', default='ase,quantumespresso,cp2k')
     parser.add_argument('--structures', type=int, default=4)
     parser.add_argument('--mpiprocs', type=int, default=1)
+    parser.add_argument('--group-size', type=int, default=1, help='Also label packed, this many per job.')
     arguments = parser.parse_args()
     frames = structures(arguments.structures)
 
+    runs = [(engine, 1) for engine in arguments.engines.split(',')]
+    if arguments.group_size > 1:
+        runs += [
+            (engine, arguments.group_size) for engine in arguments.engines.split(',') if engine == 'quantumespresso'
+        ]
     rows = []
-    for engine in arguments.engines.split(','):
+    for engine, group_size in runs:
         labeler, code = labeler_and_code(engine, arguments.mpiprocs)
         candidates = {'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()}
         start = time.perf_counter()
-        results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=code)
+        results, node = run_get_node(
+            LabelWorkChain, candidates=candidates, labeler=labeler, code=code, group_size=group_size
+        )
         aiida_wall = time.perf_counter() - start
         if not node.is_finished_ok:
             raise SystemExit(f'LabelWorkChain<{node.pk}> failed: {node.exit_message}')
@@ -79,6 +90,8 @@ def main() -> None:
         bare_wall = rerun_bare([pathlib.Path(job.outputs.remote_folder.get_remote_path()) for job in jobs])
         row = {
             'engine': engine,
+            'group_size': group_size,
+            'jobs': len(jobs),
             'labels': summary['labeled'],
             'aiida_wall_s': round(aiida_wall, 2),
             'bare_wall_s': round(bare_wall, 2),
@@ -88,7 +101,8 @@ def main() -> None:
         }
         rows.append(row)
         print(
-            f'{engine:<16} {row["labels"]} labels: aiida-dpgen {aiida_wall:7.2f} s, bare {bare_wall:7.2f} s, '
+            f'{engine:<16} group_size {group_size}, {row["labels"]} labels in {len(jobs)} jobs: '
+            f'aiida-dpgen {aiida_wall:7.2f} s, bare {bare_wall:7.2f} s, '
             f'overhead {row["overhead_per_label_s"]:6.3f} s per label; {row["labels_per_core_hour"]:10.1f} labels '
             'per core-hour',
             flush=True,

@@ -18,14 +18,16 @@ Options::
 
     verdi run examples/launch_cu.py [--labeler qe|cp2k|vasp|emt] [--protocol fast|balanced|stringent]
                                     [--iterations 2] [--computer localhost] [--label-code LABEL]
-                                    [--train-code LABEL] [--explore-code LABEL] [--resources FILE] [--submit]
+                                    [--train-code LABEL] [--explore-code LABEL] [--resources FILE]
+                                    [--label-group-size N] [--submit]
 
 ``qe`` (pw.x, Debian's Cu PAW pseudopotential) and ``cp2k`` run here; ``emt`` is ASE's EMT potential, a
 fast stand-in for DFT; ``vasp`` needs your VASP code (``--label-code vasp@cluster``) and POTCAR family.
 ``fast`` keeps the models and the DFT tiny (minutes on 2 cores); ``stringent`` is the paper's setting.
 
 On a cluster (docs/cluster.md): ``--computer`` (or one code per step) picks where the jobs run,
-``--resources`` a YAML file of per-step resources (examples/cluster/resources.yaml), and ``--submit`` hands
+``--resources`` a YAML file of per-step resources (examples/cluster/resources.yaml), ``--label-group-size``
+packs that many pw.x single points into one job (labels of a few minutes each), and ``--submit`` hands
 the loop to the daemon (``verdi daemon start``) after the initial data are labeled, and returns; follow it
 with ``aiida-dpgen status <pk>``.
 """
@@ -137,6 +139,9 @@ def main() -> None:
     parser.add_argument('--train-code', default=None, help='An existing dp code, e.g. dp@gpu-cluster.')
     parser.add_argument('--explore-code', default=None, help='An existing lmp code, e.g. lmp@gpu-cluster.')
     parser.add_argument('--resources', default=None, help='YAML file of per-step job resources (train/explore/label).')
+    parser.add_argument(
+        '--label-group-size', type=int, default=1, help="The loop's single points per job (qe only; default 1)."
+    )
     parser.add_argument('--submit', action='store_true', help='Submit the loop to the daemon instead of running it.')
     arguments = parser.parse_args()
     resources = None
@@ -169,6 +174,7 @@ def main() -> None:
         selection=TRUST_LEVELS,
         labeler=labeler,
         protocol=arguments.protocol,
+        overrides={'label': {'group_size': arguments.label_group_size}},
         resources=resources,
     )
     if arguments.submit:

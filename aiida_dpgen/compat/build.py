@@ -20,6 +20,7 @@ from aiida_dpgen.compat.machine import StepMachine
 from aiida_dpgen.compat.param import DpgenParam
 from aiida_dpgen.compat.workdir import read_labeled_systems
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
+from aiida_dpgen.labelers.base import labeler_from_specification
 
 LABEL_PLUGINS = {
     'quantumespresso': 'quantumespresso.pw',
@@ -188,6 +189,8 @@ def build_dpgen_builder(
     overrides = {}
     if machines and 'explore' in machines:
         overrides['explore'] = {'group_size': machines['explore'].group_size}
+    if machines and 'label' in machines and labeler_from_specification(labeler).supports_packing:
+        overrides['label'] = {'group_size': machines['label'].group_size}
     if continue_from is not None:
         from aiida_dpgen.compat.importer import load_dpgen_import
 

@@ -137,9 +137,13 @@ def translate_step(step: str, settings) -> StepMachine:
     computer = _computer(settings['machine'], f'{where}.machine', notes)
     code = _code(settings['command'], f'{where}.command', notes)
     resources, group_size = _resources(settings.get('resources', {}), f'{where}.resources', computer, notes)
-    if group_size > 1 and step != 'model_devi':
-        what = 'model is trained' if step == 'train' else 'frame is labeled'
-        notes.append(f'{where}.resources.group_size={group_size}: each {what} in a job of its own')
+    if group_size > 1 and step == 'train':
+        notes.append(f'{where}.resources.group_size={group_size}: each model is trained in a job of its own')
+    if group_size > 1 and step == 'fp':
+        notes.append(
+            f'{where}.resources.group_size={group_size}: label.group_size, single points packed in jobs with '
+            'fp_style pwscf; each frame in a job of its own with the other fp_style'
+        )
     return StepMachine(STEPS[step], computer, code, resources, group_size, notes)
 
 

@@ -79,6 +79,10 @@ class Labeler(ProtocolMixin, abc.ABC):
     supports_md: ClassVar[bool] = False
     """Whether ``md`` in the specification is run (a short ab initio MD per structure, every step a label)."""
 
+    supports_packing: ClassVar[bool] = False
+    """Whether several single points can run in one job (``LabelWorkChain``'s ``group_size``):
+    :meth:`packed_builder` and :meth:`packed_label_nodes` are implemented."""
+
     def __init__(self, specification: dict):
         unknown = sorted(set(specification) - COMMON_KEYS - set(self.engine_keys))
         if unknown:
@@ -165,6 +169,25 @@ class Labeler(ProtocolMixin, abc.ABC):
             'max_wallclock_seconds': 3600,
             **self.options,
         }
+
+    def packed_builder(self, structures: dict[str, orm.StructureData], code: orm.AbstractCode) -> ProcessBuilder:
+        """The builder of one job that runs the single points of ``structures`` (keyed by task name) one after
+        another, with each structure's inputs as :meth:`get_builder` gives them. Its outputs hold a
+        ``task_status`` Dict: ``"ok"`` or why a task gave no label."""
+        raise NotImplementedError(f'{type(self).__name__} runs one structure per job')
+
+    def packed_label_nodes(self, node: orm.CalcJobNode, task: str) -> dict[str, orm.Data]:
+        """:meth:`label_nodes` of one task of a packed job (same names, so :meth:`convert_outputs` reads both)."""
+        raise NotImplementedError(f'{type(self).__name__} runs one structure per job')
+
+    def packed_wall_seconds(self, node: orm.CalcJobNode, task: str) -> float | None:
+        """The engine's own wall time of one task of a packed job, when it reports one."""
+        return None
+
+    @property
+    def cleans_workdir(self) -> bool:
+        """Whether the engine's remote folders are emptied once their outputs are parsed (packed jobs too)."""
+        return False
 
     def property_reference(self, element: str, code: orm.AbstractCode | None = None) -> PropertyReference:
         """This labeler's settings (cutoffs, smearing, k-point density, pseudopotentials) as an ASE calculator,

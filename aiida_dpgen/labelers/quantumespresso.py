@@ -36,6 +36,7 @@ class QuantumEspressoLabeler(Labeler):
     _process_class = PwBaseWorkChain
     _protocol_file = 'label_quantumespresso'
     supports_md = True
+    supports_packing = True
     engine_keys = {'pseudo_family': f'label of an aiida-pseudo family (default {DEFAULT_FAMILY_LABEL!r})'}
 
     @property
@@ -95,6 +96,56 @@ class QuantumEspressoLabeler(Labeler):
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
         return {'parameters': node.outputs.output_parameters, 'trajectory': node.outputs.output_trajectory}
+
+    def packed_builder(self, structures: dict[str, orm.StructureData], code: orm.AbstractCode):
+        """A `PackedPwCalculation` with, per structure, the namelists ``PwBaseWorkChain`` would get from
+        :meth:`get_builder` (the SCF threshold scales with the atoms) and the k-point mesh its
+        ``create_kpoints_from_distance`` step would make (the same calcfunction, so the graph shows it). The
+        walltime of :meth:`job_options` is per single point, so the job gets it once per structure."""
+        from aiida_quantumespresso.calculations.functions.create_kpoints_from_distance import (
+            create_kpoints_from_distance,
+        )
+
+        from aiida_dpgen.calculations.packed_pw import PackedPwCalculation
+
+        builder = PackedPwCalculation.get_builder()
+        builder.code = code
+        distance = force_parity = options = None
+        for task, structure in structures.items():
+            single = self.get_builder(structure, code)
+            unsupported = sorted({'settings', 'parallelization', 'hubbard_file', 'vdw_table'} & set(single.pw))
+            if unsupported:
+                raise ValueError(
+                    f'labeler.overrides.pw: {unsupported} cannot be packed yet; label with group_size 1 instead'
+                )
+            if distance is None:
+                distance = orm.Float(single.kpoints_distance.value)
+                force_parity = orm.Bool(single.kpoints_force_parity.value)
+                options = dict(single.pw.metadata.options)
+            builder.structures[task] = structure
+            builder.parameters[task] = single.pw.parameters
+            builder.kpoints[task] = create_kpoints_from_distance(
+                structure, distance, force_parity, metadata={'call_link_label': f'kpoints_{task}'}
+            )
+            builder.pseudos = {**builder.pseudos, **single.pw.pseudos}
+        if options.get('max_wallclock_seconds'):
+            options['max_wallclock_seconds'] = int(options['max_wallclock_seconds']) * len(structures)
+        builder.metadata.options = options
+        return builder
+
+    def packed_label_nodes(self, node: orm.CalcJobNode, task: str) -> dict[str, orm.Data]:
+        return {'parameters': node.outputs.output_parameters[task], 'trajectory': node.outputs.output_trajectory[task]}
+
+    def packed_wall_seconds(self, node: orm.CalcJobNode, task: str) -> float | None:
+        try:
+            parameters = node.outputs.output_parameters[task]
+        except (AttributeError, KeyError):  # the task gave no output
+            return None
+        return parameters.get('wall_time_seconds')
+
+    @property
+    def cleans_workdir(self) -> bool:
+        return bool(self.engine_overrides().get('clean_workdir', False))
 
     def property_reference(self, element: str, code: orm.AbstractCode | None = None) -> PropertyReference:
         """pw.x through ASE's ``Espresso`` with the namelists, pseudopotential and k-point density this labeler

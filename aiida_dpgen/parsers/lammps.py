@@ -48,11 +48,12 @@ class DpLammpsParser(Parser):
                 name: SystemSelection(cap=selection.fp_task_max, seed=selection.seed) for name in selection.trust
             }
 
-        files = set(self.retrieved.base.repository.list_object_names())
+        retrieved = self.retrieved  # a query each time it is asked for
+        files = set(retrieved.base.repository.list_object_names())
         results, tables = {}, []
         for index in indices:
             task, folder = tasks[index], task_folder(index)
-            log = self._read(f'{folder}/{LOG_FILE}') if folder in files else ''
+            log = _read(retrieved, f'{folder}/{LOG_FILE}') if folder in files else ''
             status, message = task_outcome(log)
             deviation_file = temporary / folder / MODEL_DEVI_FILE
             table = read_model_devi(deviation_file) if deviation_file.exists() else np.empty((0, 7))
@@ -90,12 +91,6 @@ class DpLammpsParser(Parser):
         if failed:
             return self.exit_codes.ERROR_TASKS_FAILED.format(tasks=', '.join(failed))
         return ExitCode(0)
-
-    def _read(self, path: str) -> str:
-        try:
-            return self.retrieved.base.repository.get_object_content(path)
-        except FileNotFoundError:
-            return ''
 
     @staticmethod
     def _deviations(indices, tables) -> ArrayData:
@@ -136,6 +131,13 @@ class DpLammpsParser(Parser):
 
 
 CATEGORIES = ('accurate', 'candidate', 'failed')
+
+
+def _read(retrieved, path: str) -> str:
+    try:
+        return retrieved.base.repository.get_object_content(path)
+    except FileNotFoundError:
+        return ''
 
 
 def _summary(results: dict) -> dict:

@@ -278,6 +278,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             builder.explore.lammps.lammps.metadata.options = step_options['explore']
         builder.explore.group_size = Int(inputs['explore']['group_size'])
         builder.label.code = codes['label']
+        builder.label.group_size = Int(inputs['label']['group_size'])
         labeler = {'protocol': protocol, **labeler}
         if 'label' in step_options:
             labeler['options'] = {**labeler.get('options', {}), **step_options['label']}

@@ -10,6 +10,7 @@ from aiida_dpgen.calculations.functions.select_candidates import select_candidat
 from aiida_dpgen.calculations.lammps import validate_inputs as validate_job_inputs
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
 from aiida_dpgen.exploration.schedule import expand_tasks, validate_stage
+from aiida_dpgen.utils.grouping import balanced_groups
 from aiida_dpgen.workflows.base.lammps import DpLammpsBaseWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
 
@@ -25,14 +26,6 @@ def validate_inputs(inputs: dict, ctx) -> str | None:
     if group_size is not None and group_size.value < 1:
         return f'group_size={group_size.value}: expected at least one task per job'
     return validate_job_inputs({**inputs, 'tasks': List([0])}, ctx)
-
-
-def balanced_groups(ntasks: int, group_size: int) -> list[list[int]]:
-    """Task indices in the fewest jobs of at most ``group_size`` tasks, spread evenly so that jobs running side by
-    side end together (12 tasks at most 10 per job: 6 and 6, not 10 and 2)."""
-    njobs = -(-ntasks // group_size)
-    bounds = [ntasks * number // njobs for number in range(njobs + 1)] if njobs else [0]
-    return [list(range(bounds[number], bounds[number + 1])) for number in range(njobs)]
 
 
 class ExploreWorkChain(WorkChain):

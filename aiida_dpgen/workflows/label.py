@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import ToContext, WorkChain
-from aiida.orm import Dict, Float, to_aiida_type
+from aiida.engine import ToContext, WorkChain, if_
+from aiida.orm import Dict, Float, Int, to_aiida_type
 
 from aiida_dpgen.calculations.functions.collect_labels import collect_labels
 from aiida_dpgen.calculations.functions.extract_structures import extract_structures
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
-from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.labelers.base import available_labelers, labeler_from_specification, load_labeler
 from aiida_dpgen.utils.cost import core_count
+from aiida_dpgen.utils.grouping import balanced_groups
 from aiida_dpgen.workflows.launch import launched_children, submit_once
 
 DEFAULT_MIN_DISTANCE = 0.5
@@ -31,6 +32,9 @@ def validate_inputs(inputs: dict, _) -> str | None:
     type_maps = {tuple(node.type_map) for node in candidates.values()}
     if len(type_maps) > 1:
         return f'candidates: the systems use different type maps {sorted(type_maps)}; use one type_map'
+    group_size = inputs.get('group_size')
+    if group_size is not None and group_size.value < 1:
+        return f'group_size={group_size.value}: expected at least one single point per job'
     if specification is None:
         return None
     try:
@@ -38,6 +42,15 @@ def validate_inputs(inputs: dict, _) -> str | None:
         labeler.check_elements(sorted({element for node in candidates.values() for element in node.elements}))
     except ValueError as exception:
         return str(exception)
+    if group_size is not None and group_size.value > 1:
+        if not labeler.supports_packing:
+            packing = sorted(name for name in available_labelers() if load_labeler(name).supports_packing)
+            return (
+                f'group_size={group_size.value}: the {labeler.engine!r} labeler runs one structure per job; '
+                f'labelers that pack single points: {packing}. Set group_size to 1'
+            )
+        if labeler.md:
+            return f'group_size={group_size.value}: labeler.md runs one MD per job; set group_size to 1'
     return None
 
 
@@ -80,8 +93,23 @@ class LabelWorkChain(WorkChain):
             help='Fail (after the labels that succeeded are output) when more than this fraction of the frames is '
             'excluded (DP-GEN ratio_failed): a sign of wrong engine settings rather than of hard structures.',
         )
+        spec.input(
+            'group_size',
+            valid_type=Int,
+            default=lambda: Int(1),
+            serializer=to_aiida_type,
+            help='Single points per job (dpdispatcher group_size for fp): several short labels in one scheduler job, '
+            "one after another. A task that fails there is labeled again alone, with the engine's error handlers. "
+            'Labelers with supports_packing only (quantumespresso).',
+        )
         spec.inputs.validator = validate_inputs
-        spec.outline(cls.setup, cls.run_labels, cls.inspect_labels, cls.results)
+        spec.outline(
+            cls.setup,
+            if_(cls.should_pack)(cls.run_packed, cls.inspect_packed),
+            cls.run_labels,
+            cls.inspect_labels,
+            cls.results,
+        )
 
         spec.output('dataset', valid_type=LabeledDatasetData, required=False, help='The successful labels.')
         spec.output('summary', valid_type=Dict, help='Submitted, labeled, excluded with reasons, wall time, cost.')
@@ -109,14 +137,53 @@ class LabelWorkChain(WorkChain):
             closer = f'atoms closer than {self.inputs.min_distance.value} Å'
             self.report(f'{len(self.ctx.screened)} frames not labeled: {closer}')
 
+    def should_pack(self):
+        return self.inputs.group_size.value > 1 and len(self.ctx.structures) > 1
+
+    def run_packed(self):
+        labeler, keys = self.ctx.labeler, list(self.ctx.structures)
+        running, launched, self.ctx.packed_groups = {}, launched_children(self.node), {}
+        for number, group in enumerate(balanced_groups(len(keys), self.inputs.group_size.value)):
+            name = f'packed_{number:03d}'
+            tasks = [keys[index] for index in group]
+            builder = labeler.packed_builder(
+                {key: self.ctx.structures[key]['structure'] for key in tasks}, self.inputs.code
+            )
+            builder.metadata.call_link_label = name
+            running[name] = submit_once(self, launched, builder)
+            self.ctx.packed_groups[name] = tasks
+        self.report(f'{len(keys)} single points packed in {len(running)} jobs of up to {self.inputs.group_size.value}')
+        return ToContext(**running)
+
+    def inspect_packed(self):
+        """Tasks that converged in a packed job are labels; every other one is labeled again alone."""
+        self.ctx.packed = {}
+        reasons: dict[str, int] = {}
+        for name, tasks in self.ctx.packed_groups.items():
+            node = self.ctx[name]
+            statuses = node.outputs.task_status.get_dict() if 'task_status' in node.outputs else {}
+            for task in tasks:
+                status = statuses.get(task, f'job failed: exit status {node.exit_status}')
+                if status == 'ok':
+                    self.ctx.packed[task] = name
+                else:
+                    reasons[status] = reasons.get(status, 0) + 1
+        alone = len(self.ctx.structures) - len(self.ctx.packed)
+        again = f'; {alone} labeled again alone ({reasons})' if alone else ''
+        self.report(f'{len(self.ctx.packed)} of {len(self.ctx.structures)} packed single points converged{again}')
+
     def run_labels(self):
         labeler = self.ctx.labeler
         running, launched = {}, launched_children(self.node)
+        packed = self.ctx.get('packed', {})
         for key, item in self.ctx.structures.items():
+            if key in packed:
+                continue
             builder = labeler.get_builder(item['structure'], self.inputs.code)
             builder.metadata.call_link_label = f'label_{key}'
             running[key] = submit_once(self, launched, builder)
-        self.report(f'{len(running)} {self._runs()} submitted with {labeler.engine} ({labeler.protocol_name})')
+        if running:
+            self.report(f'{len(running)} {self._runs()} submitted with {labeler.engine} ({labeler.protocol_name})')
         return ToContext(**running)
 
     def _runs(self) -> str:
@@ -126,8 +193,18 @@ class LabelWorkChain(WorkChain):
     def inspect_labels(self):
         labeler = self.ctx.labeler
         frames, excluded = {}, list(self.ctx.screened)
+        packed = self.ctx.get('packed', {})
         wall, core_seconds = 0.0, 0.0
+        for name, tasks in self.ctx.get('packed_groups', {}).items():
+            seconds = self._packed_wall_seconds(self.ctx[name], tasks)
+            wall += seconds
+            core_seconds += seconds * core_count(self.ctx[name].get_option('resources') or {})
         for key, item in self.ctx.structures.items():
+            if key in packed:
+                frames[f'{key}_structure'] = item['structure']
+                for name, output in labeler.packed_label_nodes(self.ctx[packed[key]], key).items():
+                    frames[f'{key}_{name}'] = output
+                continue
             node = self.ctx[key]
             for calculation in node.called_descendants:
                 if isinstance(calculation, orm.CalcJobNode):
@@ -155,6 +232,8 @@ class LabelWorkChain(WorkChain):
             'excluded': len(excluded),
             'excluded_by_reason': reasons,
             'exclusions': excluded,
+            'packed_jobs': len(self.ctx.get('packed_groups', {})),
+            'packed_labels': len(packed),
             'wall_seconds': round(wall, 3),
             'core_hours': round(core_seconds / 3600, 6),
         }
@@ -163,6 +242,31 @@ class LabelWorkChain(WorkChain):
             f'excluded: {reasons or "none"}'
         )
         self.ctx.frames = frames
+
+    def on_terminated(self):
+        """Empty the packed jobs' remote folders when the engine's protocol cleans its own (wavefunctions and
+        charge densities of every task); the labels are already parsed."""
+        super().on_terminated()
+        labeler = self.ctx.get('labeler')
+        if labeler is None or not labeler.cleans_workdir:
+            return
+        cleaned = []
+        for name in self.ctx.get('packed_groups', {}):
+            node = self.ctx.get(name)
+            if node is not None and 'remote_folder' in node.outputs:
+                try:
+                    node.outputs.remote_folder._clean()  # what BaseRestartWorkChain calls too
+                except (OSError, ValueError):
+                    continue
+                cleaned.append(node.pk)
+        if cleaned:
+            self.report(f'remote folders of the packed jobs {cleaned} cleaned')
+
+    def _packed_wall_seconds(self, node: orm.CalcJobNode, tasks: list[str]) -> float:
+        """The engine's own times of a packed job's tasks, or the job's lifetime when it reports none."""
+        known = [self.ctx.labeler.packed_wall_seconds(node, task) for task in tasks]
+        known = [seconds for seconds in known if seconds is not None]
+        return sum(known) if known else (node.mtime - node.ctime).total_seconds()
 
     def results(self):
         outputs = collect_labels(

@@ -73,9 +73,24 @@ def test_same_pseudopotentials_install_once(tmp_path, aiida_localhost):
     assert first == second
 
 
-def test_machine_computers_codes_and_resources(tmp_path, aiida_profile_clean):
-    """machine.json steps on a local Shell computer: one computer, three codes, resources on every step."""
-    jdata, base = example_tree(tmp_path, 'cp2k')
+@pytest.mark.parametrize(
+    'fp',
+    [
+        {'style': 'cp2k', 'command': 'mpirun -n 1 cp2k', 'engine': 'cp2k', 'plugin': 'cp2k', 'group_size': 1},
+        {
+            'style': 'pwscf',
+            'command': 'mpirun -n 1 pw.x',
+            'engine': 'quantumespresso',
+            'plugin': 'quantumespresso.pw',
+            'group_size': 3,
+        },
+    ],
+    ids=['cp2k', 'pwscf'],
+)
+def test_machine_computers_codes_and_resources(tmp_path, aiida_profile_clean, fp):
+    """machine.json steps on a local Shell computer: one computer, three codes, resources on every step; fp's
+    group_size packs pw.x single points, and the other engines label a frame per job."""
+    jdata, base = example_tree(tmp_path, fp['style'])
     step = {
         'command': 'placeholder',
         'machine': {'batch_type': 'Shell', 'context_type': 'LocalContext', 'remote_root': str(tmp_path / 'work')},
@@ -84,23 +99,27 @@ def test_machine_computers_codes_and_resources(tmp_path, aiida_profile_clean):
     mdata = {
         'train': {**step, 'command': 'dp'},
         'model_devi': {**step, 'command': 'lmp'},
-        'fp': {**step, 'command': 'mpirun -n 1 cp2k'},
+        'fp': {**step, 'command': fp['command']},
     }
     machines = translate_machine(mdata)
     param = translate_param(jdata, base)
-    codes = codes_from_machine(machines, 'cp2k')
+    codes = codes_from_machine(machines, fp['engine'])
     assert len({code.computer.pk for code in codes.values()}) == 1
-    assert codes['label'].with_mpi and codes['label'].default_calc_job_plugin == 'cp2k'
-    assert codes_from_machine(machines, 'cp2k')['train'].pk == codes['train'].pk, 'found again, not duplicated'
+    assert codes['label'].with_mpi and codes['label'].default_calc_job_plugin == fp['plugin']
+    assert codes_from_machine(machines, fp['engine'])['train'].pk == codes['train'].pk, 'found again, not duplicated'
 
     builder = build_dpgen_builder(param, codes, machines=machines, protocol='fast')
     assert builder.explore.group_size.value == 3
+    assert builder.label.group_size.value == fp['group_size']
     assert builder.train.base.dp.metadata.options['prepend_text'] == 'source /opt/env.sh'
     assert builder.label.labeler['options']['prepend_text'] == 'source /opt/env.sh'
 
     plan = describe_run(param, machines)
-    assert 'iteration 0: sys_000; nvt T=[100] K; 2000 steps of 0.002 ps, every 10: 10 MD tasks in 4 job(s)' in plan
-    assert 'note: machine.json fp.resources.group_size=3: each frame is labeled in a job of its own' in plan
+    assert 'iteration 0: sys_000; nvt T=[100] K; ' in plan and 'every 10: 10 MD tasks in 4 job(s)' in plan
+    assert (
+        'note: machine.json fp.resources.group_size=3: label.group_size, single points packed in jobs with fp_style '
+        'pwscf; each frame in a job of its own with the other fp_style'
+    ) in plan
 
 
 def test_describe_lists_every_stage(tmp_path):

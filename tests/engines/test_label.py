@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import sys
 
 import dpdata
@@ -214,3 +215,64 @@ def test_with_caching_on_identical_labeling_jobs_are_reused_not_rerun(aiida_loca
     jobs = [node for node in second_node.called_descendants if isinstance(node, CalcJobNode)]
     assert len(jobs) == 2 and all(job.base.caching.is_created_from_cache for job in jobs)
     assert second['dataset'].nframes == first['dataset'].nframes == 2
+
+
+ONE_CORE = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'max_wallclock_seconds': 600}
+
+
+def test_packed_pw_labels_equal_the_labels_of_their_own_jobs(pw_code, cu_family, make_cu_frames):
+    """group_size 2: two frames in one job, labeled exactly as PwBaseWorkChain labels each alone."""
+    candidates = {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 2, seed=7, labeled=False), ['Cu']).store()}
+    labeler = {'engine': 'quantumespresso', 'protocol': 'fast', 'pseudo_family': cu_family.label, 'options': ONE_CORE}
+
+    packed, packed_node = run_get_node(
+        LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code, group_size=2
+    )
+    alone, _ = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code)
+
+    assert packed_node.is_finished_ok, packed_node.exit_message
+    summary = packed['summary'].get_dict()
+    assert (summary['packed_jobs'], summary['packed_labels'], summary['labeled']) == (1, 2, 2)
+    jobs = [node for node in packed_node.called_descendants if isinstance(node, CalcJobNode)]
+    assert [job.process_label for job in jobs] == ['PackedPwCalculation'], 'one job, nothing labeled alone'
+    (job,) = jobs
+    output = job.outputs.retrieved.base.repository.get_object_content('frame_000001/aiida.out')
+    assert output.count('JOB DONE') == 1
+    remote = job.outputs.remote_folder
+    assert remote.base.extras.get('cleaned', False), "cleaned as the protocol's clean_workdir asks"
+    assert not pathlib.Path(remote.get_remote_path()).exists()
+    for name in ('energies', 'forces', 'virials'):
+        np.testing.assert_allclose(
+            packed['dataset'].to_dpdata()[0][name], alone['dataset'].to_dpdata()[0][name], rtol=0, atol=1e-8
+        )
+    sources = {
+        link.node.creator.process_label
+        for link in packed['dataset'].creator.base.links.get_incoming().all()
+        if link.link_label.endswith('_parameters')
+    }
+    assert sources == {'PackedPwCalculation'}
+
+
+def test_packed_tasks_whose_scf_did_not_converge_are_labeled_again_alone(pw_code, cu_family, make_cu_frames):
+    candidates = {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 2, seed=8, labeled=False), ['Cu']).store()}
+    labeler = {
+        'engine': 'quantumespresso',
+        'protocol': 'fast',
+        'pseudo_family': cu_family.label,
+        'options': ONE_CORE,
+        'max_iterations': 1,
+        'overrides': {'pw': {'parameters': {'ELECTRONS': {'electron_maxstep': 2}}}},
+    }
+
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code, group_size=2)
+
+    packed = [child for child in node.called if child.process_label == 'PackedPwCalculation']
+    assert len(packed) == 1 and packed[0].outputs.task_status.get_dict() == {
+        'frame_000000': 'scf_unconverged',
+        'frame_000001': 'scf_unconverged',
+    }
+    alone = {child.inputs.pw.structure.uuid for child in node.called if child.process_label == 'PwBaseWorkChain'}
+    assert alone == {structure.uuid for structure in packed[0].inputs.structures.values()}, 'each ran again alone'
+    assert node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status
+    summary = results['summary'].get_dict()
+    assert summary['excluded_by_reason'] == {'scf_unconverged': 2} and summary['packed_labels'] == 0

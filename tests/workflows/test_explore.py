@@ -53,7 +53,7 @@ def test_tasks_are_split_into_jobs_of_group_size(generate_workchain, explore_inp
     [(12, 10, [6, 6]), (20, 10, [10, 10]), (21, 10, [7, 7, 7]), (3, 10, [3]), (5, 1, [1] * 5), (0, 4, [])],
 )
 def test_jobs_are_the_fewest_of_at_most_group_size_tasks_and_even(ntasks, group_size, sizes):
-    from aiida_dpgen.workflows.explore import balanced_groups
+    from aiida_dpgen.utils.grouping import balanced_groups
 
     groups = balanced_groups(ntasks, group_size)
     assert [len(group) for group in groups] == sizes

@@ -89,3 +89,60 @@ def test_ase_base_workchain_reruns_a_failed_job(generate_workchain, generate_fai
     assert isinstance(report, ProcessHandlerReport)
     assert report.do_break
     assert process.inputs.max_iterations.value == 3
+
+
+@pytest.fixture
+def cu_family(tmp_path):
+    from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
+
+    if not (DEBIAN_PSEUDO_DIRECTORY / 'Cu.pbe-kjpaw.UPF').is_file():
+        pytest.skip('Debian quantum-espresso-data not installed')
+    return install_pseudo_family('test/packed-Cu', files={'Cu': DEBIAN_PSEUDO_DIRECTORY / 'Cu.pbe-kjpaw.UPF'})
+
+
+@pytest.mark.parametrize(
+    'case',
+    [
+        ({'engine': 'ase'}, 0, r'group_size=0: expected at least one single point per job'),
+        ({'engine': 'ase'}, 4, r"group_size=4: the 'ase' labeler runs one structure per job; .*\['quantumespresso'\]"),
+        (
+            {'engine': 'quantumespresso', 'md': {'temperature': 300, 'nsteps': 3, 'timestep': 1.0}},
+            2,
+            r'group_size=2: labeler.md runs one MD per job; set group_size to 1',
+        ),
+    ],
+)
+def test_packing_that_cannot_run_is_refused(generate_workchain, label_inputs, cu_family, case):
+    labeler, group_size, message = case
+    if labeler['engine'] == 'quantumespresso':
+        labeler = {**labeler, 'pseudo_family': cu_family.label}
+    with pytest.raises(ValueError, match=message):
+        generate_workchain('dpgen.label', {**label_inputs, 'labeler': labeler, 'group_size': group_size})
+
+
+def test_a_packed_job_has_each_frames_single_point_inputs(generate_workchain, label_inputs, cu_family, make_cu_frames):
+    code = InstalledCode(
+        computer=label_inputs['code'].computer, filepath_executable='pw.x', default_calc_job_plugin='quantumespresso.pw'
+    ).store()
+    candidates = {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 5, labeled=False), ['Cu']).store()}
+    labeler = {
+        'engine': 'quantumespresso',
+        'protocol': 'fast',
+        'pseudo_family': cu_family.label,
+        'options': {'resources': {'num_machines': 1}, 'max_wallclock_seconds': 600},
+    }
+    inputs = {'candidates': candidates, 'labeler': labeler, 'code': code, 'group_size': 3}
+    process = generate_workchain('dpgen.label', inputs)
+    process.setup()
+    assert process.should_pack()
+
+    keys = ['frame_000002', 'frame_000003', 'frame_000004']
+    builder = process.ctx.labeler.packed_builder({key: process.ctx.structures[key]['structure'] for key in keys}, code)
+    single = process.ctx.labeler.get_builder(process.ctx.structures['frame_000002']['structure'], code)
+    assert sorted(builder.structures) == ['frame_000002', 'frame_000003', 'frame_000004']
+    assert builder.parameters['frame_000002'].get_dict() == single.pw.parameters.get_dict()
+    assert builder.metadata.options['max_wallclock_seconds'] == 3 * 600, 'the walltime is per single point'
+    kpoints = builder.kpoints['frame_000002']
+    assert kpoints.creator.process_label == 'create_kpoints_from_distance'
+    assert kpoints.get_kpoints_mesh()[0] == [4, 4, 4]  # 0.5/Å on a 3.6 Å cubic cell, as PwBaseWorkChain makes it
+    assert set(builder.pseudos) == {'Cu'}
