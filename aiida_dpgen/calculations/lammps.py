@@ -27,6 +27,7 @@ from aiida_dpgen.exploration.tasks import (
     MODEL_DEVI_FILE,
     md_input,
     model_filename,
+    shuffled_positions,
     task_folder,
     template_input,
     write_conf,
@@ -139,6 +140,8 @@ class DpLammpsCalculation(CalcJob):
             subfolder = folder.get_subfolder(name, create=True)
             cell, positions, elements = frames[task.system][task.configuration]
             types = np.array([type_map.index(element) for element in elements])
+            if self._stage.get('shuffle_atoms'):
+                positions = shuffled_positions(positions, self._stage.get('velocity_seed', 1), index)
             write_conf(subfolder.get_abs_path(CONF_FILE), cell, positions, types, len(type_map))
             if task.template_values:
                 script = template_input(

@@ -162,6 +162,8 @@ def _schedule(data, names, base, *, relative, masses, notes, warnings) -> list[d
         stage.update(relative)
         if masses is not None:
             stage['masses'] = masses
+        if data.get('shuffle_poscar', False):
+            stage['shuffle_atoms'] = True
         if 'template' in kept:
             stage.update(_template(kept, where, base))
         elif len(kept.get('press', [])) > 1 and kept.get('ensemble', 'nvt') in ('nvt', 'nve'):

@@ -34,6 +34,8 @@ STAGE_KEYS = {
     'rev_mat': 'placeholder -> list of values; every combination is a task (V_TEMP, V_PRES, V_NSTEPS are also '
     "recorded as the task's temperature, pressure and length)",
     'velocity_seed': 'seed of the initial velocities, default 1',
+    'shuffle_atoms': "true: the atoms of each task's starting configuration trade places at random, seeded by "
+    "velocity_seed and the task, so an alloy's elements sit differently in every task (DP-GEN shuffle_poscar)",
     'masses': 'atomic masses (amu) in type_map order (DP-GEN mass_map), default the standard ones',
 }
 DEFAULTS = {'timestep': 0.002, 'tau_t': 0.1, 'tau_p': 0.5, 'neighbor_skin': 1.0, 'neighbor_every': 1}
@@ -93,6 +95,8 @@ def validate_stage(stage: Mapping, system_names: Sequence[str] | None = None, wh
         isinstance(masses, str) or not isinstance(masses, Sequence) or not all(_positive(mass) for mass in masses)
     ):
         raise ValueError(f'{where}.masses={masses!r}: expected a list of positive masses (amu), one per type_map entry')
+    if not isinstance(stage.get('shuffle_atoms', False), bool):
+        raise ValueError(f'{where}.shuffle_atoms={stage["shuffle_atoms"]!r}: expected true or false')
     count = stage.get('configurations_per_system')
     if count is not None and not (isinstance(count, int) and count > 0):
         raise ValueError(f'{where}.configurations_per_system={count!r}: expected a positive integer')

@@ -208,6 +208,13 @@ def lammps_box(cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return box, rotation
 
 
+def shuffled_positions(positions: np.ndarray, seed: int, task: int) -> np.ndarray:
+    """The positions in a seeded random order, the atoms' elements kept in theirs: the elements trade sites
+    (DP-GEN's ``shuffle_poscar``), the same way for the same seed and task."""
+    positions = np.asarray(positions)
+    return positions[np.random.default_rng([seed, task]).permutation(len(positions))]
+
+
 def write_conf(path, cell: np.ndarray, positions: np.ndarray, types: np.ndarray, ntypes: int) -> None:
     """A LAMMPS data file (atomic style, always triclinic so that every barostat works); ``types`` 0-based.
 

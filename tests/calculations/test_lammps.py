@@ -85,6 +85,33 @@ def test_stage_masses_replace_the_standard_ones(generate_calc_job, lammps_inputs
     assert 'mass 1 64.0' in (folder / 'task.000001' / 'in.lammps').read_text()
 
 
+def test_shuffled_atoms_trade_places_reproducibly(generate_calc_job, lammps_inputs):
+    """DP-GEN's shuffle_poscar: the same sites, in another order per task, the same order for the same seed."""
+    frames = [bulk('Cu', 'fcc', a=3.61, cubic=True).repeat(2)]
+    frames[0].symbols[:8] = 'Al'
+    lammps_inputs['configurations'] = {'fcc': ConfigurationsData.from_ase(frames, type_map=['Al', 'Cu']).store()}
+    lammps_inputs['models'] = {
+        f'model_{index}': DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Al', 'Cu']).store()
+        for index in range(2)
+    }
+    stage = {**STAGE, 'systems': ['fcc']}
+
+    def atoms(stage, task):
+        folder, _ = generate_calc_job('dpgen.lammps', {**lammps_inputs, 'stage': stage, 'tasks': List([task])})
+        conf = (folder / f'task.{task:06d}' / 'conf.lmp').read_text()
+        return np.array([line.split() for line in conf.split('Atoms # atomic')[1].strip().splitlines()], dtype=float)
+
+    def sites(rows):
+        return sorted(map(tuple, np.round(rows[:, 2:], 6)))
+
+    shuffled = {**stage, 'shuffle_atoms': True}
+    plain, first, second = atoms(stage, 0), atoms(shuffled, 0), atoms(shuffled, 1)
+    np.testing.assert_array_equal(first[:, 1], plain[:, 1])  # the elements keep their order and counts
+    assert sites(first) == sites(plain) == sites(second), 'the same sites'
+    assert not np.allclose(first[:, 2:], plain[:, 2:]) and not np.allclose(first[:, 2:], second[:, 2:])
+    np.testing.assert_array_equal(atoms(shuffled, 0), first)
+
+
 @pytest.mark.parametrize(
     ('change', 'message'),
     [

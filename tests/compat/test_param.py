@@ -159,7 +159,8 @@ def vasp_example(tmp_path):
         ({'type_map': 'H C'}, r'key `type_map` gets wrong value type, requires <list>'),
         ({'fp_style': 'abacus'}, r"not supported: param.json fp_style='abacus'"),
         ({'fp_accurate_threshold': 0.99}, r'not supported: param.json fp_accurate_threshold'),
-        ({'shuffle_poscar': True}, r'not supported: param.json shuffle_poscar=True'),
+        ({'model_devi_nopbc': True}, r'not supported: param.json model_devi_nopbc=True'),
+        ({'shuffle_poscar': 'yes'}, r'shuffle_poscar'),
         ({'model_devi_f_trust_lo': [0.05]}, r'a list needs one level per sys_configs entry \(2\)'),
         ({'mass_map': [1]}, r'mass_map=\[1\]: expected "auto" or one mass'),
         ({'model_devi_v_trust_hi': 0.3}, r'model_devi_\*_trust_\*: .*v_lo=10000000000.0 and v_hi=0.3'),
@@ -226,6 +227,13 @@ def test_virial_levels_with_dpgen_defaults(vasp_example, levels, expected):
     jdata, base = vasp_example
     selection = translate_param({**jdata, **levels}, base).selection
     assert {key: value for key, value in selection.items() if key.startswith('v_')} == expected
+
+
+def test_shuffle_poscar_shuffles_the_atoms_of_every_stage(vasp_example):
+    jdata, base = vasp_example
+    assert not any('shuffle_atoms' in stage for stage in translate_param(jdata, base).schedule)
+    stages = translate_param({**jdata, 'shuffle_poscar': True}, base).schedule
+    assert [stage['shuffle_atoms'] for stage in stages] == [True] * len(jdata['model_devi_jobs'])
 
 
 def test_relative_force_deviations(vasp_example):

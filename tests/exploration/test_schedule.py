@@ -73,6 +73,7 @@ def test_template_stage_expands_every_combination_and_takes_length_from_v_nsteps
         ({'tau_t': 0}, 'stage.tau_t=0'),
         ({'temperature': 300}, "stage: unknown keys ['temperature']"),
         ({'configurations_per_system': 0}, 'stage.configurations_per_system=0'),
+        ({'shuffle_atoms': 'yes'}, "stage.shuffle_atoms='yes': expected true or false"),
     ],
 )
 def test_bad_stage_names_the_key(change, message):
