@@ -125,6 +125,10 @@ def other_type_map(inputs):
             lambda inputs: {'label': {**inputs['label'], 'labeler': {'engine': 'siesta'}}},
             "labeler.engine='siesta'",
         ),
+        (
+            lambda inputs: {'label': {**inputs['label'], 'group_size': 4}},
+            "label.group_size=4: the 'ase' labeler runs one structure per job",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_job_runs(generate_workchain, loop_inputs, change, message):
