@@ -13,6 +13,7 @@ import types
 from aiida.engine import ExitCode
 from aiida.orm import Dict
 from aiida.parsers import Parser
+from aiida_quantumespresso.calculations.pw import PwCalculation
 from aiida_quantumespresso.parsers.parse_raw.pw import parse_stdout
 from aiida_quantumespresso.parsers.parse_xml.parse import parse_xml
 from aiida_quantumespresso.parsers.pw import PwParser
@@ -22,21 +23,9 @@ from aiida_dpgen.calculations.packed_pw import OUTPUT_FILE, XML_FILE
 OK = 'ok'
 SCF_UNCONVERGED = 'scf_unconverged'
 
-# pw.x errors of the stdout parser that end a task early, as PwParser.validate_premature_exit lists them
-_PREMATURE_EXIT = (
-    'ERROR_OUT_OF_WALLTIME',
-    'ERROR_CHARGE_IS_WRONG',
-    'ERROR_SYMMETRY_NON_ORTHOGONAL_OPERATION',
-    'ERROR_COMPUTING_CHOLESKY',
-    'ERROR_NPOOLS_TOO_HIGH',
-    'ERROR_DIAGONALIZATION_TOO_MANY_BANDS_NOT_CONVERGED',
-    'ERROR_S_MATRIX_NOT_POSITIVE_DEFINITE',
-    'ERROR_ZHEGVD_FAILED',
-    'ERROR_QR_FAILED',
-    'ERROR_G_PAR',
-    'ERROR_EIGENVECTOR_CONVERGENCE',
-    'ERROR_BROYDEN_FACTORIZATION',
-)
+# PwParser's checks that need a parser instance ask it only for these: an SCF, and PwCalculation's exit codes
+_SCF_PARSER = types.SimpleNamespace(get_calculation_type=lambda: 'scf', exit_codes=PwCalculation.exit_codes)
+_EXIT_LABELS = {code.status: label for label, code in dict(PwCalculation.exit_codes).items()}
 
 
 def parse_task(stdout: str | None, xml, parameters: dict, structure) -> tuple[str, dict | None, object | None]:
@@ -50,9 +39,9 @@ def parse_task(stdout: str | None, xml, parameters: dict, structure) -> tuple[st
         return 'stdout incomplete: pw.x stopped before the end (killed, or the job ran out of time)', None, None
     if 'ERROR_ELECTRONIC_CONVERGENCE_NOT_REACHED' in errors:
         return SCF_UNCONVERGED, None, None
-    premature = [label for label in _PREMATURE_EXIT if label in errors]
-    if premature:
-        return f'pw.x error {premature[0]}', None, None
+    premature = PwParser.validate_premature_exit(_SCF_PARSER, logs)
+    if premature is not None:
+        return f'pw.x error {_EXIT_LABELS[premature.status]}', None, None
     if xml is None:
         return 'XML missing', None, None
     try:
@@ -63,8 +52,7 @@ def parse_task(stdout: str | None, xml, parameters: dict, structure) -> tuple[st
     parsed_xml.pop('bands', None)
     parsed_xml.pop('structure', None)
     trajectory = parsed_xml.pop('trajectory', {})
-    scf = types.SimpleNamespace(get_calculation_type=lambda: 'scf')
-    PwParser.backwards_compatibility_trajectory(scf, trajectory, parsed_stdout)
+    PwParser.backwards_compatibility_trajectory(_SCF_PARSER, trajectory, parsed_stdout)
     output_parameters = PwParser.build_output_parameters(parsed_stdout, parsed_xml)
     PwParser.backwards_compatibility_parameters(output_parameters, parsed_stdout)
     PwParser.final_trajectory_frame_to_parameters(output_parameters, trajectory)

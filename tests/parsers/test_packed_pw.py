@@ -55,3 +55,15 @@ def test_a_converged_task_has_what_pw_parser_gives(generate_calc_job_node):
     np.testing.assert_allclose(stress, stress.T, atol=1e-6)
     assert parameters['wall_time_seconds'] > 0
     assert parameters['energy_units'] == 'eV'
+
+
+def test_a_pw_error_that_ends_a_task_is_named_as_pw_parser_names_it(aiida_profile):
+    from aiida_dpgen.parsers.packed_pw import parse_task
+
+    stdout = (FIXTURES / 'mixed' / 'converged' / 'aiida.out').read_text()
+    stdout = stdout.replace(
+        '     End of self-consistent calculation', '     charge is wrong\n     End of self-consistent calculation'
+    )
+    atoms = ase.io.read(FIXTURES / 'converged.aiida.in', format='espresso-in')
+    status, parameters, _ = parse_task(stdout, None, {'CONTROL': {'calculation': 'scf'}}, orm.StructureData(ase=atoms))
+    assert (status, parameters) == ('pw.x error ERROR_CHARGE_IS_WRONG', None)
