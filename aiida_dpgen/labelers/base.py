@@ -176,6 +176,11 @@ class Labeler(ProtocolMixin, abc.ABC):
         ``task_status`` Dict: ``"ok"`` or why a task gave no label."""
         raise NotImplementedError(f'{type(self).__name__} runs one structure per job')
 
+    def packing_refusal(self) -> str | None:
+        """Why this specification's settings cannot run in a packed job, or ``None`` when they can (asked before
+        any job is submitted; only for ``supports_packing`` labelers)."""
+        return None
+
     def packed_label_nodes(self, node: orm.CalcJobNode, task: str) -> dict[str, orm.Data]:
         """:meth:`label_nodes` of one task of a packed job (same names, so :meth:`convert_outputs` reads both)."""
         raise NotImplementedError(f'{type(self).__name__} runs one structure per job')

@@ -29,6 +29,10 @@ _FS_PER_RYDBERG_TIME = 4.8377687e-2
 _SCF_UNCONVERGED = {'ERROR_ELECTRONIC_CONVERGENCE_NOT_REACHED', 'WARNING_ELECTRONIC_CONVERGENCE_NOT_REACHED'}
 
 
+# PwCalculation inputs that PackedPwCalculation does not take
+_NOT_PACKED = {'settings', 'parallelization', 'hubbard_file', 'vdw_table'}
+
+
 class QuantumEspressoLabeler(Labeler):
     """``pw.x`` single points; pseudopotentials from an aiida-pseudo family (``pseudo_family``, by default the
     one ``aiida-dpgen pseudos install`` makes from Debian's PBE files)."""
@@ -111,13 +115,11 @@ class QuantumEspressoLabeler(Labeler):
         builder = PackedPwCalculation.get_builder()
         builder.code = code
         distance = force_parity = options = None
+        refusal = self.packing_refusal()
+        if refusal:
+            raise ValueError(refusal)
         for task, structure in structures.items():
             single = self.get_builder(structure, code)
-            unsupported = sorted({'settings', 'parallelization', 'hubbard_file', 'vdw_table'} & set(single.pw))
-            if unsupported:
-                raise ValueError(
-                    f'labeler.overrides.pw: {unsupported} cannot be packed yet; label with group_size 1 instead'
-                )
             if distance is None:
                 distance = orm.Float(single.kpoints_distance.value)
                 force_parity = orm.Bool(single.kpoints_force_parity.value)
@@ -132,6 +134,15 @@ class QuantumEspressoLabeler(Labeler):
             options['max_wallclock_seconds'] = int(options['max_wallclock_seconds']) * len(structures)
         builder.metadata.options = options
         return builder
+
+    def packing_refusal(self) -> str | None:
+        """``PackedPwCalculation`` writes namelists, structure, k points and pseudopotentials per task; pw.x
+        inputs beyond those (command-line settings, extra files) are not passed on to its tasks."""
+        unsupported = sorted(_NOT_PACKED & set(self.engine_overrides().get('pw', {})))
+        if unsupported:
+            keys = ', '.join(f'labeler.overrides.pw.{key}' for key in unsupported)
+            return f'{keys}: not passed on to packed pw.x tasks; remove them, or label with group_size 1'
+        return None
 
     def packed_label_nodes(self, node: orm.CalcJobNode, task: str) -> dict[str, orm.Data]:
         return {'parameters': node.outputs.output_parameters[task], 'trajectory': node.outputs.output_trajectory[task]}

@@ -57,7 +57,8 @@ def validate_packing(group_size: int, labeler: Labeler, where: str = '') -> str 
         )
     if labeler.md:
         return f'{where}group_size={group_size}: labeler.md runs one MD per job; set group_size to 1'
-    return None
+    refusal = labeler.packing_refusal()
+    return f'{where}group_size={group_size}: {refusal}' if refusal else None
 
 
 class LabelWorkChain(WorkChain):

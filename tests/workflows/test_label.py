@@ -110,6 +110,12 @@ def cu_family(tmp_path):
             2,
             r'group_size=2: labeler.md runs one MD per job; set group_size to 1',
         ),
+        (
+            {'engine': 'quantumespresso', 'overrides': {'pw': {'settings': {'CMDLINE': ['-nk', '2']}}}},
+            3,
+            r'group_size=3: labeler.overrides.pw.settings: not passed on to packed pw.x tasks; remove them, or label '
+            r'with group_size 1',
+        ),
     ],
 )
 def test_packing_that_cannot_run_is_refused(generate_workchain, label_inputs, cu_family, case):
