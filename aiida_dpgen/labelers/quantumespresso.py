@@ -11,7 +11,13 @@ from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 from dpdata.unit import EnergyConversion, LengthConversion
 from qe_tools import CONSTANTS
 
-from aiida_dpgen.labelers.base import Labeler, PropertyReference, last_calculation, structure_arrays
+from aiida_dpgen.labelers.base import (
+    Labeler,
+    PropertyReference,
+    last_calculation,
+    one_thread_per_process,
+    structure_arrays,
+)
 from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_PER_GPA, Label
 from aiida_dpgen.labeling.pseudos import DEFAULT_FAMILY_LABEL
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
@@ -96,6 +102,7 @@ class QuantumEspressoLabeler(Labeler):
             overrides=self.engine_overrides(),
             options=self.options or None,
         )
+        builder.pw.metadata.options = one_thread_per_process(dict(builder.pw.metadata.options))
         return builder
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:

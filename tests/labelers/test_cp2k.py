@@ -60,6 +60,23 @@ def test_input_from_protocol_has_kinds_kpoints_and_data_files():
     ]
 
 
+@pytest.mark.parametrize(
+    'case',
+    [
+        ({}, {'OMP_NUM_THREADS': '1'}),
+        ({'environment_variables': {'OMP_NUM_THREADS': '4'}}, {'OMP_NUM_THREADS': '4'}),
+        ({'environment_variables': {'CP2K_DATA_DIR': '/data'}}, {'OMP_NUM_THREADS': '1', 'CP2K_DATA_DIR': '/data'}),
+    ],
+)
+def test_cp2k_jobs_run_one_openmp_thread_per_process_unless_told(aiida_localhost, case):
+    """Debian's cp2k is the hybrid psmp build: without OMP_NUM_THREADS each MPI process starts a thread per core."""
+    options, environment = case
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='cp2k').store()
+    labeler = Cp2kLabeler({'engine': 'cp2k', 'protocol': 'fast', 'options': options})
+    builder = labeler.get_builder(orm.StructureData(ase=bulk('Cu', 'fcc', a=3.61, cubic=True)), code)
+    assert builder.cp2k.metadata.options['environment_variables'] == environment
+
+
 @pytest.mark.skipif(not (FIXTURES.parents[2] / 'aiida_dpgen').is_dir(), reason='source checkout only')
 def test_elements_without_basis_or_potential_are_named(tmp_path):
     (tmp_path / 'BASIS_MOLOPT').write_text(' Cu DZVP-MOLOPT-SR-GTH DZVP-MOLOPT-SR-GTH-q11\n 1\n')

@@ -100,6 +100,7 @@ def test_qe_builder_from_protocol_is_a_single_point_with_forces_and_stress(
     assert builder.kpoints_distance.value == kpoints_distance
     assert builder.max_iterations.value == 3
     assert builder.pw.metadata.options['resources']['num_mpiprocs_per_machine'] == 2
+    assert builder.pw.metadata.options['environment_variables'] == {'OMP_NUM_THREADS': '1'}, 'one thread per rank'
     assert set(builder.pw.pseudos) == {'Cu'}
 
 
