@@ -16,7 +16,7 @@ pre-commit run --all-files --show-diff-on-failure
 
 echo "== pytest: unit, engines and services suites"
 # pytest exits 5 when it collects no tests; with `set -e` that fails the run, as it should.
-pytest -p no:cacheprovider "$@"
+pytest -p no:cacheprovider --durations=25 "$@"
 
 echo "== docs: sphinx-build -W"
 sphinx-build -W --keep-going -q -b html docs docs/_build/html

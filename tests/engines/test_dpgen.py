@@ -52,6 +52,25 @@ def loop_builder(codes, dataset, schedule, convergence=None):
     return builder
 
 
+@pytest.fixture(scope='module')
+def finished_loops() -> dict:
+    """Loops run once in this module and examined by several tests: each costs a minute of training."""
+    return {}
+
+
+@pytest.fixture
+def one_iteration_loop(codes, emt_cu_dataset, finished_loops):
+    """A loop over three stages that its convergence criterion stops after the first iteration: (initial data,
+    results, node)."""
+    if 'one_iteration' not in finished_loops:
+        initial = emt_cu_dataset(nframes=10)
+        stages = [STAGE, {**STAGE, 'temps': [600.0]}, {**STAGE, 'temps': [900.0]}]
+        # a candidate ratio below 100 % is reached at once: the loop stops after one iteration
+        results, node = run_get_node(loop_builder(codes, initial, stages, convergence={'candidate_ratio': 1.0}))
+        finished_loops['one_iteration'] = (initial, results, node)
+    return finished_loops['one_iteration']
+
+
 def train_nodes(node) -> list:
     return [child for child in node.called if child.process_class is TrainWorkChain]
 
@@ -84,12 +103,8 @@ def test_two_iterations_train_explore_label_and_grow_the_data(codes, emt_cu_data
     assert second_data.uuid == results['iterations']['iter_000']['dataset'].uuid
 
 
-def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_without_recomputing(codes, emt_cu_dataset):
-    initial = emt_cu_dataset(nframes=10)
-    stages = [STAGE, {**STAGE, 'temps': [600.0]}, {**STAGE, 'temps': [900.0]}]
-    # a candidate ratio below 100 % is reached at once: the loop stops after one iteration
-    first_builder = loop_builder(codes, initial, stages, convergence={'candidate_ratio': 1.0})
-    first, first_node = run_get_node(first_builder)
+def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_without_recomputing(one_iteration_loop):
+    _, first, first_node = one_iteration_loop
     assert first_node.is_finished_ok, first_node.exit_message
     assert sorted(first['iterations']) == ['iter_000']
     assert 'converged: candidate ratio' in ' '.join(log.message for log in orm.Log.collection.get_logs_for(first_node))
@@ -113,7 +128,7 @@ def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_wit
     ]
 
 
-def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_archive(codes, emt_cu_dataset, tmp_path):
+def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_archive(one_iteration_loop, tmp_path):
     import json
     import os
     import subprocess
@@ -124,8 +139,7 @@ def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_ar
     from aiida_dpgen.cli import cli
     from aiida_dpgen.tools.provenance import frame_origin, model_sources
 
-    initial = emt_cu_dataset(nframes=10)
-    results, node = run_get_node(loop_builder(codes, initial, [STAGE]))
+    initial, results, node = one_iteration_loop
     assert node.is_finished_ok, node.exit_message
     report = results['iterations']['iter_000']['report'].get_dict()
     assert report['labeling']['labeled'] > 0
@@ -183,6 +197,7 @@ def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_ar
         'previous.inputs.train.base.dp.code.computer.configure(safe_interval=0)\n'
         'builder = DpgenWorkChain.get_builder_restart_from(previous)\n'
         f'builder.schedule = {[STAGE, {**STAGE, "temps": [600.0]}]!r}\n'
+        "builder.convergence = {'max_iterations': 2}\n"
         'results, node = run_get_node(builder)\n'
         'from aiida.cmdline.utils.common import get_workchain_report\n'
         'print(json.dumps({"ok": node.is_finished_ok, "iterations": sorted(results["iterations"]),\n'

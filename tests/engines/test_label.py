@@ -218,12 +218,21 @@ def test_with_caching_on_identical_labeling_jobs_are_reused_not_rerun(aiida_loca
 
 
 ONE_CORE = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'max_wallclock_seconds': 600}
+CHEAP_PW = {'kpoints_distance': 0.8, 'pw': {'parameters': {'SYSTEM': {'ecutwfc': 20, 'ecutrho': 160}}}}
+"""Below the fast protocol (3x3x3 k points instead of 4x4x4, 20 Ry): the packing tests compare two routes to the
+same numbers, which need no accuracy."""
 
 
 def test_packed_pw_labels_equal_the_labels_of_their_own_jobs(pw_code, cu_family, make_cu_frames):
     """group_size 2: two frames in one job, labeled exactly as PwBaseWorkChain labels each alone."""
     candidates = {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 2, seed=7, labeled=False), ['Cu']).store()}
-    labeler = {'engine': 'quantumespresso', 'protocol': 'fast', 'pseudo_family': cu_family.label, 'options': ONE_CORE}
+    labeler = {
+        'engine': 'quantumespresso',
+        'protocol': 'fast',
+        'pseudo_family': cu_family.label,
+        'options': ONE_CORE,
+        'overrides': CHEAP_PW,
+    }
 
     packed, packed_node = run_get_node(
         LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code, group_size=2
@@ -261,7 +270,10 @@ def test_packed_tasks_whose_scf_did_not_converge_are_labeled_again_alone(pw_code
         'pseudo_family': cu_family.label,
         'options': ONE_CORE,
         'max_iterations': 1,
-        'overrides': {'pw': {'parameters': {'ELECTRONS': {'electron_maxstep': 2}}}},
+        'overrides': {
+            **CHEAP_PW,
+            'pw': {'parameters': {**CHEAP_PW['pw']['parameters'], 'ELECTRONS': {'electron_maxstep': 2}}},
+        },
     }
 
     results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code, group_size=2)
