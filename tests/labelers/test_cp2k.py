@@ -111,3 +111,13 @@ def test_basis_sets_and_potentials_by_element(tmp_path):
     assert kinds['H']['BASIS_SET'] == 'DZVP-MOLOPT-GTH'
     with pytest.raises(ValueError, match=r'labeler.potential=.* has no entry for N; add "N": NAME'):
         labeler.check_elements(['C', 'N'])
+
+
+def test_a_prepend_text_that_exports_threads_overrides_the_labelers_default():
+    """AiiDA writes the job's environment before the prepend text, so a site's own OMP_NUM_THREADS wins."""
+    from tests.utils.test_resources import submit_script
+
+    prepend = 'export OMP_NUM_THREADS=4'
+    labeler = Cp2kLabeler({'engine': 'cp2k', 'protocol': 'fast', 'options': {'prepend_text': prepend}})
+    lines = submit_script('core.slurm', labeler.job_options()).splitlines()
+    assert lines.index("export OMP_NUM_THREADS='1'") < lines.index(prepend)
