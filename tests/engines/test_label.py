@@ -17,6 +17,7 @@ from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
 from aiida_dpgen.utils.codes import get_or_create_mpi_code
 from aiida_dpgen.workflows.label import LabelWorkChain
+from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
 from .conftest import require
 
@@ -270,10 +271,7 @@ def test_packed_tasks_whose_scf_did_not_converge_are_labeled_again_alone(pw_code
         'pseudo_family': cu_family.label,
         'options': ONE_CORE,
         'max_iterations': 1,
-        'overrides': {
-            **CHEAP_PW,
-            'pw': {'parameters': {**CHEAP_PW['pw']['parameters'], 'ELECTRONS': {'electron_maxstep': 2}}},
-        },
+        'overrides': recursive_merge(CHEAP_PW, {'pw': {'parameters': {'ELECTRONS': {'electron_maxstep': 2}}}}),
     }
 
     results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=pw_code, group_size=2)
