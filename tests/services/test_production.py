@@ -6,10 +6,14 @@ any job and, when they slip through, the process pauses with the scheduler's mes
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 
+import pytest
+
+from ..daemon_diagnostics import UNFINISHED_PROCESSES, daemon_log_tail
 from .conftest import KEY, REPOSITORY
 
 SUBMIT_LOOP = """
@@ -100,9 +104,13 @@ def test_a_loop_on_slurm_survives_its_daemon_being_killed(production_profile):
     assert not before['terminated'], 'a killed daemon must not take the loop with it'
 
     profile.verdi('daemon', 'start', '2')
-    final = profile.wait(
-        lambda: (current := state())['terminated'] and current, timeout=1500, interval=10, what='the loop'
-    )
+    try:
+        final = profile.wait(
+            lambda: (current := state())['terminated'] and current, timeout=1500, interval=10, what='the loop'
+        )
+    except AssertionError as timeout:
+        unfinished = profile.run(UNFINISHED_PROCESSES, str(pk))
+        pytest.fail(f'{timeout}; {json.dumps(state())}\n{unfinished}\n{daemon_log_tail(profile.root)}')
     status = subprocess.run(
         ['aiida-dpgen', 'status', str(pk), '-p', profile.name],
         env=profile.environment,
