@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime
 
 from aiida import orm
 
@@ -27,6 +28,28 @@ def job_state(process_state: str | None, exit_status: int | None, scheduler_stat
     return 'queued'  # submitted, not yet seen by a scheduler poll
 
 
+NOT_STARTED_AFTER = 300.0
+"""Seconds after which a process still in the ``created`` state is reported as never started."""
+
+
+def needs_attention(name: str, process_state: str | None, paused: bool, status: str | None, age: float) -> str | None:
+    """Why the process ``name`` (``Label<pk>``) will not move on by itself, with what to do, or ``None``.
+
+    Two states of AiiDA's engine wait for the user: a process paused after its transport task failed five
+    times (a computer that could not be reached, a scheduler command that failed), and a process stored but
+    never started, whose task the broker never received (its daemon worker was killed while launching it).
+    """
+    pk = name.rpartition('<')[2].rstrip('>')
+    if paused:
+        return f'{name} is paused ({status or "no status"}): fix the cause, then `verdi process play {pk}`'
+    if process_state in (None, 'created') and age > NOT_STARTED_AFTER:
+        return (
+            f'{name} was created {age:.0f} s ago and has not started: its task never reached the broker (a daemon '
+            'worker killed while launching it); `verdi daemon stop`, `verdi process repair`, `verdi daemon start`'
+        )
+    return None
+
+
 @dataclasses.dataclass
 class LoopStatus:
     pk: int
@@ -36,6 +59,7 @@ class LoopStatus:
     jobs: dict[str, int]
     computers: dict[str, int]
     active: list[str]
+    attention: list[str] = dataclasses.field(default_factory=list)
 
     def format(self) -> str:
         lines = [
@@ -50,6 +74,9 @@ class LoopStatus:
                 'active jobs per computer: ' + ', '.join(f'{name} {count}' for name, count in self.computers.items())
             )
         lines.extend(f'  {line}' for line in self.active)
+        if self.attention:
+            lines.append('needs attention:')
+            lines.extend(f'  {line}' for line in self.attention)
         return '\n'.join(lines)
 
 
@@ -82,6 +109,21 @@ def loop_status(node: orm.WorkChainNode) -> LoopStatus:
                 f'{job.process_label}<{job.pk}> {state} on {job.computer.label if job.computer else "?"}'
                 + (f' (job {job.get_job_id()})' if job.get_job_id() else '')
             )
+    now = datetime.datetime.now(datetime.timezone.utc)
+    attention = [
+        message
+        for process in sorted((node, *node.called_descendants), key=lambda process: process.pk)
+        if not process.is_terminated
+        and (
+            message := needs_attention(
+                f'{process.process_label}<{process.pk}>',
+                process.process_state.value if process.process_state else None,
+                process.paused,
+                process.process_status,
+                (now - process.ctime).total_seconds(),
+            )
+        )
+    ]
     iterations = len(node.outputs.iterations) if 'iterations' in node.outputs else 0
     state = node.process_state.value if node.process_state else 'created'
     if node.is_terminated and node.exit_status:
@@ -94,4 +136,5 @@ def loop_status(node: orm.WorkChainNode) -> LoopStatus:
         jobs={name: counts[name] for name in JOB_STATES},
         computers=dict(computers),
         active=active,
+        attention=attention,
     )
