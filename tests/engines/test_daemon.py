@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ..daemon_diagnostics import UNFINISHED_PROCESSES, daemon_log_tail
+from ..daemon_helpers import HOLD, QUIET, UNFINISHED_PROCESSES, daemon_log_tail
 from .conftest import require
 
 SUBMIT = textwrap.dedent(
@@ -49,6 +49,7 @@ SUBMIT = textwrap.dedent(
         protocol='fast',
     )
     builder.train.numb_models = 2
+    builder.explore.lammps.lammps.metadata.options.prepend_text = sys.argv[4]  # HOLD
     print(json.dumps({'pk': submit(builder).pk}))
     """
 )
@@ -59,6 +60,7 @@ STATE = textwrap.dedent(
     from aiida import orm
     node = orm.load_node(int(sys.argv[1]))
     jobs = [child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)]
+    # QUIET
     print(json.dumps({
         'terminated': node.is_terminated,
         'ok': node.is_finished_ok,
@@ -67,11 +69,13 @@ STATE = textwrap.dedent(
         'iterations': sorted(node.outputs.iterations) if 'iterations' in node.outputs else [],
         'jobs': sorted(job.process_label for job in jobs),
         'jobs_not_ok': [job.pk for job in jobs if job.is_terminated and not job.is_finished_ok],
+        'busy': busy,
+        'jobs_running': jobs_running,
         'submitted': sum(node.outputs.iterations[name].report['labeling']['submitted']
                          for name in (node.outputs.iterations if 'iterations' in node.outputs else {})),
     }))
     """
-)
+).replace('# QUIET\n', QUIET)
 
 
 def test_stopping_the_daemon_mid_loop_and_starting_it_again_resumes_the_loop(tmp_path):
@@ -96,18 +100,22 @@ def test_stopping_the_daemon_mid_loop_and_starting_it_again_resumes_the_loop(tmp
     assert 'core.zeromq' in verdi('profile', 'show', 'embedded'), 'the embedded profile needs no broker service'
     verdi('config', 'set', 'daemon.timeout', '30')  # as scripts/run-example.sh: 2 s is too short on a busy machine
     verdi('daemon', 'start', '1')
+    release = tmp_path / 'release'
     try:
-        pk = script('submit.py', SUBMIT, require('dp'), require('lmp'), sys.executable)['pk']
+        hold = HOLD.format(release=release)
+        pk = script('submit.py', SUBMIT, require('dp'), require('lmp'), sys.executable, hold)['pk']
         deadline = time.monotonic() + 600
-        while 'DpLammpsCalculation' not in (current := state(pk))['jobs']:  # stop with the MD job under way
+        # stop with the MD job running and every process waiting for it
+        while 'DpLammpsCalculation' not in (current := state(pk))['jobs_running'] or current['busy']:
             assert not current['terminated'] and time.monotonic() < deadline, current
-            time.sleep(5)
+            time.sleep(3)
         verdi('daemon', 'stop')
         stopped = state(pk)
         assert not stopped['terminated'], 'the loop must outlive its daemon'
         time.sleep(5)
         assert state(pk)['steps'] == stopped['steps'], 'nothing runs while the daemon is stopped'
         verdi('daemon', 'start', '1')
+        release.touch()
         deadline = time.monotonic() + 900
         while not (final := state(pk))['terminated']:
             if time.monotonic() > deadline:
@@ -118,6 +126,7 @@ def test_stopping_the_daemon_mid_loop_and_starting_it_again_resumes_the_loop(tmp
                 )
             time.sleep(10)
     finally:
+        release.touch()
         subprocess.run(['verdi', 'daemon', 'stop'], env=environment, capture_output=True, check=False)
 
     assert final['ok'], final

@@ -10,14 +10,15 @@ import json
 import os
 import signal
 import subprocess
+import textwrap
 
 import pytest
 
-from ..daemon_diagnostics import UNFINISHED_PROCESSES, daemon_log_tail
+from ..daemon_helpers import HOLD, QUIET, UNFINISHED_PROCESSES, daemon_log_tail
 from .conftest import KEY, REPOSITORY
 
 SUBMIT_LOOP = """
-    import json
+    import json, sys
     from aiida.engine import submit
     from aiida.orm import load_code
     from ase.build import bulk
@@ -47,6 +48,7 @@ SUBMIT_LOOP = """
                    'label': {'walltime': 600, 'queue': 'debug'}},
     )
     builder.train.numb_models = 2
+    builder.train.base.dp.metadata.options.prepend_text = sys.argv[1]  # HOLD
     print(json.dumps({'pk': submit(builder).pk}))
 """
 
@@ -56,9 +58,12 @@ LOOP_STATE = """
     node = orm.load_node(int(sys.argv[1]))
     jobs = [child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)]
     iterations = node.outputs.iterations if 'iterations' in node.outputs else {}
+    # QUIET
     print(json.dumps({
         'terminated': node.is_terminated,
         'ok': node.is_finished_ok,
+        'busy': busy,
+        'jobs_running': jobs_running,
         'steps': [child.base.links.get_incoming(node_class=orm.WorkflowNode).first().link_label
                   for child in node.called if isinstance(child, orm.WorkflowNode)],
         'iterations': sorted(iterations),
@@ -73,7 +78,7 @@ LOOP_STATE = """
         'submitted': sum(iterations[name].report['labeling']['submitted'] for name in iterations),
         'frames': node.outputs.dataset.nframes if 'dataset' in node.outputs else None,
     }))
-"""
+""".replace('# QUIET\n', textwrap.indent(QUIET, '    '))
 
 
 def _kill(pids: list[int]) -> None:
@@ -82,20 +87,22 @@ def _kill(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def test_a_loop_on_slurm_survives_its_daemon_being_killed(production_profile):
+def test_a_loop_on_slurm_survives_its_daemon_being_killed(production_profile, request):
     profile = production_profile
     profile.verdi('daemon', 'start', '2')
-    pk = profile.run(SUBMIT_LOOP)['pk']
+    release = profile.root / 'release-training'
+    request.addfinalizer(release.touch)  # a held job must not keep Slurm's cores from the next tests
+    pk = profile.run(SUBMIT_LOOP, HOLD.format(release=release))['pk']
 
     def state():
         return profile.run(LOOP_STATE, str(pk))
 
-    def training_under_way():  # kill the daemon while its jobs sit in Slurm
+    def training_under_way():  # kill the daemon while its jobs run in Slurm and every process waits for them
         current = state()
         assert not current['terminated'], current
-        return 'DpTrainCalculation' in current['jobs'] and current
+        return current['jobs_running'] == ['DpTrainCalculation'] * 2 and not current['busy'] and current
 
-    profile.wait(training_under_way, timeout=300, interval=3, what='the first training job')
+    profile.wait(training_under_way, timeout=300, interval=3, what='the training jobs to run')
     killed = profile.daemon_processes()
     assert len(killed) >= 3, f'expected circus and 2 workers, found {killed}'
     _kill(killed)
@@ -104,6 +111,7 @@ def test_a_loop_on_slurm_survives_its_daemon_being_killed(production_profile):
     assert not before['terminated'], 'a killed daemon must not take the loop with it'
 
     profile.verdi('daemon', 'start', '2')
+    release.touch()
     try:
         final = profile.wait(
             lambda: (current := state())['terminated'] and current, timeout=1500, interval=10, what='the loop'
