@@ -1,17 +1,19 @@
 """Active-learning efficiency on the EMT testbed: the loop's selection against random selection.
 
-    verdi run benchmarks/active_learning.py [--iterations 3] [--fp-task-max 4] [--train-steps 2000]
+    verdi run benchmarks/active_learning.py [--iterations 3] [--fp-task-max 4] [--train-steps 5000]
+                                            [--seeds 3] [--test-temperatures 100,300,500]
                                             [--plot active_learning.png]
 
 EMT stands in for DFT, so labels are cheap and exact. The loop (``DpgenWorkChain``, EMT labeler, the Cu
 example's cells and schedule) keeps every explored frame (its LAMMPS dumps are retrieved). After each
-iteration *i*, two ensembles are trained with the same settings and seeds:
+iteration *i*, two kinds of ensembles are trained with the same settings, once per seed:
   - **loop**: on the initial data plus the labels the loop selected up to iteration *i*;
   - **random** (the baseline, same run): on the initial data plus as many frames drawn at random from
-    every frame the loop explored up to iteration *i*, labeled by EMT.
-Both are scored on held-out frames from independent EMT molecular dynamics (ASE, Langevin at 300, 600
-and 900 K in the same cells): force RMSE (eV/Å), mean over the ensemble. Printed per iteration with the
-ratio random / loop, and plotted against the number of labels.
+    every frame the loop explored up to iteration *i* (a new draw per seed), labeled by EMT.
+Both are scored on held-out frames from independent EMT molecular dynamics (ASE, Langevin in 2x2x2
+supercells of the same crystals, at temperatures inside the schedule's range): force RMSE (eV/Å), mean over
+the ensemble, then mean and spread over the seeds. Printed per iteration with the ratio random / loop, with
+the labels each arm needs to reach the loop's final RMSE, and plotted against the number of labels.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from aiida_dpgen.workflows.train import TrainWorkChain
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
 EXAMPLE = runpy.run_path(str(REPOSITORY / 'examples' / 'launch_cu.py'), run_name='launch_cu')
-TEST_TEMPERATURES = (300.0, 600.0, 900.0)
 
 
 def initial_cells() -> dict[str, list[Atoms]]:
@@ -62,11 +63,11 @@ def initial_cells() -> dict[str, list[Atoms]]:
     }
 
 
-def held_out_frames(frames_per_run: int = 20, interval: int = 50) -> list[Atoms]:
+def held_out_frames(temperatures, frames_per_run: int = 20, interval: int = 50) -> list[Atoms]:
     """Independent EMT MD (2 fs steps) in each crystal's cell at each test temperature."""
     frames = []
     lattice = EXAMPLE['LATTICE_CONSTANTS']
-    for seed, (name, temperature) in enumerate((n, t) for n in lattice for t in TEST_TEMPERATURES):
+    for seed, (name, temperature) in enumerate((n, t) for n in lattice for t in temperatures):
         atoms = crystal('Cu', name, lattice[name]).repeat(2)
         atoms.calc = EMT()
         MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
@@ -125,8 +126,12 @@ def dump_steps(path: pathlib.Path) -> list[int]:
     return [int(lines[number + 1]) for number, line in enumerate(lines) if line.startswith('ITEM: TIMESTEP')]
 
 
-def train(dataset: LabeledDatasetData, code, steps: int, models: int) -> list[orm.Data]:
-    overrides = {'base': {'dp': {'parameters': {'training': {'numb_steps': steps}}}}, 'numb_models': models}
+def train(dataset: LabeledDatasetData, code, steps: int, models: int, seed: int) -> list[orm.Data]:
+    overrides = {
+        'base': {'dp': {'parameters': {'training': {'numb_steps': steps}}}},
+        'numb_models': models,
+        'seed': seed,
+    }
     builder = TrainWorkChain.get_builder_from_protocol(code, {'data': dataset}, protocol='fast', overrides=overrides)
     results, node = run_get_node(builder)
     if not node.is_finished_ok:
@@ -134,35 +139,35 @@ def train(dataset: LabeledDatasetData, code, steps: int, models: int) -> list[or
     return [results['models'][key] for key in sorted(results['models'])]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--iterations', type=int, default=3)
-    parser.add_argument('--fp-task-max', type=int, default=4)
-    parser.add_argument('--train-steps', type=int, default=2000)
-    parser.add_argument('--models', type=int, default=2)
-    parser.add_argument('--plot', default='active_learning.png')
-    arguments = parser.parse_args()
+def labels_to_reach(target: float, labels: list[int], errors: list[float]) -> float | None:
+    """The number of labels at which the curve ``errors(labels)`` first falls to ``target``, interpolated
+    linearly between measured points; ``None`` when it never does."""
+    for number, (count, error) in enumerate(zip(labels, errors, strict=True)):
+        if error <= target:
+            if number == 0:
+                return float(count)
+            before, previous = labels[number - 1], errors[number - 1]
+            return before + (previous - target) / (previous - error) * (count - before)
+    return None
 
-    cells = initial_cells()
-    initial_frames = [atoms for frames in cells.values() for atoms in frames]
-    for atoms in initial_frames:
+
+def emt_dataset(frames: list[Atoms]) -> LabeledDatasetData:
+    for atoms in frames:
         atoms.calc = EMT()
         atoms.get_forces()
-    initial = LabeledDatasetData.from_ase(initial_frames, EXAMPLE['TYPE_MAP']).store()
-    test_frames = held_out_frames()
-    codes = {
-        'train': get_or_create_code('dp', 'dp', plugin='dpgen.train'),
-        'explore': get_or_create_code('lmp', 'lmp', plugin='dpgen.lammps'),
-        'label': get_or_create_code('python-ase', sys.executable, plugin='dpgen.ase'),
-    }
+    return LabeledDatasetData.from_ase(frames, EXAMPLE['TYPE_MAP']).store()
+
+
+def run_loop(codes: dict, cells: dict[str, list[Atoms]], initial: LabeledDatasetData, iterations: int, cap: int):
+    """The loop with EMT labels on the Cu example's cells and schedule, every explored frame's dump kept."""
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
         datasets={'init': initial},
         configurations={
             name: ConfigurationsData.from_ase(frames, EXAMPLE['TYPE_MAP']).store() for name, frames in cells.items()
         },
-        schedule=EXAMPLE['schedule'](arguments.iterations),
-        selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': arguments.fp_task_max},
+        schedule=EXAMPLE['schedule'](iterations),
+        selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': cap},
         labeler={'engine': 'ase'},
         protocol='fast',
     )
@@ -170,46 +175,124 @@ def main() -> None:
     results, node = run_get_node(builder)
     if not node.is_finished_ok:
         raise SystemExit(f'DpgenWorkChain<{node.pk}> failed: {node.exit_message}')
+    return results, node
 
-    rows = []
-    base_rmse = force_rmse(train(initial, codes['train'], arguments.train_steps, arguments.models), test_frames)
-    print(f'initial data only ({initial.nframes} frames): held-out force RMSE {base_rmse:.4f} eV/Å', flush=True)
-    for iteration in range(arguments.iterations):
-        loop_data = results['iterations'][f'iter_{iteration:03d}']['dataset']
-        labels = loop_data.nframes - initial.nframes
-        pool = explored_pool(node, iteration)
-        chosen = [pool[index] for index in np.random.default_rng(iteration).choice(len(pool), labels, replace=False)]
-        for atoms in chosen:
-            atoms.calc = EMT()
-            atoms.get_forces()
-        random_data = merge_datasets(init=initial, random=LabeledDatasetData.from_ase(chosen, ['Cu']).store())
-        loop_rmse = force_rmse(train(loop_data, codes['train'], arguments.train_steps, arguments.models), test_frames)
-        random_rmse = force_rmse(
-            train(random_data, codes['train'], arguments.train_steps, arguments.models), test_frames
-        )
-        rows.append(
-            {'iteration': iteration, 'labels': labels, 'pool': len(pool), 'loop': loop_rmse, 'random': random_rmse}
-        )
-        print(
-            f'iteration {iteration}: {labels} labels from a pool of {len(pool)} explored frames; held-out force RMSE '
-            f'loop {loop_rmse:.4f}, random {random_rmse:.4f} eV/Å (random / loop {random_rmse / loop_rmse:.2f})',
-            flush=True,
-        )
 
+def plot(path: str, counts: list[int], base: list[float], rows: list[dict]) -> None:
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 4))
-    labels = [0, *(row['labels'] for row in rows)]
-    axes.plot(labels, [base_rmse, *(row['loop'] for row in rows)], marker='o', label='loop selection')
-    axes.plot(labels, [base_rmse, *(row['random'] for row in rows)], marker='s', label='random from the same pool')
-    axes.set(xlabel='labels added to the initial data', ylabel='held-out force RMSE (eV/Å)', title='EMT testbed')
+    for arm, marker, name in (('loop', 'o', 'loop selection'), ('random', 's', 'random from the same pool')):
+        means = [float(np.mean(base)), *(row[arm] for row in rows)]
+        spreads = [float(np.std(base)), *(row[f'{arm}_std'] for row in rows)]
+        axes.errorbar(counts, means, yerr=spreads, marker=marker, capsize=3, label=name)
+    axes.set(
+        xlabel='labels added to the initial data',
+        ylabel='held-out force RMSE (eV/Å)',
+        title=f'EMT testbed, mean ± std over {len(base)} seeds',
+    )
     axes.legend()
     figure.tight_layout()
-    figure.savefig(arguments.plot, dpi=120)
-    print(json.dumps({'pk': node.pk, 'initial_rmse': base_rmse, 'rows': rows, 'plot': arguments.plot}))
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--iterations', type=int, default=3)
+    parser.add_argument('--fp-task-max', type=int, default=4)
+    parser.add_argument('--train-steps', type=int, default=5000)
+    parser.add_argument('--models', type=int, default=2)
+    parser.add_argument('--seeds', type=int, default=3, help='training seeds per arm; random draws per iteration')
+    parser.add_argument('--test-temperatures', default='100,300,500', help='held-out EMT MD temperatures (K)')
+    parser.add_argument('--plot', default='active_learning.png')
+    arguments = parser.parse_args()
+    temperatures = tuple(float(value) for value in arguments.test_temperatures.split(','))
+
+    cells = initial_cells()
+    initial = emt_dataset([atoms for frames in cells.values() for atoms in frames])
+    test_frames = held_out_frames(temperatures)
+    codes = {
+        'train': get_or_create_code('dp', 'dp', plugin='dpgen.train'),
+        'explore': get_or_create_code('lmp', 'lmp', plugin='dpgen.lammps'),
+        'label': get_or_create_code('python-ase', sys.executable, plugin='dpgen.ase'),
+    }
+    results, node = run_loop(codes, cells, initial, arguments.iterations, arguments.fp_task_max)
+
+    seeds = [2020 + number for number in range(arguments.seeds)]
+
+    def scores(dataset: LabeledDatasetData, seed: int) -> float:
+        return force_rmse(train(dataset, codes['train'], arguments.train_steps, arguments.models, seed), test_frames)
+
+    base = [scores(initial, seed) for seed in seeds]
+    print(
+        f'initial data only ({initial.nframes} frames): held-out force RMSE {np.mean(base):.4f} ± {np.std(base):.4f} '
+        f'eV/Å over {len(seeds)} seeds',
+        flush=True,
+    )
+    rows = []
+    for iteration in range(arguments.iterations):
+        loop_data = results['iterations'][f'iter_{iteration:03d}']['dataset']
+        labels = loop_data.nframes - initial.nframes
+        pool = explored_pool(node, iteration)
+        loop, random = [], []
+        for draw, seed in enumerate(seeds):
+            generator = np.random.default_rng(1000 * iteration + draw)
+            chosen = emt_dataset([pool[index] for index in generator.choice(len(pool), labels, replace=False)])
+            random_data = merge_datasets(init=initial, random=chosen)
+            loop.append(scores(loop_data, seed))
+            random.append(scores(random_data, seed))
+        row = {
+            'iteration': iteration,
+            'labels': labels,
+            'pool': len(pool),
+            'loop': float(np.mean(loop)),
+            'loop_std': float(np.std(loop)),
+            'random': float(np.mean(random)),
+            'random_std': float(np.std(random)),
+            'loop_per_seed': loop,
+            'random_per_seed': random,
+        }
+        rows.append(row)
+        print(
+            f'iteration {iteration}: {labels} labels from a pool of {len(pool)} explored frames; held-out force RMSE '
+            f'loop {row["loop"]:.4f} ± {row["loop_std"]:.4f}, random {row["random"]:.4f} ± {row["random_std"]:.4f} '
+            f'eV/Å (random / loop {row["random"] / row["loop"]:.2f})',
+            flush=True,
+        )
+
+    counts = [0, *(row['labels'] for row in rows)]
+    target = rows[-1]['loop']
+    needed = {arm: labels_to_reach(target, counts[1:], [row[arm] for row in rows]) for arm in ('loop', 'random')}
+    if float(np.mean(base)) <= target:
+        print(
+            f"the initial data alone ({np.mean(base):.4f} eV/Å) is already at or below the loop's final RMSE "
+            f'({target:.4f}): the models got worse with more data, so no labels-to-target comparison',
+            flush=True,
+        )
+    else:
+        random_needed = f'{needed["random"]:.1f}' if needed['random'] is not None else f'more than {counts[-1]}'
+        print(
+            f"labels to reach the loop's final RMSE {target:.4f} eV/Å: loop {needed['loop']:.1f}, "
+            f'random {random_needed}',
+            flush=True,
+        )
+
+    plot(arguments.plot, counts, base, rows)
+    print(
+        json.dumps(
+            {
+                'pk': node.pk,
+                'initial_rmse': base,
+                'rows': rows,
+                'target': target,
+                'labels_to_target': needed,
+                'plot': arguments.plot,
+            }
+        )
+    )
 
 
 main()
