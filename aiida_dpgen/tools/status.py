@@ -32,14 +32,16 @@ NOT_STARTED_AFTER = 300.0
 """Seconds after which a process still in the ``created`` state is reported as never started."""
 
 
-def needs_attention(name: str, process_state: str | None, paused: bool, status: str | None, age: float) -> str | None:
-    """Why the process ``name`` (``Label<pk>``) will not move on by itself, with what to do, or ``None``.
+def needs_attention(
+    label: str, pk: int, *, process_state: str | None, paused: bool, status: str | None, age: float
+) -> str | None:
+    """Why the process ``label<pk>`` will not move on by itself, with what to do, or ``None``.
 
     Two states of AiiDA's engine wait for the user: a process paused after its transport task failed five
     times (a computer that could not be reached, a scheduler command that failed), and a process stored but
     never started, whose task the broker never received (its daemon worker was killed while launching it).
     """
-    pk = name.rpartition('<')[2].rstrip('>')
+    name = f'{label}<{pk}>'
     if paused:
         return f'{name} is paused ({status or "no status"}): fix the cause, then `verdi process play {pk}`'
     if process_state in (None, 'created') and age > NOT_STARTED_AFTER:
@@ -116,11 +118,12 @@ def loop_status(node: orm.WorkChainNode) -> LoopStatus:
         if not process.is_terminated
         and (
             message := needs_attention(
-                f'{process.process_label}<{process.pk}>',
-                process.process_state.value if process.process_state else None,
-                process.paused,
-                process.process_status,
-                (now - process.ctime).total_seconds(),
+                process.process_label,
+                process.pk,
+                process_state=process.process_state.value if process.process_state else None,
+                paused=process.paused,
+                status=process.process_status,
+                age=(now - process.ctime).total_seconds(),
             )
         )
     ]

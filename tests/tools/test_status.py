@@ -46,13 +46,22 @@ def test_the_summary_names_the_step_and_counts_jobs_by_state():
 
 
 def test_a_paused_process_is_named_with_its_status_and_the_command_that_resumes_it():
-    message = needs_attention('DpLammpsCalculation<80>', 'waiting', True, 'Pausing after failed transport task', 5.0)
+    message = needs_attention(
+        'DpLammpsCalculation',
+        80,
+        process_state='waiting',
+        paused=True,
+        status='Pausing after failed transport task',
+        age=5.0,
+    )
     assert message.startswith('DpLammpsCalculation<80> is paused (Pausing after failed transport task)')
     assert message.endswith('`verdi process play 80`')
 
 
 def test_a_process_that_never_started_is_named_with_the_repair_commands():
-    message = needs_attention('LabelWorkChain<132>', 'created', False, None, NOT_STARTED_AFTER + 60)
+    message = needs_attention(
+        'LabelWorkChain', 132, process_state='created', paused=False, status=None, age=NOT_STARTED_AFTER + 60
+    )
     assert message.startswith(f'LabelWorkChain<132> was created {NOT_STARTED_AFTER + 60:.0f} s ago and has not started')
     assert '`verdi process repair`' in message
 
@@ -66,7 +75,10 @@ def test_a_process_that_never_started_is_named_with_the_repair_commands():
     ],
 )
 def test_processes_that_move_on_by_themselves_need_no_attention(process_state, paused, age):
-    assert needs_attention('DpTrainCalculation<9>', process_state, paused, None, age) is None
+    assert (
+        needs_attention('DpTrainCalculation', 9, process_state=process_state, paused=paused, status=None, age=age)
+        is None
+    )
 
 
 def test_the_summary_ends_with_what_needs_attention():
