@@ -94,9 +94,8 @@ def loop_status(node: orm.WorkChainNode) -> LoopStatus:
     counts = collections.Counter()
     computers = collections.Counter()
     active = []
-    for job in sorted(
-        (child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)), key=lambda job: job.pk
-    ):
+    descendants = sorted(node.called_descendants, key=lambda process: process.pk)  # a graph traversal: once
+    for job in (process for process in descendants if isinstance(process, orm.CalcJobNode)):
         scheduler_state = job.get_scheduler_state()
         state = job_state(
             job.process_state.value if job.process_state else None,
@@ -114,7 +113,7 @@ def loop_status(node: orm.WorkChainNode) -> LoopStatus:
     now = datetime.datetime.now(datetime.timezone.utc)
     attention = [
         message
-        for process in sorted((node, *node.called_descendants), key=lambda process: process.pk)
+        for process in (node, *descendants)
         if not process.is_terminated
         and (
             message := needs_attention(
