@@ -9,7 +9,7 @@ The tasks are short DPMD runs (32 Cu atoms, two models, NVT) with the same input
   A. bare: ``lmp`` once per task, the tasks of a group one after another in a shell script, all groups'
      scripts started at once (the work itself with the dispatchers' parallelism: the baseline),
   B. dpdispatcher (DP-GEN's dispatcher, from ``.venv-dpgen``): Shell batch on the local machine, the same
-     ``group_size``, polling every second,
+     ``group_size``, checking its jobs every ``--poll-interval`` seconds (as the engine polls the scheduler),
   C. aiida-dpgen: ``ExploreWorkChain`` with the same ``group_size`` on this profile, including the selection
      and storing every result in the provenance graph.
 Overhead per task = (wall time - bare wall time) / tasks, for B and C, measured in the same run, in turn,
@@ -46,7 +46,8 @@ DPDISPATCHER = textwrap.dedent(
     """
     import json, sys, time
     from dpdispatcher import Machine, Resources, Submission, Task
-    root, ntasks, group_size, lmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    root, lmp = sys.argv[1], sys.argv[4]
+    ntasks, group_size, interval = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[5])
     machine = Machine.load_from_dict({'batch_type': 'Shell', 'context_type': 'LocalContext',
                                       'local_root': root, 'remote_root': root + '/remote'})
     resources = Resources.load_from_dict({'number_node': 1, 'cpu_per_node': 1, 'gpu_per_node': 0,
@@ -57,7 +58,7 @@ DPDISPATCHER = textwrap.dedent(
     submission = Submission(work_base='./', machine=machine, resources=resources, task_list=tasks,
                             forward_common_files=['graph.000.pb', 'graph.001.pb'])
     start = time.perf_counter()
-    submission.run_submission(check_interval=1)
+    submission.run_submission(check_interval=interval)
     print(json.dumps({'seconds': time.perf_counter() - start}))
     """
 )
@@ -84,13 +85,13 @@ def run_bare(stage, configuration_node, lmp: str, group_size: int) -> float:
         return time.perf_counter() - start
 
 
-def run_dpdispatcher(stage, configuration_node, lmp: str, group_size: int) -> float:
+def run_dpdispatcher(stage, configuration_node, lmp: str, group_size: int, interval: float) -> float:
     python = REPOSITORY / '.venv-dpgen' / 'bin' / 'python'
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
         folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=True)
         start = time.perf_counter()
-        arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), str(group_size), lmp]
+        arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), str(group_size), lmp, str(interval)]
         subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
         elapsed = time.perf_counter() - start
         missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
@@ -134,7 +135,8 @@ def main() -> None:
         '--poll-interval',
         type=float,
         default=5.0,
-        help="The computer's minimum scheduler poll interval (s) during the run; verdi presto sets 1.",
+        help="How often both dispatchers check their jobs (s): the computer's minimum scheduler poll interval "
+        "during the run (verdi presto sets 1) and dpdispatcher's check_interval (its default is 30).",
     )
     arguments = parser.parse_args()
     computer = load_computer(arguments.computer)
@@ -159,7 +161,7 @@ def measure(arguments) -> None:
     rows = []
     for repeat in range(arguments.repeats):
         bare = run_bare(stage, configuration_node, lmp, arguments.group_size)
-        dispatcher = run_dpdispatcher(stage, configuration_node, lmp, arguments.group_size)
+        dispatcher = run_dpdispatcher(stage, configuration_node, lmp, arguments.group_size, arguments.poll_interval)
         aiida, engine_cpu = run_aiida(stage, configuration_node, models, code, arguments.group_size)
         rows.append({'bare': bare, 'dpdispatcher': dispatcher, 'aiida': aiida, 'engine_cpu': engine_cpu})
         print(
