@@ -1,11 +1,13 @@
 """Active-learning efficiency on the EMT testbed: the loop's selection against random selection.
 
-    verdi run benchmarks/active_learning.py [--iterations 3] [--fp-task-max 4] [--train-steps 5000]
-                                            [--seeds 3] [--test-temperatures 100,300,500]
-                                            [--plot active_learning.png]
+    verdi run benchmarks/active_learning.py [--iterations 3] [--fp-task-max 4] [--architecture wide]
+                                            [--train-steps 10000] [--supercell 2] [--seeds 3]
+                                            [--test-temperatures 100,300,500] [--plot active_learning.png]
 
 EMT stands in for DFT, so labels are cheap and exact. The loop (``DpgenWorkChain``, EMT labeler, the Cu
-example's cells and schedule) keeps every explored frame (its LAMMPS dumps are retrieved). After each
+example's initial data and schedule) explores ``--supercell`` repeats of the example's perturbed cells and
+keeps every explored frame (its LAMMPS dumps are retrieved); its models have the benchmark's architecture
+and training length, so that its model deviation is the one the evaluated models would give. After each
 iteration *i*, two kinds of ensembles are trained with the same settings, once per seed:
   - **loop**: on the initial data plus the labels the loop selected up to iteration *i*;
   - **random** (the baseline, same run): on the initial data plus as many frames drawn at random from
@@ -63,12 +65,28 @@ def initial_cells() -> dict[str, list[Atoms]]:
     }
 
 
-def held_out_frames(temperatures, frames_per_run: int = 20, interval: int = 50) -> list[Atoms]:
-    """Independent EMT MD (2 fs steps) in each crystal's cell at each test temperature."""
+ARCHITECTURES = {
+    'fast': {},
+    'wide': {
+        'descriptor': {'sel': [64], 'rcut_smth': 2.0, 'rcut': 5.0, 'neuron': [8, 16, 32], 'axis_neuron': 8},
+        'fitting_net': {'neuron': [64, 64, 64]},
+    },
+}
+"""Model overrides on the ``fast`` training protocol. ``fast`` (rcut 4 Å, embedding 4/8, fitting 16x16) stops
+between Cu's second and third neighbour shells and underfits as data is added; ``wide`` reaches past the third
+shell (5 Å) with embedding 8/16/32 and fitting 64x3, about 3 times slower per step here."""
+
+
+def training_overrides(architecture: str, steps: int) -> dict:
+    return {'dp': {'parameters': {'model': ARCHITECTURES[architecture], 'training': {'numb_steps': steps}}}}
+
+
+def held_out_frames(temperatures, supercell: int, frames_per_run: int = 20, interval: int = 50) -> list[Atoms]:
+    """Independent EMT MD (2 fs steps) in each crystal's supercell at each test temperature."""
     frames = []
     lattice = EXAMPLE['LATTICE_CONSTANTS']
     for seed, (name, temperature) in enumerate((n, t) for n in lattice for t in temperatures):
-        atoms = crystal('Cu', name, lattice[name]).repeat(2)
+        atoms = crystal('Cu', name, lattice[name]).repeat(supercell)
         atoms.calc = EMT()
         MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
         dynamics = Langevin(
@@ -126,12 +144,8 @@ def dump_steps(path: pathlib.Path) -> list[int]:
     return [int(lines[number + 1]) for number, line in enumerate(lines) if line.startswith('ITEM: TIMESTEP')]
 
 
-def train(dataset: LabeledDatasetData, code, steps: int, models: int, seed: int) -> list[orm.Data]:
-    overrides = {
-        'base': {'dp': {'parameters': {'training': {'numb_steps': steps}}}},
-        'numb_models': models,
-        'seed': seed,
-    }
+def train(dataset: LabeledDatasetData, code, training: dict, models: int, seed: int) -> list[orm.Data]:
+    overrides = {'base': training, 'numb_models': models, 'seed': seed}
     builder = TrainWorkChain.get_builder_from_protocol(code, {'data': dataset}, protocol='fast', overrides=overrides)
     results, node = run_get_node(builder)
     if not node.is_finished_ok:
@@ -158,18 +172,20 @@ def emt_dataset(frames: list[Atoms]) -> LabeledDatasetData:
     return LabeledDatasetData.from_ase(frames, EXAMPLE['TYPE_MAP']).store()
 
 
-def run_loop(codes: dict, cells: dict[str, list[Atoms]], initial: LabeledDatasetData, iterations: int, cap: int):
-    """The loop with EMT labels on the Cu example's cells and schedule, every explored frame's dump kept."""
+def run_loop(codes: dict, configurations: dict[str, list[Atoms]], initial: LabeledDatasetData, arguments, training):
+    """The loop with EMT labels on the Cu example's schedule, every explored frame's dump kept."""
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
         datasets={'init': initial},
         configurations={
-            name: ConfigurationsData.from_ase(frames, EXAMPLE['TYPE_MAP']).store() for name, frames in cells.items()
+            name: ConfigurationsData.from_ase(frames, EXAMPLE['TYPE_MAP']).store()
+            for name, frames in configurations.items()
         },
-        schedule=EXAMPLE['schedule'](iterations),
-        selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': cap},
+        schedule=EXAMPLE['schedule'](arguments.iterations),
+        selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': arguments.fp_task_max},
         labeler={'engine': 'ase'},
         protocol='fast',
+        overrides={'train': {'overrides': {'base': training, 'numb_models': arguments.loop_models}}},
     )
     builder.explore.lammps.lammps.settings = orm.Dict({'additional_retrieve_list': [[f'task.*/{DUMP_FILE}', '.', 2]]})
     results, node = run_get_node(builder)
@@ -203,8 +219,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--iterations', type=int, default=3)
     parser.add_argument('--fp-task-max', type=int, default=4)
-    parser.add_argument('--train-steps', type=int, default=5000)
-    parser.add_argument('--models', type=int, default=2)
+    parser.add_argument('--architecture', choices=sorted(ARCHITECTURES), default='wide')
+    parser.add_argument('--train-steps', type=int, default=10000)
+    parser.add_argument('--models', type=int, default=2, help='models per evaluated ensemble')
+    parser.add_argument('--loop-models', type=int, default=4, help="the loop's ensemble size (model deviation)")
+    parser.add_argument('--supercell', type=int, default=2, help='explore and test in NxNxN supercells')
     parser.add_argument('--seeds', type=int, default=3, help='training seeds per arm; random draws per iteration')
     parser.add_argument('--test-temperatures', default='100,300,500', help='held-out EMT MD temperatures (K)')
     parser.add_argument('--plot', default='active_learning.png')
@@ -213,18 +232,20 @@ def main() -> None:
 
     cells = initial_cells()
     initial = emt_dataset([atoms for frames in cells.values() for atoms in frames])
-    test_frames = held_out_frames(temperatures)
+    configurations = {name: [atoms.repeat(arguments.supercell) for atoms in frames] for name, frames in cells.items()}
+    test_frames = held_out_frames(temperatures, arguments.supercell)
+    training = training_overrides(arguments.architecture, arguments.train_steps)
     codes = {
         'train': get_or_create_code('dp', 'dp', plugin='dpgen.train'),
         'explore': get_or_create_code('lmp', 'lmp', plugin='dpgen.lammps'),
         'label': get_or_create_code('python-ase', sys.executable, plugin='dpgen.ase'),
     }
-    results, node = run_loop(codes, cells, initial, arguments.iterations, arguments.fp_task_max)
+    results, node = run_loop(codes, configurations, initial, arguments, training)
 
     seeds = [2020 + number for number in range(arguments.seeds)]
 
     def scores(dataset: LabeledDatasetData, seed: int) -> float:
-        return force_rmse(train(dataset, codes['train'], arguments.train_steps, arguments.models, seed), test_frames)
+        return force_rmse(train(dataset, codes['train'], training, arguments.models, seed), test_frames)
 
     base = [scores(initial, seed) for seed in seeds]
     print(
@@ -260,6 +281,12 @@ def main() -> None:
             f'iteration {iteration}: {labels} labels from a pool of {len(pool)} explored frames; held-out force RMSE '
             f'loop {row["loop"]:.4f} ± {row["loop_std"]:.4f}, random {row["random"]:.4f} ± {row["random_std"]:.4f} '
             f'eV/Å (random / loop {row["random"] / row["loop"]:.2f})',
+            flush=True,
+        )
+        paired = [theirs / ours for ours, theirs in zip(loop, random, strict=True)]
+        print(
+            f'  seed by seed (same training seed in both arms): random / loop {", ".join(f"{r:.2f}" for r in paired)}; '
+            f'the loop is better with {sum(r > 1 for r in paired)} of {len(paired)} seeds',
             flush=True,
         )
 

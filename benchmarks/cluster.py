@@ -1,20 +1,22 @@
 """Orchestration cost per scheduler job on Slurm over SSH: aiida-dpgen's daemon (1 and 2 workers) against
-dpdispatcher, the same tiny LAMMPS tasks on the same one-node Slurm, one task per job.
+dpdispatcher, the same tiny LAMMPS tasks on the same one-node Slurm, ``--group-size`` tasks per job.
 
 Run on the production profile (``scripts/setup-production.sh`` creates it, with ``localhost-slurm``):
 
-    verdi -p dpgen-production run benchmarks/cluster.py [--tasks 20] [--nsteps 20] [--repeats 2]
-                                                        [--poll-interval 2]
+    verdi -p dpgen-production run benchmarks/cluster.py [--tasks 20] [--group-size 1] [--nsteps 20]
+                                                        [--repeats 2] [--poll-interval 2]
 
 Runners, in turn, ``--repeats`` times:
-  A. bare: ``sbatch --wrap`` once per task, all submitted at once, ``squeue`` polled until they are gone
-     (Slurm's own cost of scheduling the jobs, the baseline);
+  A. bare: ``sbatch --wrap`` once per group of tasks (run one after another), all submitted at once,
+     ``squeue`` polled until they are gone (Slurm's own cost of scheduling the jobs, the baseline);
   B. dpdispatcher 1.1 (DP-GEN's dispatcher, from ``.venv-dpgen``): Slurm batch over SSHContext to localhost with
-     the key of ``scripts/start-services.sh``, ``group_size`` 1, checking every ``--poll-interval`` seconds;
-  C. aiida-dpgen: an ``ExploreWorkChain`` with ``group_size`` 1 submitted to the daemon (1 worker, then 2
+     the key of ``scripts/start-services.sh``, the same ``group_size``, checking every ``--poll-interval`` seconds;
+  C. aiida-dpgen: an ``ExploreWorkChain`` with the same ``group_size`` submitted to the daemon (1 worker, then 2
      workers) on ``localhost-slurm`` (core.ssh + core.slurm), scheduler polled every ``--poll-interval``
      seconds, including the selection and storing every result in PostgreSQL.
-Overhead per job = (wall time - bare wall time) / tasks; the ratio against dpdispatcher is taken pair by pair.
+Overhead per task = (wall time - bare wall time) / tasks, per job the same over the number of jobs; the ratio
+against dpdispatcher is taken pair by pair. ``--tasks`` should be a multiple of ``--group-size``, so that all three
+runners make the same groups.
 """
 
 from __future__ import annotations
@@ -51,11 +53,12 @@ DPDISPATCHER = textwrap.dedent(
     import json, sys, time
     from dpdispatcher import Machine, Resources, Submission, Task
     root, ntasks, lmp, key, interval = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
+    group_size = int(sys.argv[6])
     machine = Machine.load_from_dict({
         'batch_type': 'Slurm', 'context_type': 'SSHContext', 'local_root': root, 'remote_root': root + '-remote',
         'remote_profile': {'hostname': 'localhost', 'username': 'root', 'key_filename': key}})
     resources = Resources.load_from_dict({'number_node': 1, 'cpu_per_node': 1, 'gpu_per_node': 0,
-                                          'queue_name': 'debug', 'group_size': 1})
+                                          'queue_name': 'debug', 'group_size': group_size})
     tasks = [Task(command=f'{lmp} -in in.lammps -log log.lammps -screen none', task_work_path=f'task.{i:06d}/',
                   forward_files=['in.lammps', 'conf.lmp'], backward_files=['model_devi.out', 'traj.dump', 'log.lammps'])
              for i in range(ntasks)]
@@ -68,7 +71,7 @@ DPDISPATCHER = textwrap.dedent(
 )
 
 
-def run_bare(stage, configuration_node, lmp: str, interval: float) -> float:
+def run_bare(stage, configuration_node, lmp: str, interval: float, group_size: int) -> float:
     SCRATCH.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
         root = pathlib.Path(scratch)
@@ -78,10 +81,13 @@ def run_bare(stage, configuration_node, lmp: str, interval: float) -> float:
                 os.link(root / model_filename(index), root / folder / model_filename(index))
         start = time.perf_counter()
         jobs = []
-        for folder in folders:
-            command = f'{lmp} -in in.lammps -log log.lammps -screen none'
+        for first in range(0, len(folders), group_size):
+            command = ' && '.join(
+                f'(cd {folder} && {lmp} -in in.lammps -log log.lammps -screen none)'
+                for folder in folders[first : first + group_size]
+            )
             done = subprocess.run(
-                ['sbatch', '--parsable', '-n', '1', '-D', str(root / folder), '-o', 'slurm.out', '--wrap', command],
+                ['sbatch', '--parsable', '-n', '1', '-D', str(root), '-o', f'slurm.{first}.out', '--wrap', command],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -97,7 +103,7 @@ def run_bare(stage, configuration_node, lmp: str, interval: float) -> float:
         return elapsed
 
 
-def run_dpdispatcher(stage, configuration_node, lmp: str, interval: float) -> float:
+def run_dpdispatcher(stage, configuration_node, lmp: str, interval: float, group_size: int) -> float:
     python = REPOSITORY / '.venv-dpgen' / 'bin' / 'python'
     SCRATCH.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
@@ -105,7 +111,8 @@ def run_dpdispatcher(stage, configuration_node, lmp: str, interval: float) -> fl
         root.mkdir()
         folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=True)
         start = time.perf_counter()
-        arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), lmp, str(KEY), str(interval)]
+        arguments = [python, '-c', DPDISPATCHER, root, len(folders), lmp, KEY, interval, group_size]
+        arguments = [str(argument) for argument in arguments]
         subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
         elapsed = time.perf_counter() - start
         missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
@@ -137,7 +144,7 @@ def engine_cpu_seconds(profile: str) -> float:
     return total
 
 
-def run_aiida(stage, configuration_node, models, code, workers: int) -> tuple[float, float]:
+def run_aiida(stage, configuration_node, models, code, *, workers: int, group_size: int) -> tuple[float, float]:
     """Wall time, and the CPU seconds the engine and its services used meanwhile."""
     profile = get_manager().get_profile().name
     daemon('start', str(workers))
@@ -151,7 +158,7 @@ def run_aiida(stage, configuration_node, models, code, workers: int) -> tuple[fl
             configurations={'cu': configuration_node},
             stage=stage,
             selection=SELECTION,
-            group_size=1,
+            group_size=group_size,
             lammps={'lammps': {'code': code}},
         )
         while not load_node(node.pk).is_terminated:
@@ -169,6 +176,7 @@ def run_aiida(stage, configuration_node, models, code, workers: int) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description='Orchestration cost per Slurm job: aiida-dpgen vs dpdispatcher.')
     parser.add_argument('--tasks', type=int, default=20)
+    parser.add_argument('--group-size', type=int, default=1, help='MD tasks per Slurm job, for all runners')
     parser.add_argument('--nsteps', type=int, default=20)
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--computer', default='localhost-slurm')
@@ -186,14 +194,19 @@ def main() -> None:
     configuration_node = rattled_cu_cells(arguments.tasks)
     stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
     rows, engine_cpu = [], []
+    group = arguments.group_size
     try:
         for repeat in range(arguments.repeats):
             row = {
-                'bare': run_bare(stage, configuration_node, lmp, arguments.poll_interval),
-                'dpdispatcher': run_dpdispatcher(stage, configuration_node, lmp, arguments.poll_interval),
+                'bare': run_bare(stage, configuration_node, lmp, arguments.poll_interval, group),
+                'dpdispatcher': run_dpdispatcher(stage, configuration_node, lmp, arguments.poll_interval, group),
             }
-            row['aiida_1_worker'], engine_1 = run_aiida(stage, configuration_node, models, code, 1)
-            row['aiida_2_workers'], engine_2 = run_aiida(stage, configuration_node, models, code, 2)
+            row['aiida_1_worker'], engine_1 = run_aiida(
+                stage, configuration_node, models, code, workers=1, group_size=group
+            )
+            row['aiida_2_workers'], engine_2 = run_aiida(
+                stage, configuration_node, models, code, workers=2, group_size=group
+            )
             rows.append(row)
             engine_cpu.append({'aiida_1_worker': engine_1, 'aiida_2_workers': engine_2})
             print(f'repeat {repeat}: ' + ', '.join(f'{name} {seconds:.1f} s' for name, seconds in row.items()))
@@ -202,15 +215,19 @@ def main() -> None:
         computer.set_minimum_job_poll_interval(previous_interval)
 
     ntasks = arguments.tasks
+    njobs = -(-ntasks // group)
     print(
-        f'\n{ntasks} Slurm jobs of one {arguments.nsteps}-step LAMMPS task each, {len(rows)} repeats, '
+        f'\n{ntasks} {arguments.nsteps}-step LAMMPS tasks in {njobs} Slurm jobs of up to {group}, {len(rows)} repeats, '
         f'polling every {arguments.poll_interval:g} s'
     )
     for name in rows[0]:
         wall = statistics.median(row[name] for row in rows)
         overhead = statistics.median((row[name] - row['bare']) / ntasks for row in rows)
         throughput = ntasks / wall * 3600
-        print(f'{name:<16} median wall {wall:7.1f} s, {throughput:6.0f} jobs/hour, overhead per job {overhead:6.2f} s')
+        print(
+            f'{name:<16} median wall {wall:7.1f} s, {throughput:6.0f} tasks/hour, overhead per task {overhead:6.2f} s, '
+            f'per job {overhead * ntasks / njobs:6.2f} s'
+        )
     for name in ('aiida_1_worker', 'aiida_2_workers'):
         ratios = [(row[name] - row['bare']) / (row['dpdispatcher'] - row['bare']) for row in rows]
         print(f'ratio of overheads {name} / dpdispatcher, pair by pair: median {statistics.median(ratios):.2f}')
@@ -220,6 +237,7 @@ def main() -> None:
                 'rows': rows,
                 'engine_cpu': engine_cpu,
                 'tasks': ntasks,
+                'group_size': group,
                 'nsteps': arguments.nsteps,
                 'poll': arguments.poll_interval,
             }
