@@ -15,7 +15,7 @@ Runners, in turn, ``--repeats`` times:
      workers) on ``localhost-slurm`` (core.ssh + core.slurm), scheduler polled every ``--poll-interval``
      seconds, including the selection and storing every result in PostgreSQL.
 Overhead per task = (wall time - bare wall time) / tasks, per job the same over the number of jobs; the ratio
-against dpdispatcher is taken pair by pair. ``--tasks`` should be a multiple of ``--group-size``, so that all three
+against dpdispatcher is taken pair by pair. ``--tasks`` must be a multiple of ``--group-size``, so that all three
 runners make the same groups.
 """
 
@@ -182,6 +182,11 @@ def main() -> None:
     parser.add_argument('--computer', default='localhost-slurm')
     parser.add_argument('--poll-interval', type=float, default=2.0)
     arguments = parser.parse_args()
+    if arguments.group_size < 1 or arguments.tasks % arguments.group_size:
+        parser.error(
+            f'--tasks {arguments.tasks} --group-size {arguments.group_size}: the tasks must be a positive multiple of '
+            'the group size, so that every runner makes the same jobs (e.g. --tasks 40 --group-size 20)'
+        )
 
     lmp = shutil.which('lmp')
     if lmp is None:
@@ -215,9 +220,9 @@ def main() -> None:
         computer.set_minimum_job_poll_interval(previous_interval)
 
     ntasks = arguments.tasks
-    njobs = -(-ntasks // group)
+    njobs = ntasks // group
     print(
-        f'\n{ntasks} {arguments.nsteps}-step LAMMPS tasks in {njobs} Slurm jobs of up to {group}, {len(rows)} repeats, '
+        f'\n{ntasks} {arguments.nsteps}-step LAMMPS tasks in {njobs} Slurm jobs of {group}, {len(rows)} repeats, '
         f'polling every {arguments.poll_interval:g} s'
     )
     for name in rows[0]:

@@ -139,6 +139,11 @@ def main() -> None:
         "during the run (verdi presto sets 1) and dpdispatcher's check_interval (its default is 30).",
     )
     arguments = parser.parse_args()
+    if arguments.group_size < 1 or arguments.tasks % arguments.group_size:
+        parser.error(
+            f'--tasks {arguments.tasks} --group-size {arguments.group_size}: the tasks must be a positive multiple of '
+            'the group size, so that every runner makes the same jobs (e.g. --tasks 40 --group-size 20)'
+        )
     computer = load_computer(arguments.computer)
     previous_interval = computer.get_minimum_job_poll_interval()
     computer.set_minimum_job_poll_interval(arguments.poll_interval)
