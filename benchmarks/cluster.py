@@ -14,8 +14,13 @@ Runners, in turn, ``--repeats`` times:
   C. aiida-dpgen: an ``ExploreWorkChain`` with the same ``group_size`` submitted to the daemon (1 worker, then 2
      workers) on ``localhost-slurm`` (core.ssh + core.slurm), scheduler polled every ``--poll-interval``
      seconds, including the selection and storing every result in PostgreSQL.
+  D. AiiDA's floor: one trivial ``core.arithmetic.add`` CalcJob through a 1-worker daemon on the same computer
+     (no workflow, no files, nothing to parse): the latency any AiiDA process that runs a job has there.
 Overhead per task = (wall time - bare wall time) / tasks, per job the same over the number of jobs; the ratio
-against dpdispatcher is taken pair by pair. ``--tasks`` must be a multiple of ``--group-size``, so that all three
+against dpdispatcher is taken pair by pair. Every runner starts LAMMPS through the same wrapper that logs each
+task's start and end (``aiida_dpgen.tools.bare.TaskClock``), so each wall time also splits into the runner's
+latency before the first task and after the last one, and the span of the tasks (longer than bare's when the
+engine's CPU slows the MD on the same cores). ``--tasks`` must be a multiple of ``--group-size``, so that all
 runners make the same groups.
 """
 
@@ -32,14 +37,16 @@ import tempfile
 import textwrap
 import time
 
+from aiida.common.exceptions import NotExistent
 from aiida.engine import submit
 from aiida.manage import get_manager
-from aiida.orm import load_code, load_computer, load_node
+from aiida.orm import InstalledCode, Int, load_code, load_computer, load_node
+from aiida.plugins import CalculationFactory
 
 import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.exploration.tasks import model_filename
-from aiida_dpgen.tools.bare import rattled_cu_cells, write_md_tasks
+from aiida_dpgen.tools.bare import TaskClock, rattled_cu_cells, write_md_tasks
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
@@ -64,14 +71,15 @@ DPDISPATCHER = textwrap.dedent(
              for i in range(ntasks)]
     submission = Submission(work_base='./', machine=machine, resources=resources, task_list=tasks,
                             forward_common_files=['graph.000.pb', 'graph.001.pb'])
-    start = time.perf_counter()
+    start = time.time()
     submission.run_submission(check_interval=interval)
-    print(json.dumps({'seconds': time.perf_counter() - start}))
+    print(json.dumps({'start': start, 'end': time.time()}))
     """
 )
 
 
-def run_bare(stage, configuration_node, lmp: str, interval: float, group_size: int) -> float:
+def run_bare(stage, configuration_node, clock: TaskClock, interval: float, group_size: int) -> dict:
+    clock.reset()
     SCRATCH.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
         root = pathlib.Path(scratch)
@@ -79,11 +87,11 @@ def run_bare(stage, configuration_node, lmp: str, interval: float, group_size: i
         for folder in folders:  # the models next to the inputs, as the dispatchers stage them
             for index in range(2):
                 os.link(root / model_filename(index), root / folder / model_filename(index))
-        start = time.perf_counter()
+        start = time.time()
         jobs = []
         for first in range(0, len(folders), group_size):
             command = ' && '.join(
-                f'(cd {folder} && {lmp} -in in.lammps -log log.lammps -screen none)'
+                f'(cd {folder} && {clock.executable} -in in.lammps -log log.lammps -screen none)'
                 for folder in folders[first : first + group_size]
             )
             done = subprocess.run(
@@ -96,30 +104,31 @@ def run_bare(stage, configuration_node, lmp: str, interval: float, group_size: i
         queue = ['squeue', '-h', '-j', ','.join(jobs)]
         while subprocess.run(queue, capture_output=True, text=True, check=False).stdout.strip():
             time.sleep(interval)
-        elapsed = time.perf_counter() - start
+        end = time.time()
         missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
         if missing:
             raise SystemExit(f'bare Slurm jobs did not write model_devi.out in {missing}')
-        return elapsed
+        return clock.timing(start, end, len(folders))
 
 
-def run_dpdispatcher(stage, configuration_node, lmp: str, interval: float, group_size: int) -> float:
+def run_dpdispatcher(stage, configuration_node, clock: TaskClock, interval: float, group_size: int) -> dict:
+    """dpdispatcher's own clock, from submitting to having downloaded everything (its import is not counted)."""
+    clock.reset()
     python = REPOSITORY / '.venv-dpgen' / 'bin' / 'python'
     SCRATCH.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=SCRATCH) as scratch:
         root = pathlib.Path(scratch) / 'work'
         root.mkdir()
         folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=True)
-        start = time.perf_counter()
-        arguments = [python, '-c', DPDISPATCHER, root, len(folders), lmp, KEY, interval, group_size]
+        arguments = [python, '-c', DPDISPATCHER, root, len(folders), clock.executable, KEY, interval, group_size]
         arguments = [str(argument) for argument in arguments]
-        subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
-        elapsed = time.perf_counter() - start
+        completed = subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
+        times = json.loads(completed.stdout.strip().splitlines()[-1])
         missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
         if missing:
             raise SystemExit(f'dpdispatcher did not bring back model_devi.out of {missing}')
         shutil.rmtree(str(root) + '-remote', ignore_errors=True)
-        return elapsed
+        return clock.timing(times['start'], times['end'], len(folders))
 
 
 def daemon(*arguments: str) -> None:
@@ -144,14 +153,15 @@ def engine_cpu_seconds(profile: str) -> float:
     return total
 
 
-def run_aiida(stage, configuration_node, models, code, *, workers: int, group_size: int) -> tuple[float, float]:
-    """Wall time, and the CPU seconds the engine and its services used meanwhile."""
+def run_aiida(stage, configuration_node, models, code, *, workers: int, group_size: int, clock: TaskClock) -> dict:
+    """The timing, and the CPU seconds the engine and its services used meanwhile."""
+    clock.reset()
     profile = get_manager().get_profile().name
     daemon('start', str(workers))
     time.sleep(10)  # the workers' start-up is a once-per-daemon cost, not a per-job one
     cpu = engine_cpu_seconds(profile)
     try:
-        start = time.perf_counter()
+        start = time.time()
         node = submit(
             ExploreWorkChain,
             models=models,
@@ -163,14 +173,37 @@ def run_aiida(stage, configuration_node, models, code, *, workers: int, group_si
         )
         while not load_node(node.pk).is_terminated:
             time.sleep(0.5)
-        elapsed = time.perf_counter() - start
+        end = time.time()
         cpu = engine_cpu_seconds(profile) - cpu
     finally:
         daemon('stop')
     node = load_node(node.pk)
     if not node.is_finished_ok:
         raise SystemExit(f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}')
-    return elapsed, cpu
+    return {**clock.timing(start, end, len(configuration_node.to_ase())), 'engine_cpu': cpu}
+
+
+def run_aiida_floor(code, clock: TaskClock) -> dict:
+    """AiiDA's own floor on this computer: one trivial CalcJob (``core.arithmetic.add``, a bash one-liner) submitted
+    to a 1-worker daemon, with no workflow around it, no files to copy and nothing to parse or select."""
+    clock.reset()
+    daemon('start', '1')
+    time.sleep(10)
+    try:
+        start = time.time()
+        options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False}
+        node = submit(
+            CalculationFactory('core.arithmetic.add'), code=code, x=Int(1), y=Int(2), metadata={'options': options}
+        )
+        while not load_node(node.pk).is_terminated:
+            time.sleep(0.5)
+        end = time.time()
+    finally:
+        daemon('stop')
+    node = load_node(node.pk)
+    if not node.is_finished_ok:
+        raise SystemExit(f'ArithmeticAddCalculation<{node.pk}> failed: {node.exit_message}')
+    return clock.timing(start, end, 1)
 
 
 def main() -> None:
@@ -194,53 +227,94 @@ def main() -> None:
     computer = load_computer(arguments.computer)
     previous_interval = computer.get_minimum_job_poll_interval()
     computer.set_minimum_job_poll_interval(arguments.poll_interval)
-    code = load_code(f'lmp@{arguments.computer}')
+    clock = TaskClock(lmp, SCRATCH / 'clock')
+    code = timed_code(clock, load_code(f'lmp@{arguments.computer}'))
+    floor_clock = TaskClock(shutil.which('bash'), SCRATCH / 'clock')
+    floor_code = timed_code(floor_clock, code, plugin='core.arithmetic.add')
     models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
     configuration_node = rattled_cu_cells(arguments.tasks)
     stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
-    rows, engine_cpu = [], []
-    group = arguments.group_size
+    rows = []
+    group, interval = arguments.group_size, arguments.poll_interval
     try:
         for repeat in range(arguments.repeats):
             row = {
-                'bare': run_bare(stage, configuration_node, lmp, arguments.poll_interval, group),
-                'dpdispatcher': run_dpdispatcher(stage, configuration_node, lmp, arguments.poll_interval, group),
+                'bare': run_bare(stage, configuration_node, clock, interval, group),
+                'dpdispatcher': run_dpdispatcher(stage, configuration_node, clock, interval, group),
             }
-            row['aiida_1_worker'], engine_1 = run_aiida(
-                stage, configuration_node, models, code, workers=1, group_size=group
-            )
-            row['aiida_2_workers'], engine_2 = run_aiida(
-                stage, configuration_node, models, code, workers=2, group_size=group
-            )
+            for workers in (1, 2):
+                row[f'aiida_{workers}_worker'] = run_aiida(
+                    stage, configuration_node, models, code, workers=workers, group_size=group, clock=clock
+                )
+            row['aiida_floor'] = run_aiida_floor(floor_code, floor_clock)
             rows.append(row)
-            engine_cpu.append({'aiida_1_worker': engine_1, 'aiida_2_workers': engine_2})
-            print(f'repeat {repeat}: ' + ', '.join(f'{name} {seconds:.1f} s' for name, seconds in row.items()))
-            print(f'  engine + PostgreSQL + RabbitMQ CPU: 1 worker {engine_1:.1f} s, 2 workers {engine_2:.1f} s')
+            print(f'repeat {repeat}: ' + '; '.join(f'{name} {describe(timing)}' for name, timing in row.items()))
     finally:
         computer.set_minimum_job_poll_interval(previous_interval)
+    report(rows, arguments)
 
-    ntasks = arguments.tasks
+
+def timed_code(clock: TaskClock, code, plugin: str | None = None):
+    """A code on ``code``'s computer, with its prepend text, that runs the clock's wrapper."""
+    label = clock.executable.name
+    try:
+        return load_code(f'{label}@{code.computer.label}')
+    except NotExistent:
+        return InstalledCode(
+            label=label,
+            computer=code.computer,
+            filepath_executable=str(clock.executable),
+            default_calc_job_plugin=plugin or code.default_calc_job_plugin,
+            prepend_text=code.prepend_text,
+        ).store()
+
+
+def describe(timing: dict) -> str:
+    described = ', '.join(f'{key} {timing[key]:.1f} s' for key in ('wall', 'before', 'span', 'after'))
+    if 'engine_cpu' in timing:
+        described += f' (engine + PostgreSQL + RabbitMQ CPU {timing["engine_cpu"]:.1f} s)'
+    return described
+
+
+def report(rows: list[dict], arguments) -> None:
+    ntasks, group = arguments.tasks, arguments.group_size
     njobs = ntasks // group
     print(
         f'\n{ntasks} {arguments.nsteps}-step LAMMPS tasks in {njobs} Slurm jobs of {group}, {len(rows)} repeats, '
         f'polling every {arguments.poll_interval:g} s'
     )
-    for name in rows[0]:
-        wall = statistics.median(row[name] for row in rows)
-        overhead = statistics.median((row[name] - row['bare']) / ntasks for row in rows)
-        throughput = ntasks / wall * 3600
+    for name in ('bare', 'dpdispatcher', 'aiida_1_worker', 'aiida_2_worker'):
+        wall = statistics.median(row[name]['wall'] for row in rows)
+        overhead = statistics.median((row[name]['wall'] - row['bare']['wall']) / ntasks for row in rows)
+        latency = statistics.median(row[name]['before'] + row[name]['after'] for row in rows)
+        span = statistics.median(row[name]['span'] - row['bare']['span'] for row in rows)
         print(
-            f'{name:<16} median wall {wall:7.1f} s, {throughput:6.0f} tasks/hour, overhead per task {overhead:6.2f} s, '
-            f'per job {overhead * ntasks / njobs:6.2f} s'
+            f'{name:<16} median wall {wall:7.1f} s, {ntasks / wall * 3600:6.0f} tasks/hour, overhead per task '
+            f'{overhead:5.2f} s (per job {overhead * ntasks / njobs:5.2f} s); latency before + after the tasks '
+            f'{latency:5.1f} s, span {span:+5.1f} s against bare'
         )
-    for name in ('aiida_1_worker', 'aiida_2_workers'):
-        ratios = [(row[name] - row['bare']) / (row['dpdispatcher'] - row['bare']) for row in rows]
-        print(f'ratio of overheads {name} / dpdispatcher, pair by pair: median {statistics.median(ratios):.2f}')
+    for name in ('aiida_1_worker', 'aiida_2_worker'):
+        ratios = [
+            (row[name]['wall'] - row['bare']['wall']) / (row['dpdispatcher']['wall'] - row['bare']['wall'])
+            for row in rows
+        ]
+        latency_ratios = [
+            (row[name]['before'] + row[name]['after']) / (row['dpdispatcher']['before'] + row['dpdispatcher']['after'])
+            for row in rows
+        ]
+        print(
+            f'{name} / dpdispatcher, pair by pair: overheads median {statistics.median(ratios):.2f}, '
+            f'latencies median {statistics.median(latency_ratios):.2f}'
+        )
+    floor = sorted(row['aiida_floor']['before'] + row['aiida_floor']['after'] for row in rows)
+    print(
+        f"AiiDA's floor, one trivial CalcJob alone through the daemon: latency median {statistics.median(floor):.2f} s "
+        f'(min {floor[0]:.2f}, max {floor[-1]:.2f})'
+    )
     print(
         json.dumps(
             {
                 'rows': rows,
-                'engine_cpu': engine_cpu,
                 'tasks': ntasks,
                 'group_size': group,
                 'nsteps': arguments.nsteps,

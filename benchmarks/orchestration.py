@@ -11,9 +11,17 @@ The tasks are short DPMD runs (32 Cu atoms, two models, NVT) with the same input
   B. dpdispatcher (DP-GEN's dispatcher, from ``.venv-dpgen``): Shell batch on the local machine, the same
      ``group_size``, checking its jobs every ``--poll-interval`` seconds (as the engine polls the scheduler),
   C. aiida-dpgen: ``ExploreWorkChain`` with the same ``group_size`` on this profile, including the selection
-     and storing every result in the provenance graph.
+     and storing every result in the provenance graph,
+  D. AiiDA's floor: one trivial ``core.arithmetic.add`` CalcJob alone on the same computer (a bash one-liner, no
+     workflow, no files, no parsing): the latency any AiiDA process that runs a job has on this profile.
 Overhead per task = (wall time - bare wall time) / tasks, for B and C, measured in the same run, in turn,
 ``--repeats`` times; the median is reported with the spread.
+
+Every runner starts LAMMPS through the same small wrapper that logs when each task started and ended, so each
+wall time splits into: the dispatcher's latency before the first task starts and after the last one ends (its
+own work: preparing, submitting, polling, retrieving, parsing, selecting), and the span of the tasks themselves.
+The latency does not carry the MD's run-to-run noise (the bare baseline varies by tens of seconds on a shared
+machine); a longer span than bare's is the dispatcher's CPU slowing the MD down.
 """
 
 from __future__ import annotations
@@ -30,11 +38,12 @@ import textwrap
 import time
 
 from aiida.engine import run_get_node
-from aiida.orm import load_computer
+from aiida.orm import Int, load_computer
+from aiida.plugins import CalculationFactory
 
 import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
-from aiida_dpgen.tools.bare import rattled_cu_cells, write_md_tasks
+from aiida_dpgen.tools.bare import TaskClock, rattled_cu_cells, write_md_tasks
 from aiida_dpgen.utils.codes import get_or_create_code
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
@@ -57,47 +66,54 @@ DPDISPATCHER = textwrap.dedent(
              for i in range(ntasks)]
     submission = Submission(work_base='./', machine=machine, resources=resources, task_list=tasks,
                             forward_common_files=['graph.000.pb', 'graph.001.pb'])
-    start = time.perf_counter()
+    start = time.time()
     submission.run_submission(check_interval=interval)
-    print(json.dumps({'seconds': time.perf_counter() - start}))
+    print(json.dumps({'start': start, 'end': time.time()}))
     """
 )
 
 
-def run_bare(stage, configuration_node, lmp: str, group_size: int) -> float:
+def run_bare(stage, configuration_node, clock: TaskClock, group_size: int) -> dict:
     """The groups as plain shell scripts, all started at once (as both dispatchers start their jobs), each
     running its tasks one after another."""
+    clock.reset()
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
         folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=False)
         groups = [folders[start : start + group_size] for start in range(0, len(folders), group_size)]
         scripts = [
-            '\n'.join(f'{lmp} -in {folder}/in.lammps -log {folder}/log.lammps -screen none' for folder in group)
+            '\n'.join(
+                f'{clock.executable} -in {folder}/in.lammps -log {folder}/log.lammps -screen none' for folder in group
+            )
             for group in groups
         ]
-        start = time.perf_counter()
+        start = time.time()
         processes = [
             subprocess.Popen(['bash', '-c', script], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for script in scripts
         ]
         if any(process.wait() != 0 for process in processes):
             raise SystemExit('a bare LAMMPS run failed')
-        return time.perf_counter() - start
+        return clock.timing(start, time.time(), len(folders))
 
 
-def run_dpdispatcher(stage, configuration_node, lmp: str, group_size: int, interval: float) -> float:
+def run_dpdispatcher(stage, configuration_node, clock: TaskClock, group_size: int, interval: float) -> dict:
+    """dpdispatcher's own clock, from submitting to having downloaded everything (its import is not counted)."""
+    clock.reset()
     python = REPOSITORY / '.venv-dpgen' / 'bin' / 'python'
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
         folders = write_md_tasks(root, stage, configuration_node, MODEL, in_place=True)
-        start = time.perf_counter()
-        arguments = [str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), str(group_size), lmp, str(interval)]
-        subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
-        elapsed = time.perf_counter() - start
+        arguments = [
+            str(python), '-c', DPDISPATCHER, str(root), str(len(folders)), str(group_size), str(clock.executable),
+            str(interval),
+        ]  # fmt: skip
+        completed = subprocess.run(arguments, cwd=root, check=True, capture_output=True, text=True)
         missing = [folder for folder in folders if not (root / folder / 'model_devi.out').exists()]
         if missing:
             raise SystemExit(f'dpdispatcher did not bring back model_devi.out of {missing}')
-        return elapsed
+        clock_times = json.loads(completed.stdout.strip().splitlines()[-1])
+        return clock.timing(clock_times['start'], clock_times['end'], len(folders))
 
 
 def engine_cpu_seconds() -> float:
@@ -105,10 +121,11 @@ def engine_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_aiida(stage, configuration_node, models, code, group_size: int) -> tuple[float, float]:
-    """Wall time, and CPU time the engine (this process) used meanwhile, which the MD cannot use."""
+def run_aiida(stage, configuration_node, models, code, *, group_size: int, clock: TaskClock) -> dict:
+    """The timing, and the CPU time the engine (this process) used meanwhile, which the MD cannot use."""
+    clock.reset()
     cpu = engine_cpu_seconds()
-    start = time.perf_counter()
+    start = time.time()
     _, node = run_get_node(
         ExploreWorkChain,
         models=models,
@@ -118,10 +135,23 @@ def run_aiida(stage, configuration_node, models, code, group_size: int) -> tuple
         group_size=group_size,
         lammps={'lammps': {'code': code}},
     )
-    elapsed = time.perf_counter() - start
+    end = time.time()
     if not node.is_finished_ok:
         raise SystemExit(f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}')
-    return elapsed, engine_cpu_seconds() - cpu
+    timing = clock.timing(start, end, len(configuration_node.to_ase()) * len(stage['temps']))
+    return {**timing, 'engine_cpu': engine_cpu_seconds() - cpu}
+
+
+def run_aiida_floor(code, clock: TaskClock) -> dict:
+    """AiiDA's own floor on this profile: one trivial CalcJob (``core.arithmetic.add``, a bash one-liner) with no
+    workflow around it, no files to copy and nothing to parse or select."""
+    clock.reset()
+    start = time.time()
+    _, node = run_get_node(CalculationFactory('core.arithmetic.add'), code=code, x=Int(1), y=Int(2))
+    end = time.time()
+    if not node.is_finished_ok:
+        raise SystemExit(f'ArithmeticAddCalculation<{node.pk}> failed: {node.exit_message}')
+    return clock.timing(start, end, 1)
 
 
 def main() -> None:
@@ -154,44 +184,84 @@ def main() -> None:
 
 
 def measure(arguments) -> None:
-
     lmp = shutil.which('lmp')
     if lmp is None:
         raise SystemExit('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
-    code = get_or_create_code('lmp', 'lmp', computer=arguments.computer, plugin='dpgen.lammps')
+    clocks = pathlib.Path(tempfile.gettempdir()) / 'aiida-dpgen-orchestration'
+    clock = TaskClock(lmp, clocks)
+    code = get_or_create_code('lmp-timed', str(clock.executable), computer=arguments.computer, plugin='dpgen.lammps')
+    floor_clock = TaskClock(shutil.which('bash'), clocks)
+    floor_code = get_or_create_code(
+        'bash-timed', str(floor_clock.executable), computer=arguments.computer, plugin='core.arithmetic.add'
+    )
     models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
     configuration_node = rattled_cu_cells(arguments.tasks)
     stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
 
     rows = []
     for repeat in range(arguments.repeats):
-        bare = run_bare(stage, configuration_node, lmp, arguments.group_size)
-        dispatcher = run_dpdispatcher(stage, configuration_node, lmp, arguments.group_size, arguments.poll_interval)
-        aiida, engine_cpu = run_aiida(stage, configuration_node, models, code, arguments.group_size)
-        rows.append({'bare': bare, 'dpdispatcher': dispatcher, 'aiida': aiida, 'engine_cpu': engine_cpu})
-        print(
-            f'repeat {repeat}: bare {bare:.2f} s, dpdispatcher {dispatcher:.2f} s, aiida-dpgen {aiida:.2f} s '
-            f'(engine process CPU {engine_cpu:.1f} s)'
-        )
+        row = {
+            'bare': run_bare(stage, configuration_node, clock, arguments.group_size),
+            'dpdispatcher': run_dpdispatcher(
+                stage, configuration_node, clock, arguments.group_size, arguments.poll_interval
+            ),
+            'aiida': run_aiida(stage, configuration_node, models, code, group_size=arguments.group_size, clock=clock),
+            'aiida-floor': run_aiida_floor(floor_code, floor_clock),
+        }
+        rows.append(row)
+        print(f'repeat {repeat}: ' + '; '.join(f'{name} {describe(timing)}' for name, timing in row.items()))
+    report(rows, arguments)
 
+
+def describe(timing: dict) -> str:
+    described = ', '.join(f'{key} {timing[key]:.2f} s' for key in ('wall', 'before', 'span', 'after'))
+    if 'engine_cpu' in timing:
+        described += f' (engine process CPU {timing["engine_cpu"]:.1f} s)'
+    return described
+
+
+def report(rows: list[dict], arguments) -> None:
     ntasks = arguments.tasks
 
-    def overhead(row, name):
-        return (row[name] - row['bare']) / ntasks
+    def median(values):
+        return statistics.median(values)
+
+    def spread(values):
+        values = sorted(values)
+        return f'median {median(values):6.3f} s (min {values[0]:.3f}, max {values[-1]:.3f})'
 
     print(
         f'\n{ntasks} tasks of {arguments.nsteps} MD steps, group_size {arguments.group_size}, {len(rows)} repeats, '
         f'scheduler polled every {arguments.poll_interval:g} s'
     )
     for name in ('bare', 'dpdispatcher', 'aiida'):
-        print(f'{name:<14} median wall {statistics.median(row[name] for row in rows):7.2f} s')
-    ours = sorted(overhead(row, 'aiida') for row in rows)
-    theirs = sorted(overhead(row, 'dpdispatcher') for row in rows)
-    for name, values in (('dpdispatcher', theirs), ('aiida-dpgen', ours)):
-        spread = f'min {values[0]:.3f}, max {values[-1]:.3f}'
-        print(f'overhead per task, {name:<13} median {statistics.median(values):6.3f} s ({spread})')
-    ratio = sorted((row['aiida'] - row['bare']) / (row['dpdispatcher'] - row['bare']) for row in rows)
-    print(f'ratio of overheads aiida-dpgen / dpdispatcher, pair by pair: median {statistics.median(ratio):.2f}')
+        medians = ', '.join(f'{key} {median(row[name][key] for row in rows):7.2f} s' for key in ('wall', 'span'))
+        latency = median(row[name]['before'] + row[name]['after'] for row in rows)
+        print(f'{name:<14} median {medians}, latency before + after the tasks {latency:6.2f} s')
+    for name, label in (('dpdispatcher', 'dpdispatcher'), ('aiida', 'aiida-dpgen')):
+        overheads = [(row[name]['wall'] - row['bare']['wall']) / ntasks for row in rows]
+        print(f'overhead per task (wall - bare wall), {label:<13} {spread(overheads)}')
+    for name, label in (('dpdispatcher', 'dpdispatcher'), ('aiida', 'aiida-dpgen')):
+        latency = [
+            (row[name]['before'] + row[name]['after'] - row['bare']['before'] - row['bare']['after']) for row in rows
+        ]
+        print(
+            f'latency per task (own work outside the tasks), {label:<13} {spread(value / ntasks for value in latency)}'
+        )
+        slowdown = [row[name]['span'] - row['bare']['span'] for row in rows]
+        print(f'span longer than bare (CPU taken from the MD), {label:<13} {spread(slowdown)} per run')
+    floor = [row['aiida-floor']['before'] + row['aiida-floor']['after'] for row in rows]
+    print(
+        f"AiiDA's floor, one trivial CalcJob alone: latency {spread(floor)} "
+        f'(before {median(row["aiida-floor"]["before"] for row in rows):.2f} s, '
+        f'after {median(row["aiida-floor"]["after"] for row in rows):.2f} s)'
+    )
+    ratio = [
+        (row['aiida']['before'] + row['aiida']['after'])
+        / (row['dpdispatcher']['before'] + row['dpdispatcher']['after'])
+        for row in rows
+    ]
+    print(f'ratio of latencies aiida-dpgen / dpdispatcher, pair by pair: median {median(ratio):.2f}')
     print(
         json.dumps({'rows': rows, 'tasks': ntasks, 'group_size': arguments.group_size, 'poll': arguments.poll_interval})
     )

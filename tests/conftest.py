@@ -49,6 +49,15 @@ def make_cu_frames():
     return cu_frames
 
 
+@pytest.fixture
+def aiida_localhost(aiida_computer_local):
+    """``localhost`` as scripts/run-example.sh configures it: commands run in a plain shell, not a login shell,
+    whose profile scripts would otherwise run again on every submission and scheduler poll."""
+    computer = aiida_computer_local(label='localhost', configure=False)
+    computer.configure(use_login_shell=False, safe_interval=0.0)
+    return computer
+
+
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
 PARSER_FIXTURES = pathlib.Path(__file__).parent / 'parsers' / 'fixtures'
 

@@ -29,6 +29,42 @@ def rerun_bare(folders: Sequence[pathlib.Path]) -> float:
         return time.perf_counter() - start
 
 
+TIMED_WRAPPER = """#!/bin/bash
+started=$EPOCHREALTIME
+{program} "$@"
+status=$?
+echo "$started $EPOCHREALTIME" >> {log}
+exit $status
+"""
+
+
+class TaskClock:
+    """An executable wrapping ``program`` that appends each run's start and end (wall clock, s) to a log. Every
+    runner of a benchmark starts its tasks through it, so that a run's wall time splits into the dispatcher's
+    latency (before the first task starts, after the last one ends) and the span of the tasks themselves."""
+
+    def __init__(self, program: str, folder: pathlib.Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        name = pathlib.Path(program).name
+        self.log = folder / f'{name}.log'
+        self.executable = folder / f'{name}-timed'
+        self.executable.write_text(TIMED_WRAPPER.format(program=program, log=self.log))
+        self.executable.chmod(0o755)
+
+    def reset(self) -> None:
+        self.log.write_text('')
+
+    def timing(self, start: float, end: float, ntasks: int) -> dict:
+        """Wall time from ``start`` to ``end`` (``time.time()``), the latency before the first task started and
+        after the last one ended, and the span of the tasks between them; ``ntasks`` runs must have been logged."""
+        times = [tuple(map(float, line.split())) for line in self.log.read_text().splitlines()]
+        if len(times) != ntasks:
+            raise RuntimeError(f'{len(times)} of {ntasks} tasks logged their times in {self.log}: some did not run')
+        first = min(started for started, _ in times)
+        last = max(ended for _, ended in times)
+        return {'wall': end - start, 'before': first - start, 'after': end - last, 'span': last - first}
+
+
 def rattled_cu_cells(ntasks: int):
     """``ntasks`` rattled 32-atom fcc Cu cells as one stored ConfigurationsData: the benchmarks' MD starting points."""
     from ase.build import bulk

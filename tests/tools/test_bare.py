@@ -49,3 +49,36 @@ def test_md_task_folders_for_runners_outside_aiida(aiida_profile, tmp_path):
         assert all((root / folder / 'conf.lmp').exists() for folder in folders)
         script = (root / folders[1] / 'in.lammps').read_text()
         assert script.splitlines()[0] == f'shell cd {working_directory}'
+
+
+def test_task_clock_splits_a_run_into_latency_and_the_tasks_span(tmp_path):
+    import subprocess
+    import time
+
+    from aiida_dpgen.tools.bare import TaskClock
+
+    clock = TaskClock('/bin/sleep', tmp_path / 'clock')
+    clock.reset()
+    start = time.time()
+    time.sleep(0.2)
+    subprocess.run([clock.executable, '0.3'], check=True)
+    subprocess.run([clock.executable, '0.1'], check=True)
+    time.sleep(0.2)
+    timing = clock.timing(start, time.time(), ntasks=2)
+    assert timing['before'] >= 0.2
+    assert timing['after'] >= 0.2
+    assert 0.4 <= timing['span'] < timing['wall']
+    assert timing['before'] + timing['span'] + timing['after'] == pytest.approx(timing['wall'])
+    with pytest.raises(RuntimeError, match='2 of 3 tasks'):
+        clock.timing(start, time.time(), ntasks=3)
+
+
+def test_task_clock_keeps_the_program_exit_status(tmp_path):
+    import subprocess
+
+    from aiida_dpgen.tools.bare import TaskClock
+
+    clock = TaskClock('/bin/false', tmp_path)
+    clock.reset()
+    assert subprocess.run([clock.executable], check=False).returncode == 1
+    assert len(clock.log.read_text().splitlines()) == 1
