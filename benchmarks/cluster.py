@@ -131,6 +131,26 @@ def run_dpdispatcher(stage, configuration_node, clock: TaskClock, interval: floa
         return clock.timing(times['start'], times['end'], len(folders))
 
 
+SERVICES = ('postgres', 'beam.smp', 'epmd', 'sshd', 'munged', 'slurmctld', 'slurmscriptd')
+"""Processes that serve the engine (database, broker, SSH, Slurm's controller): with ``--pin`` on the engine's core."""
+
+
+def pin(engine_cores: set[int], job_cores: set[int]) -> None:
+    """Put this process (and so the daemon it starts), the services and the SSH server on ``engine_cores`` and
+    ``slurmd`` on ``job_cores``. With Slurm's ``TaskPlugin=task/none`` the jobs inherit slurmd's affinity, so the
+    engine's CPU no longer slows the MD, as with a daemon on a machine of its own."""
+    import psutil
+
+    os.sched_setaffinity(0, engine_cores)
+    for process in psutil.process_iter(['name']):
+        cores = job_cores if process.info['name'] == 'slurmd' else engine_cores
+        if process.info['name'] in (*SERVICES, 'slurmd'):
+            try:
+                process.cpu_affinity(sorted(cores))
+            except psutil.Error:
+                continue
+
+
 def daemon(*arguments: str) -> None:
     profile = get_manager().get_profile().name
     subprocess.run(['verdi', '-p', profile, 'daemon', *arguments], check=True, capture_output=True)
@@ -214,6 +234,11 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--computer', default='localhost-slurm')
     parser.add_argument('--poll-interval', type=float, default=2.0)
+    parser.add_argument(
+        '--pin',
+        action='store_true',
+        help='engine, services and sshd on core 0, the Slurm jobs on the other cores (a daemon on its own machine)',
+    )
     arguments = parser.parse_args()
     if arguments.group_size < 1 or arguments.tasks % arguments.group_size:
         parser.error(
@@ -236,6 +261,11 @@ def main() -> None:
     stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
     rows = []
     group, interval = arguments.group_size, arguments.poll_interval
+    all_cores = os.sched_getaffinity(0)
+    if arguments.pin:
+        if len(all_cores) < 2:
+            parser.error(f'--pin needs at least 2 cores, this process may use {sorted(all_cores)}')
+        pin({min(all_cores)}, all_cores - {min(all_cores)})
     try:
         for repeat in range(arguments.repeats):
             row = {
@@ -251,6 +281,8 @@ def main() -> None:
             print(f'repeat {repeat}: ' + '; '.join(f'{name} {describe(timing)}' for name, timing in row.items()))
     finally:
         computer.set_minimum_job_poll_interval(previous_interval)
+        if arguments.pin:
+            pin(all_cores, all_cores)
     report(rows, arguments)
 
 
@@ -282,6 +314,7 @@ def report(rows: list[dict], arguments) -> None:
     print(
         f'\n{ntasks} {arguments.nsteps}-step LAMMPS tasks in {njobs} Slurm jobs of {group}, {len(rows)} repeats, '
         f'polling every {arguments.poll_interval:g} s'
+        + (', engine and services pinned to core 0' if arguments.pin else '')
     )
     for name in ('bare', 'dpdispatcher', 'aiida_1_worker', 'aiida_2_worker'):
         wall = statistics.median(row[name]['wall'] for row in rows)
