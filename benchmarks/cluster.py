@@ -46,7 +46,7 @@ from aiida.plugins import CalculationFactory
 import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.exploration.tasks import model_filename
-from aiida_dpgen.tools.bare import TaskClock, rattled_cu_cells, write_md_tasks
+from aiida_dpgen.tools.bare import TaskClock, describe_timing, latency, rattled_cu_cells, write_md_tasks
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
@@ -131,6 +131,7 @@ def run_dpdispatcher(stage, configuration_node, clock: TaskClock, interval: floa
         return clock.timing(times['start'], times['end'], len(folders))
 
 
+CPU_LABEL = 'engine + PostgreSQL + RabbitMQ CPU'
 SERVICES = ('postgres', 'beam.smp', 'epmd', 'sshd', 'munged', 'slurmctld', 'slurmscriptd')
 """Processes that serve the engine (database, broker, SSH, Slurm's controller): with ``--pin`` on the engine's core."""
 
@@ -200,7 +201,7 @@ def run_aiida(stage, configuration_node, models, code, *, workers: int, group_si
     node = load_node(node.pk)
     if not node.is_finished_ok:
         raise SystemExit(f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}')
-    return {**clock.timing(start, end, len(configuration_node.to_ase())), 'engine_cpu': cpu}
+    return {**clock.timing(start, end, configuration_node.nframes), 'engine_cpu': cpu}
 
 
 def run_aiida_floor(code, clock: TaskClock) -> dict:
@@ -278,7 +279,12 @@ def main() -> None:
                 )
             row['aiida_floor'] = run_aiida_floor(floor_code, floor_clock)
             rows.append(row)
-            print(f'repeat {repeat}: ' + '; '.join(f'{name} {describe(timing)}' for name, timing in row.items()))
+            print(
+                f'repeat {repeat}: '
+                + '; '.join(
+                    f'{name} {describe_timing(timing, digits=1, cpu_label=CPU_LABEL)}' for name, timing in row.items()
+                )
+            )
     finally:
         computer.set_minimum_job_poll_interval(previous_interval)
         if arguments.pin:
@@ -301,13 +307,6 @@ def timed_code(clock: TaskClock, code, plugin: str | None = None):
         ).store()
 
 
-def describe(timing: dict) -> str:
-    described = ', '.join(f'{key} {timing[key]:.1f} s' for key in ('wall', 'before', 'span', 'after'))
-    if 'engine_cpu' in timing:
-        described += f' (engine + PostgreSQL + RabbitMQ CPU {timing["engine_cpu"]:.1f} s)'
-    return described
-
-
 def report(rows: list[dict], arguments) -> None:
     ntasks, group = arguments.tasks, arguments.group_size
     njobs = ntasks // group
@@ -319,27 +318,24 @@ def report(rows: list[dict], arguments) -> None:
     for name in ('bare', 'dpdispatcher', 'aiida_1_worker', 'aiida_2_worker'):
         wall = statistics.median(row[name]['wall'] for row in rows)
         overhead = statistics.median((row[name]['wall'] - row['bare']['wall']) / ntasks for row in rows)
-        latency = statistics.median(row[name]['before'] + row[name]['after'] for row in rows)
+        latency_median = statistics.median(latency(row[name]) for row in rows)
         span = statistics.median(row[name]['span'] - row['bare']['span'] for row in rows)
         print(
             f'{name:<16} median wall {wall:7.1f} s, {ntasks / wall * 3600:6.0f} tasks/hour, overhead per task '
             f'{overhead:5.2f} s (per job {overhead * ntasks / njobs:5.2f} s); latency before + after the tasks '
-            f'{latency:5.1f} s, span {span:+5.1f} s against bare'
+            f'{latency_median:5.1f} s, span {span:+5.1f} s against bare'
         )
     for name in ('aiida_1_worker', 'aiida_2_worker'):
         ratios = [
             (row[name]['wall'] - row['bare']['wall']) / (row['dpdispatcher']['wall'] - row['bare']['wall'])
             for row in rows
         ]
-        latency_ratios = [
-            (row[name]['before'] + row[name]['after']) / (row['dpdispatcher']['before'] + row['dpdispatcher']['after'])
-            for row in rows
-        ]
+        latency_ratios = [latency(row[name]) / latency(row['dpdispatcher']) for row in rows]
         print(
             f'{name} / dpdispatcher, pair by pair: overheads median {statistics.median(ratios):.2f}, '
             f'latencies median {statistics.median(latency_ratios):.2f}'
         )
-    floor = sorted(row['aiida_floor']['before'] + row['aiida_floor']['after'] for row in rows)
+    floor = sorted(latency(row['aiida_floor']) for row in rows)
     print(
         f"AiiDA's floor, one trivial CalcJob alone through the daemon: latency median {statistics.median(floor):.2f} s "
         f'(min {floor[0]:.2f}, max {floor[-1]:.2f})'

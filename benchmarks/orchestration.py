@@ -43,7 +43,7 @@ from aiida.plugins import CalculationFactory
 
 import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
-from aiida_dpgen.tools.bare import TaskClock, rattled_cu_cells, write_md_tasks
+from aiida_dpgen.tools.bare import TaskClock, describe_timing, latency, rattled_cu_cells, write_md_tasks
 from aiida_dpgen.utils.codes import get_or_create_code
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
@@ -138,7 +138,7 @@ def run_aiida(stage, configuration_node, models, code, *, group_size: int, clock
     end = time.time()
     if not node.is_finished_ok:
         raise SystemExit(f'ExploreWorkChain<{node.pk}> failed: {node.exit_message}')
-    timing = clock.timing(start, end, len(configuration_node.to_ase()) * len(stage['temps']))
+    timing = clock.timing(start, end, configuration_node.nframes * len(stage['temps']))
     return {**timing, 'engine_cpu': engine_cpu_seconds() - cpu}
 
 
@@ -209,59 +209,48 @@ def measure(arguments) -> None:
             'aiida-floor': run_aiida_floor(floor_code, floor_clock),
         }
         rows.append(row)
-        print(f'repeat {repeat}: ' + '; '.join(f'{name} {describe(timing)}' for name, timing in row.items()))
+        print(
+            f'repeat {repeat}: '
+            + '; '.join(
+                f'{name} {describe_timing(timing, cpu_label="engine process CPU")}' for name, timing in row.items()
+            )
+        )
     report(rows, arguments)
-
-
-def describe(timing: dict) -> str:
-    described = ', '.join(f'{key} {timing[key]:.2f} s' for key in ('wall', 'before', 'span', 'after'))
-    if 'engine_cpu' in timing:
-        described += f' (engine process CPU {timing["engine_cpu"]:.1f} s)'
-    return described
 
 
 def report(rows: list[dict], arguments) -> None:
     ntasks = arguments.tasks
 
-    def median(values):
-        return statistics.median(values)
-
     def spread(values):
         values = sorted(values)
-        return f'median {median(values):6.3f} s (min {values[0]:.3f}, max {values[-1]:.3f})'
+        return f'median {statistics.median(values):6.3f} s (min {values[0]:.3f}, max {values[-1]:.3f})'
 
     print(
         f'\n{ntasks} tasks of {arguments.nsteps} MD steps, group_size {arguments.group_size}, {len(rows)} repeats, '
         f'scheduler polled every {arguments.poll_interval:g} s'
     )
     for name in ('bare', 'dpdispatcher', 'aiida'):
-        medians = ', '.join(f'{key} {median(row[name][key] for row in rows):7.2f} s' for key in ('wall', 'span'))
-        latency = median(row[name]['before'] + row[name]['after'] for row in rows)
-        print(f'{name:<14} median {medians}, latency before + after the tasks {latency:6.2f} s')
+        medians = ', '.join(
+            f'{key} {statistics.median(row[name][key] for row in rows):7.2f} s' for key in ('wall', 'span')
+        )
+        latency_median = statistics.median(latency(row[name]) for row in rows)
+        print(f'{name:<14} median {medians}, latency before + after the tasks {latency_median:6.2f} s')
     for name, label in (('dpdispatcher', 'dpdispatcher'), ('aiida', 'aiida-dpgen')):
         overheads = [(row[name]['wall'] - row['bare']['wall']) / ntasks for row in rows]
         print(f'overhead per task (wall - bare wall), {label:<13} {spread(overheads)}')
     for name, label in (('dpdispatcher', 'dpdispatcher'), ('aiida', 'aiida-dpgen')):
-        latency = [
-            (row[name]['before'] + row[name]['after'] - row['bare']['before'] - row['bare']['after']) for row in rows
-        ]
-        print(
-            f'latency per task (own work outside the tasks), {label:<13} {spread(value / ntasks for value in latency)}'
-        )
+        per_task = [(latency(row[name]) - latency(row['bare'])) / ntasks for row in rows]
+        print(f'latency per task (own work outside the tasks), {label:<13} {spread(per_task)}')
         slowdown = [row[name]['span'] - row['bare']['span'] for row in rows]
         print(f'span longer than bare (CPU taken from the MD), {label:<13} {spread(slowdown)} per run')
-    floor = [row['aiida-floor']['before'] + row['aiida-floor']['after'] for row in rows]
+    floor = [latency(row['aiida-floor']) for row in rows]
     print(
         f"AiiDA's floor, one trivial CalcJob alone: latency {spread(floor)} "
-        f'(before {median(row["aiida-floor"]["before"] for row in rows):.2f} s, '
-        f'after {median(row["aiida-floor"]["after"] for row in rows):.2f} s)'
+        f'(before {statistics.median(row["aiida-floor"]["before"] for row in rows):.2f} s, '
+        f'after {statistics.median(row["aiida-floor"]["after"] for row in rows):.2f} s)'
     )
-    ratio = [
-        (row['aiida']['before'] + row['aiida']['after'])
-        / (row['dpdispatcher']['before'] + row['dpdispatcher']['after'])
-        for row in rows
-    ]
-    print(f'ratio of latencies aiida-dpgen / dpdispatcher, pair by pair: median {median(ratio):.2f}')
+    ratio = [latency(row['aiida']) / latency(row['dpdispatcher']) for row in rows]
+    print(f'ratio of latencies aiida-dpgen / dpdispatcher, pair by pair: median {statistics.median(ratio):.2f}')
     print(
         json.dumps({'rows': rows, 'tasks': ntasks, 'group_size': arguments.group_size, 'poll': arguments.poll_interval})
     )

@@ -65,6 +65,19 @@ class TaskClock:
         return {'wall': end - start, 'before': first - start, 'after': end - last, 'span': last - first}
 
 
+def latency(timing: dict) -> float:
+    """The dispatcher's own time in a :meth:`TaskClock.timing`: before the first task and after the last one."""
+    return timing['before'] + timing['after']
+
+
+def describe_timing(timing: dict, digits: int = 2, cpu_label: str = 'engine CPU') -> str:
+    """One line of a :meth:`TaskClock.timing`, with the engine's CPU seconds where the runner measured them."""
+    described = ', '.join(f'{key} {timing[key]:.{digits}f} s' for key in ('wall', 'before', 'span', 'after'))
+    if 'engine_cpu' in timing:
+        described += f' ({cpu_label} {timing["engine_cpu"]:.1f} s)'
+    return described
+
+
 def rattled_cu_cells(ntasks: int):
     """``ntasks`` rattled 32-atom fcc Cu cells as one stored ConfigurationsData: the benchmarks' MD starting points."""
     from ase.build import bulk

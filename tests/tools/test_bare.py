@@ -82,3 +82,13 @@ def test_task_clock_keeps_the_program_exit_status(tmp_path):
     clock.reset()
     assert subprocess.run([clock.executable], check=False).returncode == 1
     assert len(clock.log.read_text().splitlines()) == 1
+
+
+def test_latency_and_one_line_description_of_a_timing():
+    from aiida_dpgen.tools.bare import describe_timing, latency
+
+    timing = {'wall': 10.0, 'before': 1.5, 'span': 8.0, 'after': 0.5}
+    assert latency(timing) == 2.0
+    assert describe_timing(timing, digits=1) == 'wall 10.0 s, before 1.5 s, span 8.0 s, after 0.5 s'
+    described = describe_timing({**timing, 'engine_cpu': 3.25}, cpu_label='engine CPU')
+    assert described.endswith('after 0.50 s (engine CPU 3.2 s)')
