@@ -28,7 +28,6 @@ import sys
 
 import numpy as np
 from aiida import orm
-from aiida.engine import run_get_node
 from ase import Atoms, units
 from ase.calculators.emt import EMT
 from ase.md.langevin import Langevin
@@ -42,6 +41,7 @@ from aiida_dpgen.exploration.trajectory import read_dump_frames
 from aiida_dpgen.initdata.structures import crystal, perturbed, scale_factors, scaled
 from aiida_dpgen.utils.codes import get_or_create_code
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 from aiida_dpgen.workflows.train import TrainWorkChain
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]

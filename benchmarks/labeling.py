@@ -24,7 +24,6 @@ import sys
 import time
 
 import numpy as np
-from aiida.engine import run_get_node
 from aiida.orm import CalcJobNode
 from ase.build import bulk
 
@@ -33,6 +32,7 @@ from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo
 from aiida_dpgen.tools.bare import rerun_bare
 from aiida_dpgen.utils.codes import get_or_create_code, get_or_create_mpi_code
 from aiida_dpgen.workflows.label import LabelWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 
 
 def structures(count: int) -> list:

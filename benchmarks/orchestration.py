@@ -37,15 +37,22 @@ import tempfile
 import textwrap
 import time
 
-from aiida.engine import run_get_node
 from aiida.orm import Int, load_computer
 from aiida.plugins import CalculationFactory
 
 import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
-from aiida_dpgen.tools.bare import TaskClock, describe_timing, latency, rattled_cu_cells, write_md_tasks
+from aiida_dpgen.tools.bare import (
+    TaskClock,
+    describe_timing,
+    latency,
+    rattled_cu_cells,
+    replaying_lmp,
+    write_md_tasks,
+)
 from aiida_dpgen.utils.codes import get_or_create_code
 from aiida_dpgen.workflows.explore import ExploreWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]  # `verdi run` does not set a usable __file__
 MODEL = REPOSITORY / 'tests' / 'fixtures' / 'models' / 'cu_se_e2_a.pb'
@@ -168,6 +175,12 @@ def main() -> None:
         help="How often both dispatchers check their jobs (s): the computer's minimum scheduler poll interval "
         "during the run (verdi presto sets 1) and dpdispatcher's check_interval (its default is 30).",
     )
+    parser.add_argument(
+        '--replay',
+        action='store_true',
+        help='Tasks that take no time: lmp runs one task, and every task copies its outputs in instead of running '
+        'MD. The latency is then measured without the MD competing for the cores, for any number of tasks.',
+    )
     arguments = parser.parse_args()
     if arguments.group_size < 1 or arguments.tasks % arguments.group_size:
         parser.error(
@@ -188,15 +201,18 @@ def measure(arguments) -> None:
     if lmp is None:
         raise SystemExit('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
     clocks = pathlib.Path(tempfile.gettempdir()) / 'aiida-dpgen-orchestration'
+    configuration_node = rattled_cu_cells(arguments.tasks)
+    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
+    if arguments.replay:
+        lmp = str(replaying_lmp(lmp, stage, configuration_node, MODEL, clocks))
     clock = TaskClock(lmp, clocks)
-    code = get_or_create_code('lmp-timed', str(clock.executable), computer=arguments.computer, plugin='dpgen.lammps')
+    code_label = 'lmp-replay-timed' if arguments.replay else 'lmp-timed'
+    code = get_or_create_code(code_label, str(clock.executable), computer=arguments.computer, plugin='dpgen.lammps')
     floor_clock = TaskClock(shutil.which('bash'), clocks)
     floor_code = get_or_create_code(
         'bash-timed', str(floor_clock.executable), computer=arguments.computer, plugin='core.arithmetic.add'
     )
     models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
-    configuration_node = rattled_cu_cells(arguments.tasks)
-    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
 
     rows = []
     for repeat in range(arguments.repeats):

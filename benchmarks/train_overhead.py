@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from aiida.engine import run_get_node
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
@@ -30,6 +29,7 @@ from aiida_dpgen.calculations.train import DpTrainCalculation
 from aiida_dpgen.data import LabeledDatasetData
 from aiida_dpgen.training.inputs import build_training_input
 from aiida_dpgen.utils.codes import get_or_create_code
+from aiida_dpgen.workflows.runner import run_get_node
 from aiida_dpgen.workflows.train import TrainWorkChain
 
 

@@ -38,7 +38,7 @@ import argparse
 import sys
 import time
 
-from aiida.engine import run_get_node, submit
+from aiida.engine import submit
 from aiida.orm import StructureData, load_code
 
 from aiida_dpgen.exploration.schedule import paper_cu_schedule
@@ -50,6 +50,7 @@ from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
 from aiida_dpgen.workflows.initdata import InitDataWorkChain
 from aiida_dpgen.workflows.launch import launched_children
+from aiida_dpgen.workflows.runner import run_get_node
 
 TYPE_MAP = ['Cu']
 LATTICE_CONSTANTS = {'fcc': 3.61, 'hcp': 2.55, 'bcc': 2.87}

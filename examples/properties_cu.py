@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aiida.engine import run_get_node
 from aiida.orm import load_node
 
 from aiida_dpgen.properties.compare import format_comparison
 from aiida_dpgen.tools.properties import comparison_rows, reference_name, suite_warnings
 from aiida_dpgen.utils.codes import get_or_create_code, get_or_create_mpi_code
 from aiida_dpgen.workflows.properties import PropertiesWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 
 
 def reference(loop, name: str, computer: str, mpiprocs: int) -> dict:

@@ -374,11 +374,11 @@ def run_command(param, machine, dry_run, submit, codes, protocol, continue_from,
 
     _load(profile)
     from aiida.common.exceptions import MultipleObjectsError, NotExistent
-    from aiida.engine import run_get_node
     from aiida.engine import submit as submit_process
     from aiida.orm import load_code
 
     from aiida_dpgen.compat.build import build_dpgen_builder, codes_from_machine
+    from aiida_dpgen.workflows.runner import run_get_node
 
     engine = translated.labeler['engine']
     try:

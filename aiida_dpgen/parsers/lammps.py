@@ -28,6 +28,7 @@ from aiida_dpgen.exploration.trajectory import (
     rms_force,
     task_outcome,
 )
+from aiida_dpgen.utils.repository import read_texts
 
 
 class DpLammpsParser(Parser):
@@ -48,12 +49,11 @@ class DpLammpsParser(Parser):
                 name: SystemSelection(cap=selection.fp_task_max, seed=selection.seed) for name in selection.trust
             }
 
-        retrieved = self.retrieved  # a query each time it is asked for
-        files = set(retrieved.base.repository.list_object_names())
+        logs = read_texts(self.retrieved, [f'{task_folder(index)}/{LOG_FILE}' for index in indices])
         results, tables = {}, []
         for index in indices:
             task, folder = tasks[index], task_folder(index)
-            log = _read(retrieved, f'{folder}/{LOG_FILE}') if folder in files else ''
+            log = logs.get(f'{folder}/{LOG_FILE}', '')
             status, message = task_outcome(log)
             deviation_file = temporary / folder / MODEL_DEVI_FILE
             table = read_model_devi(deviation_file) if deviation_file.exists() else np.empty((0, 7))
@@ -131,13 +131,6 @@ class DpLammpsParser(Parser):
 
 
 CATEGORIES = ('accurate', 'candidate', 'failed')
-
-
-def _read(retrieved, path: str) -> str:
-    try:
-        return retrieved.base.repository.get_object_content(path)
-    except FileNotFoundError:
-        return ''
 
 
 def _summary(results: dict) -> dict:

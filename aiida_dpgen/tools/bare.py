@@ -65,6 +65,41 @@ class TaskClock:
         return {'wall': end - start, 'before': first - start, 'after': end - last, 'span': last - first}
 
 
+REPLAY_PROGRAM = """#!/bin/bash
+# Stands in for lmp: puts one recorded task's outputs where LAMMPS would have written them, at once.
+while [ $# -gt 0 ]; do
+    case $1 in -in) input=$2; shift ;; -log) log=$2; shift ;; esac
+    shift
+done
+folder=$(dirname "$input")
+cp {recording}/{model_devi} {recording}/{dump} "$folder"/ && cp {recording}/{log} "$log"
+"""
+
+
+def replaying_lmp(lmp: str, stage: dict, configurations, model: pathlib.Path, folder: pathlib.Path) -> pathlib.Path:
+    """An executable that takes ``lmp``'s arguments and, instead of running MD, copies in the outputs of the first
+    task of ``stage``, run once here with ``lmp``: tasks that take no time, so that a benchmark times nothing but
+    the dispatcher's own work on real files (deviations, dump, log) for any number of tasks."""
+    from aiida_dpgen.exploration.tasks import DUMP_FILE, INPUT_FILE, LOG_FILE, MODEL_DEVI_FILE
+
+    recording = folder / 'recording'
+    shutil.rmtree(recording, ignore_errors=True)
+    recording.mkdir(parents=True)
+    task = recording / write_md_tasks(recording, stage, configurations, model, in_place=True)[0]
+    subprocess.run([lmp, '-in', INPUT_FILE, '-log', LOG_FILE, '-screen', 'none'], cwd=task, check=True)
+    for name in (MODEL_DEVI_FILE, DUMP_FILE, LOG_FILE):
+        shutil.copy(task / name, recording / name)
+    shutil.rmtree(task)
+    for copy in recording.glob('graph.*.pb'):
+        copy.unlink()
+    program = folder / 'lmp-replay'
+    program.write_text(
+        REPLAY_PROGRAM.format(recording=recording, model_devi=MODEL_DEVI_FILE, dump=DUMP_FILE, log=LOG_FILE)
+    )
+    program.chmod(0o755)
+    return program
+
+
 def latency(timing: dict) -> float:
     """The dispatcher's own time in a :meth:`TaskClock.timing`: before the first task and after the last one."""
     return timing['before'] + timing['after']

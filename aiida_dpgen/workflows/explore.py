@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiida.engine import ToContext, WorkChain
 from aiida.orm import ArrayData, Dict, Int, List, to_aiida_type
 
-from aiida_dpgen.calculations.functions.collect_task_results import collect_task_results
 from aiida_dpgen.calculations.functions.select_candidates import select_candidates
 from aiida_dpgen.calculations.lammps import validate_inputs as validate_job_inputs
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
@@ -34,7 +33,7 @@ class ExploreWorkChain(WorkChain):
     The stage (see :mod:`aiida_dpgen.exploration.schedule`) expands to tasks: system x configuration x
     temperature x pressure. Jobs run in parallel, each restarted by `DpLammpsBaseWorkChain` when it fails;
     the candidates each job kept are merged by the ``select_candidates`` calcfunction, which caps them per
-    system exactly as one selection over all frames would.
+    system exactly as one selection over all frames would, and gathers the outcomes of all tasks.
     """
 
     @classmethod
@@ -109,6 +108,7 @@ class ExploreWorkChain(WorkChain):
             self.inputs.selection,
             candidate_frames={label: node.outputs.candidate_frames for label, node in jobs.items()},
             statistics={label: node.outputs.statistics for label, node in jobs.items()},
+            task_results={label: node.outputs.task_results for label, node in jobs.items()},
         )
         self.ctx.selection = outputs
         overall = outputs['statistics']['overall']
@@ -123,6 +123,4 @@ class ExploreWorkChain(WorkChain):
         if 'candidates' in self.ctx.selection:
             self.out('candidates', self.ctx.selection['candidates'])
         self.out('deviations', {label: node.outputs.deviations for label, node in jobs.items()})
-        self.out(
-            'task_results', collect_task_results(**{label: node.outputs.task_results for label, node in jobs.items()})
-        )
+        self.out('task_results', self.ctx.selection['task_results'])

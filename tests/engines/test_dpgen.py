@@ -6,11 +6,11 @@ import sys
 
 import pytest
 from aiida import orm
-from aiida.engine import run_get_node
 from ase.build import bulk
 
 from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 from aiida_dpgen.workflows.train import TrainWorkChain
 
 from .conftest import require

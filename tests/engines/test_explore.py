@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aiida.engine import run_get_node
 from aiida.plugins import WorkflowFactory
 from ase.build import bulk
 
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
 from aiida_dpgen.exploration.selection import TrustLevels, classify
+from aiida_dpgen.workflows.runner import run_get_node
 
 from .conftest import require
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pathlib
 
-from aiida.engine import run_get_node
 from ase.build import bulk
 from ase.io import write
 from click.testing import CliRunner
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 from aiida_dpgen.cli import cli
 from aiida_dpgen.compat.importer import import_dpgen_run
 from aiida_dpgen.utils.systems import frame_keys
+from aiida_dpgen.workflows.runner import run_get_node
 
 from ..compat.test_workdir import write_iteration, write_record
 from .test_dpgen import SELECTION, STAGE, codes, loop_builder, train_nodes  # noqa: F401 (codes: a fixture)

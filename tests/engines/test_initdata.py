@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-from aiida.engine import run_get_node
 from aiida.orm import InstalledCode, StructureData
 from ase.build import bulk
 from ase.calculators.emt import EMT
@@ -14,6 +13,7 @@ from ase.eos import EquationOfState
 
 from aiida_dpgen.initdata.structures import crystal
 from aiida_dpgen.workflows.initdata import InitDataWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 
 
 def emt_lattice_constant(structure: str, guess: float) -> float:

@@ -8,7 +8,6 @@ import sys
 import dpdata
 import numpy as np
 import pytest
-from aiida.engine import run_get_node
 from aiida.orm import CalcJobNode, InstalledCode, QueryBuilder
 from ase.build import bulk
 from ase.calculators.emt import EMT
@@ -18,6 +17,7 @@ from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo
 from aiida_dpgen.utils.codes import get_or_create_mpi_code
 from aiida_dpgen.workflows.label import LabelWorkChain
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
+from aiida_dpgen.workflows.runner import run_get_node
 
 from .conftest import require
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aiida.engine import run_get_node
 from ase import Atoms
 from ase.calculators.emt import EMT
 
 from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.workflows.label import LabelWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 
 from ..doubles.gaussian import setup_gaussian_test_double
 from ..doubles.vasp import emt_reference, setup_vasp_test_double, upload_potcar_family

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-from aiida.engine import run_get_node
 from aiida.orm import InstalledCode
 from ase.build import bulk
 from ase.calculators.emt import EMT
@@ -19,6 +18,7 @@ from aiida_dpgen.cli import cli
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData, LabeledDatasetData
 from aiida_dpgen.properties.suite import run_suite
 from aiida_dpgen.workflows.properties import PropertiesWorkChain
+from aiida_dpgen.workflows.runner import run_get_node
 
 EMT_CALCULATOR = {'calculator': 'ase.calculators.emt:EMT'}
 

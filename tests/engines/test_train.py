@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from aiida.engine import run_get_node
 from aiida.orm import CalcJobNode, Int, QueryBuilder
 from aiida.plugins import CalculationFactory, WorkflowFactory
 
 from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
 from aiida_dpgen.training.ensemble import draw_seeds
+from aiida_dpgen.workflows.runner import run_get_node
 
 TrainWorkChain = WorkflowFactory('dpgen.train')
 DpTrainBaseWorkChain = WorkflowFactory('dpgen.train.base')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from aiida_dpgen.tools.bare import rerun_bare
@@ -92,3 +94,38 @@ def test_latency_and_one_line_description_of_a_timing():
     assert describe_timing(timing, digits=1) == 'wall 10.0 s, before 1.5 s, span 8.0 s, after 0.5 s'
     described = describe_timing({**timing, 'engine_cpu': 3.25}, cpu_label='engine CPU')
     assert described.endswith('after 0.50 s (engine CPU 3.2 s)')
+
+
+FAKE_LMP = """#!/bin/bash
+# writes what DPMD would, into the working directory, and records how often it ran
+echo ran >> {runs}
+printf 'deviations of $PWD\\n' > model_devi.out
+printf 'frames\\n' > traj.dump
+printf 'Total wall time: 0:00:01\\n' > log.lammps
+"""
+
+
+def test_replaying_lmp_runs_lmp_once_then_copies_its_outputs_where_each_task_writes(aiida_profile, tmp_path):
+    from aiida_dpgen.tools.bare import rattled_cu_cells, replaying_lmp
+
+    runs = tmp_path / 'runs'
+    lmp = tmp_path / 'lmp'
+    lmp.write_text(FAKE_LMP.format(runs=runs))
+    lmp.chmod(0o755)
+    model = tmp_path / 'graph.pb'
+    model.write_text('not read by the fake lmp')
+    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': 20, 'trj_freq': 10}
+
+    program = replaying_lmp(str(lmp), stage, rattled_cu_cells(2), model, tmp_path / 'clock')
+
+    job = tmp_path / 'job'
+    (job / 'task.000001').mkdir(parents=True)
+    arguments = ['-in', 'task.000001/in.lammps', '-log', 'task.000001/log.lammps', '-screen', 'none']
+    subprocess.run([str(program), *arguments], cwd=job, check=True)  # as DpLammpsCalculation's job runs it
+    subprocess.run([str(program), '-in', 'in.lammps', '-log', 'log.lammps'], cwd=tmp_path, check=True)  # in place
+
+    assert runs.read_text() == 'ran\n', 'lmp ran for the recording only'
+    for folder in (job / 'task.000001', tmp_path):
+        assert (folder / 'model_devi.out').read_text().startswith('deviations of ')
+        assert (folder / 'traj.dump').read_text() == 'frames\n'
+        assert (folder / 'log.lammps').read_text() == 'Total wall time: 0:00:01\n'

@@ -1,4 +1,4 @@
-"""Merge the selections of an exploration's jobs into the candidates to label and the statistics."""
+"""Merge the selections of an exploration's jobs into the candidates to label, the statistics and the task outcomes."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ def select_candidates(selection: Dict, **jobs) -> dict:
 
     Each job already kept its own smallest keys, so this is the same choice as over all frames at once.
     A system with fewer than ``fp_task_min`` candidates gets none (DP-GEN's ``fp_task_min``). Outputs:
-    ``candidates.<system>`` (ConfigurationsData, for the systems that have any) and ``statistics``
-    (per system and overall: counts, ratios, histograms, candidates chosen).
+    ``candidates.<system>`` (ConfigurationsData, for the systems that have any), ``statistics``
+    (per system and overall: counts, ratios, histograms, candidates chosen) and, where the jobs' outcomes are
+    given, ``task_results`` (every task's outcome, and the summary summed over the jobs).
 
-    ``jobs`` has two namespaces keyed by job label: ``candidate_frames`` (the packed candidates each job
-    kept) and ``statistics`` (each job's counts per system).
+    ``jobs`` has namespaces keyed by job label: ``candidate_frames`` (the packed candidates each job kept),
+    ``statistics`` (each job's counts per system) and optionally ``task_results`` (each job's task outcomes).
     """
     candidate_frames, statistics = jobs['candidate_frames'], jobs['statistics']
     names = sorted(candidate_frames)
@@ -45,9 +46,24 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     overall = _merge_statistics(list(per_system.values()))
     overall['chosen'] = sum(entry['chosen'] for entry in per_system.values())
     result = {'statistics': Dict({'systems': per_system, 'overall': overall})}
+    if 'task_results' in jobs:
+        task_results = jobs['task_results']
+        result['task_results'] = Dict(
+            merge_task_results([task_results[job].get_dict() for job in sorted(task_results)])
+        )
     if outputs:
         result['candidates'] = outputs
     return result
+
+
+def merge_task_results(jobs: list[dict]) -> dict:
+    """``tasks`` (task index -> outcome) of all jobs, and their ``summary`` counts summed."""
+    tasks, summary = {}, {}
+    for job in jobs:
+        tasks.update(job['tasks'])
+        for key, value in job['summary'].items():
+            summary[key] = summary.get(key, 0) + value
+    return {'tasks': tasks, 'summary': summary}
 
 
 def _merge_statistics(parts: list[dict | None]) -> dict:

@@ -80,3 +80,25 @@ def test_fewer_candidates_than_fp_task_min_gives_none_for_that_system(aiida_prof
     )
     assert sorted(outputs['candidates']) == ['fcc']
     assert outputs['statistics']['systems']['bcc']['chosen'] == 0
+
+
+def test_task_outcomes_of_all_jobs_are_gathered_with_their_summaries_summed(aiida_profile):
+    def outcomes(tasks: dict) -> Dict:
+        statuses = [task['status'] for task in tasks.values()]
+        summary = {'tasks': len(tasks), 'completed': statuses.count('completed'), 'lost_atoms': 0, 'failed': 0}
+        summary['lost_atoms'] = statuses.count('lost_atoms')
+        return Dict({'tasks': tasks, 'summary': {**summary, 'frames': sum(t['frames'] for t in tasks.values())}})
+
+    outputs = select_candidates(
+        Dict({'f_trust_lo': 0.05, 'f_trust_hi': 0.2}),
+        candidate_frames={label: job_frames(['fcc'], [(0, 0, frame(10))], 0) for label in ('job_000', 'job_001')},
+        statistics={label: job_statistics({'fcc': 1}) for label in ('job_000', 'job_001')},
+        task_results={
+            'job_000': outcomes({'0': {'status': 'completed', 'frames': 3}, '1': {'status': 'completed', 'frames': 3}}),
+            'job_001': outcomes({'2': {'status': 'lost_atoms', 'frames': 1}}),
+        },
+    )
+    gathered = outputs['task_results'].get_dict()
+    assert sorted(gathered['tasks']) == ['0', '1', '2']
+    assert gathered['tasks']['2']['status'] == 'lost_atoms'
+    assert gathered['summary'] == {'tasks': 3, 'completed': 2, 'lost_atoms': 1, 'failed': 0, 'frames': 7}

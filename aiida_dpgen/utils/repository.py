@@ -1,0 +1,37 @@
+"""Read many files of a stored node at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiida import orm
+
+
+def read_texts(node: orm.Node, paths: Iterable[str]) -> dict[str, str]:
+    """The text of each of ``paths`` in the repository of the stored ``node``; a path it does not hold is left out.
+
+    ``node.base.repository.get_object_content`` opens the object store and its index database once per file, about
+    10 ms each: a parser reading the logs of 200 tasks this way spends two seconds on it. Here the keys come from
+    the node's repository metadata and all objects are read in one pass over the store.
+    """
+    paths_by_key: dict[str, list[str]] = {}
+    for path in paths:
+        key = _object_key(node.base.repository.metadata, path)
+        if key is not None:
+            paths_by_key.setdefault(key, []).append(path)
+    texts = {}
+    for key, stream in node.backend.get_repository().iter_object_streams(list(paths_by_key)):
+        text = stream.read().decode('utf-8', errors='replace')
+        for path in paths_by_key[key]:
+            texts[path] = text
+    return texts
+
+
+def _object_key(metadata: dict, path: str) -> str | None:
+    """The key of the file ``path`` in a node's repository metadata (``{'o': {name: {'o': ...} or {'k': key}}}``)."""
+    entry = metadata
+    for part in path.split('/'):
+        entry = entry.get('o', {}).get(part)
+        if entry is None:
+            return None
+    return entry.get('k')
