@@ -4,7 +4,7 @@ dpdispatcher, the same tiny LAMMPS tasks on the same one-node Slurm, ``--group-s
 Run on the production profile (``scripts/setup-production.sh`` creates it, with ``localhost-slurm``):
 
     verdi -p dpgen-production run benchmarks/cluster.py [--tasks 20] [--group-size 1] [--nsteps 20]
-                                                        [--repeats 2] [--poll-interval 2]
+                                                        [--repeats 2] [--poll-interval 2] [--pin] [--replay]
 
 Runners, in turn, ``--repeats`` times:
   A. bare: ``sbatch --wrap`` once per group of tasks (run one after another), all submitted at once,
@@ -46,7 +46,14 @@ from aiida.plugins import CalculationFactory
 import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.exploration.tasks import model_filename
-from aiida_dpgen.tools.bare import TaskClock, describe_timing, latency, rattled_cu_cells, write_md_tasks
+from aiida_dpgen.tools.bare import (
+    TaskClock,
+    describe_timing,
+    latency,
+    rattled_cu_cells,
+    replaying_lmp,
+    write_md_tasks,
+)
 from aiida_dpgen.workflows.explore import ExploreWorkChain
 
 REPOSITORY = pathlib.Path(aiida_dpgen.__file__).parents[1]
@@ -240,6 +247,12 @@ def main() -> None:
         action='store_true',
         help='engine, services and sshd on core 0, the Slurm jobs on the other cores (a daemon on its own machine)',
     )
+    parser.add_argument(
+        '--replay',
+        action='store_true',
+        help='Tasks that take no time: lmp runs one task, and every task copies its outputs in instead of running '
+        'MD, so that the latency is measured without the MD competing for the cores, for any number of tasks.',
+    )
     arguments = parser.parse_args()
     if arguments.group_size < 1 or arguments.tasks % arguments.group_size:
         parser.error(
@@ -253,13 +266,15 @@ def main() -> None:
     computer = load_computer(arguments.computer)
     previous_interval = computer.get_minimum_job_poll_interval()
     computer.set_minimum_job_poll_interval(arguments.poll_interval)
+    configuration_node = rattled_cu_cells(arguments.tasks)
+    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
+    if arguments.replay:
+        lmp = str(replaying_lmp(lmp, stage, configuration_node, MODEL, SCRATCH / 'clock'))
     clock = TaskClock(lmp, SCRATCH / 'clock')
     code = timed_code(clock, load_code(f'lmp@{arguments.computer}'))
     floor_clock = TaskClock(shutil.which('bash'), SCRATCH / 'clock')
     floor_code = timed_code(floor_clock, code, plugin='core.arithmetic.add')
     models = {f'model_{index}': DeepPotentialData(str(MODEL), type_map=['Cu']).store() for index in range(2)}
-    configuration_node = rattled_cu_cells(arguments.tasks)
-    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
     rows = []
     group, interval = arguments.group_size, arguments.poll_interval
     all_cores = os.sched_getaffinity(0)

@@ -3,7 +3,7 @@
 Run on any profile with a ``localhost`` computer (``scripts/run-example.sh`` creates one):
 
     verdi run benchmarks/orchestration.py [--tasks 20] [--group-size 10] [--nsteps 20] [--repeats 3]
-                                          [--poll-interval 5]
+                                          [--poll-interval 5] [--replay]
 
 The tasks are short DPMD runs (32 Cu atoms, two models, NVT) with the same input scripts for all runners:
   A. bare: ``lmp`` once per task, the tasks of a group one after another in a shell script, all groups'

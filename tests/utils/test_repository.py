@@ -18,6 +18,6 @@ def test_read_texts_reads_nested_files_shared_contents_and_skips_missing_paths(a
     paths = [f'task.00000{index}/log.lammps' for index in range(4)] + ['stdout', 'task.000000']
     texts = read_texts(folder, paths)
 
-    expected = {path: folder.base.repository.get_object_content(path) for path in paths[:3] + ['stdout']}
+    expected = {path: folder.base.repository.get_object_content(path) for path in [*paths[:3], 'stdout']}
     assert texts == expected
     assert texts['task.000001/log.lammps'] == texts['task.000002/log.lammps'] == 'same\n'
