@@ -47,11 +47,11 @@ import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.exploration.tasks import model_filename
 from aiida_dpgen.tools.bare import (
+    REPLAY_HELP,
     TaskClock,
     describe_timing,
     latency,
-    rattled_cu_cells,
-    replaying_lmp,
+    md_benchmark,
     write_md_tasks,
 )
 from aiida_dpgen.workflows.explore import ExploreWorkChain
@@ -247,12 +247,7 @@ def main() -> None:
         action='store_true',
         help='engine, services and sshd on core 0, the Slurm jobs on the other cores (a daemon on its own machine)',
     )
-    parser.add_argument(
-        '--replay',
-        action='store_true',
-        help='Tasks that take no time: lmp runs one task, and every task copies its outputs in instead of running '
-        'MD, so that the latency is measured without the MD competing for the cores, for any number of tasks.',
-    )
+    parser.add_argument('--replay', action='store_true', help=REPLAY_HELP)
     arguments = parser.parse_args()
     if arguments.group_size < 1 or arguments.tasks % arguments.group_size:
         parser.error(
@@ -260,17 +255,12 @@ def main() -> None:
             'the group size, so that every runner makes the same jobs (e.g. --tasks 40 --group-size 20)'
         )
 
-    lmp = shutil.which('lmp')
-    if lmp is None:
-        raise SystemExit('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
     computer = load_computer(arguments.computer)
     previous_interval = computer.get_minimum_job_poll_interval()
     computer.set_minimum_job_poll_interval(arguments.poll_interval)
-    configuration_node = rattled_cu_cells(arguments.tasks)
-    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
-    if arguments.replay:
-        lmp = str(replaying_lmp(lmp, stage, configuration_node, MODEL, SCRATCH / 'clock'))
-    clock = TaskClock(lmp, SCRATCH / 'clock')
+    configuration_node, stage, clock = md_benchmark(
+        arguments.tasks, arguments.nsteps, MODEL, SCRATCH / 'clock', arguments.replay
+    )
     code = timed_code(clock, load_code(f'lmp@{arguments.computer}'))
     floor_clock = TaskClock(shutil.which('bash'), SCRATCH / 'clock')
     floor_code = timed_code(floor_clock, code, plugin='core.arithmetic.add')

@@ -43,11 +43,11 @@ from aiida.plugins import CalculationFactory
 import aiida_dpgen
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.tools.bare import (
+    REPLAY_HELP,
     TaskClock,
     describe_timing,
     latency,
-    rattled_cu_cells,
-    replaying_lmp,
+    md_benchmark,
     write_md_tasks,
 )
 from aiida_dpgen.utils.codes import get_or_create_code
@@ -175,12 +175,7 @@ def main() -> None:
         help="How often both dispatchers check their jobs (s): the computer's minimum scheduler poll interval "
         "during the run (verdi presto sets 1) and dpdispatcher's check_interval (its default is 30).",
     )
-    parser.add_argument(
-        '--replay',
-        action='store_true',
-        help='Tasks that take no time: lmp runs one task, and every task copies its outputs in instead of running '
-        'MD. The latency is then measured without the MD competing for the cores, for any number of tasks.',
-    )
+    parser.add_argument('--replay', action='store_true', help=REPLAY_HELP)
     arguments = parser.parse_args()
     if arguments.group_size < 1 or arguments.tasks % arguments.group_size:
         parser.error(
@@ -197,17 +192,11 @@ def main() -> None:
 
 
 def measure(arguments) -> None:
-    lmp = shutil.which('lmp')
-    if lmp is None:
-        raise SystemExit('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
     clocks = pathlib.Path(tempfile.gettempdir()) / 'aiida-dpgen-orchestration'
-    configuration_node = rattled_cu_cells(arguments.tasks)
-    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': arguments.nsteps, 'trj_freq': 10}
-    if arguments.replay:
-        lmp = str(replaying_lmp(lmp, stage, configuration_node, MODEL, clocks))
-    clock = TaskClock(lmp, clocks)
-    code_label = 'lmp-replay-timed' if arguments.replay else 'lmp-timed'
-    code = get_or_create_code(code_label, str(clock.executable), computer=arguments.computer, plugin='dpgen.lammps')
+    configuration_node, stage, clock = md_benchmark(arguments.tasks, arguments.nsteps, MODEL, clocks, arguments.replay)
+    code = get_or_create_code(
+        clock.executable.name, str(clock.executable), computer=arguments.computer, plugin='dpgen.lammps'
+    )
     floor_clock = TaskClock(shutil.which('bash'), clocks)
     floor_code = get_or_create_code(
         'bash-timed', str(floor_clock.executable), computer=arguments.computer, plugin='core.arithmetic.add'

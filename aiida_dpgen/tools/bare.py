@@ -100,6 +100,26 @@ def replaying_lmp(lmp: str, stage: dict, configurations, model: pathlib.Path, fo
     return program
 
 
+REPLAY_HELP = (
+    'Tasks that take no time: lmp runs one task, and every task copies its outputs in instead of running MD, so '
+    'that the latency is measured without the MD competing for the cores, for any number of tasks.'
+)
+
+
+def md_benchmark(ntasks: int, nsteps: int, model: pathlib.Path, folder: pathlib.Path, replay: bool = False):
+    """The benchmarks' MD: ``ntasks`` rattled 32-atom Cu cells, one NVT stage of ``nsteps`` at 300 K, and a
+    `TaskClock` in ``folder`` around ``lmp`` (around `replaying_lmp` with ``replay``). Returns the stored
+    configurations, the stage and the clock."""
+    lmp = shutil.which('lmp')
+    if lmp is None:
+        raise RuntimeError('lmp is not on PATH: activate .venv (scripts/install.sh installs it)')
+    configurations = rattled_cu_cells(ntasks)
+    stage = {'systems': ['cu'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': nsteps, 'trj_freq': 10}
+    if replay:
+        lmp = str(replaying_lmp(lmp, stage, configurations, model, folder))
+    return configurations, stage, TaskClock(lmp, folder)
+
+
 def latency(timing: dict) -> float:
     """The dispatcher's own time in a :meth:`TaskClock.timing`: before the first task and after the last one."""
     return timing['before'] + timing['after']

@@ -14,9 +14,10 @@ def read_texts(node: orm.Node, paths: Iterable[str]) -> dict[str, str]:
     10 ms each: a parser reading the logs of 200 tasks this way spends two seconds on it. Here the keys come from
     the node's repository metadata and all objects are read in one pass over the store.
     """
+    metadata = node.base.repository.metadata
     paths_by_key: dict[str, list[str]] = {}
     for path in paths:
-        key = _object_key(node.base.repository.metadata, path)
+        key = _object_key(metadata, path)
         if key is not None:
             paths_by_key.setdefault(key, []).append(path)
     texts = {}
