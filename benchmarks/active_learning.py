@@ -215,6 +215,15 @@ def plot(path: str, counts: list[int], base: list[float], rows: list[dict]) -> N
     figure.savefig(path, dpi=120)
 
 
+def data_after(iterations, initial: LabeledDatasetData, iteration: int) -> LabeledDatasetData:
+    """What the loop's ensemble after ``iteration`` trains on (the initial data and every iteration's labels so far),
+    merged into one dataset for the comparison's trainings."""
+    so_far = [f'iter_{number:03d}' for number in range(iteration + 1)]
+    return merge_datasets(
+        init=initial, **{name: iterations[name]['labels'] for name in so_far if 'labels' in iterations[name]}
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--iterations', type=int, default=3)
@@ -255,7 +264,7 @@ def main() -> None:
     )
     rows = []
     for iteration in range(arguments.iterations):
-        loop_data = results['iterations'][f'iter_{iteration:03d}']['dataset']
+        loop_data = data_after(results['iterations'], initial, iteration)
         labels = loop_data.nframes - initial.nframes
         pool = explored_pool(node, iteration)
         loop, random = [], []

@@ -194,10 +194,12 @@ def main() -> None:
     print(format_costs(reports))
     if not node.is_finished_ok:
         raise SystemExit(f'DpgenWorkChain<{node.pk}> failed: {node.exit_message}')
-    dataset = results['dataset']
+    datasets = results['datasets']
+    frames = sum(dataset.nframes for dataset in datasets.values())
     print(
         f'\nDpgenWorkChain<{node.pk}> finished in {time.perf_counter() - start:.0f} s (with the initial data): '
-        f'{len(results["models"])} models, dataset of {dataset.nframes} frames (node {dataset.pk}).'
+        f'{len(results["models"])} models, {frames} labeled frames in {len(datasets)} datasets '
+        f'({", ".join(sorted(datasets))}; `aiida-dpgen export-data {node.pk} DIR` writes them for dp train).'
     )
     print(f'Report with plots: aiida-dpgen report {node.pk} --plots cu-report')
 

@@ -290,20 +290,23 @@ def provenance_frame_command(dataset, system, index, profile):
 @click.option('--fmt', default='deepmd/npy', show_default=True, help='dpdata format, e.g. deepmd/npy, deepmd/hdf5.')
 @click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
 def export_data_command(identifier, directory, fmt, profile):
-    """Write the final dataset of a DpgenWorkChain (or any dataset node) for `dp train`."""
+    """Write all labeled data of a DpgenWorkChain (initial and every iteration's labels), or one dataset node,
+    for `dp train`."""
     _load(profile)
     from aiida.orm import load_node
 
     from aiida_dpgen.data import LabeledDatasetData
+    from aiida_dpgen.data.dataset import combined
 
     node = load_node(identifier)
     dataset = node if isinstance(node, LabeledDatasetData) else None
-    if dataset is None and node.process_label == 'DpgenWorkChain':
-        dataset = node.outputs.dataset if 'dataset' in node.outputs else None
+    if dataset is None and node.process_label == 'DpgenWorkChain' and 'datasets' in node.outputs:
+        dataset = combined(dict(node.outputs.datasets))
     if dataset is None:
-        raise click.ClickException(f'{identifier}: neither a dataset nor a DpgenWorkChain with a dataset output')
+        raise click.ClickException(f'{identifier}: neither a dataset nor a DpgenWorkChain with datasets outputs')
     paths = dataset.export(directory, fmt=fmt)
-    click.echo(f'dataset {dataset.pk}: {dataset.nframes} frames in {len(dataset.system_names)} systems -> {directory}')
+    source = f'dataset {dataset.pk}' if dataset.is_stored else f'the {len(node.outputs.datasets)} datasets of {node.pk}'
+    click.echo(f'{source}: {dataset.nframes} frames in {len(dataset.system_names)} systems -> {directory}')
     for path in paths:
         click.echo(f'  {path}')
 

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from aiida import orm
 
 from aiida_dpgen.calculations.functions.import_dpgen_iteration import import_dpgen_iteration
-from aiida_dpgen.calculations.functions.merge_datasets import merge_datasets
 from aiida_dpgen.compat.build import load_configurations, load_datasets
 from aiida_dpgen.compat.workdir import (
     IterationFiles,
@@ -28,10 +27,10 @@ from aiida_dpgen.compat.workdir import (
     selection_from_param,
     stage_from_job,
 )
-from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
+from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.data.model import sha256_of
 from aiida_dpgen.utils.systems import validate_type_map
-from aiida_dpgen.workflows.dpgen import ITERATION_OUTPUTS, validate_restart_from
+from aiida_dpgen.workflows.dpgen import ITERATION_LABELS, ITERATION_OUTPUTS, validate_restart_from
 
 GROUP_PREFIX = 'dpgen-import/'
 EXTRA = 'dpgen_import'
@@ -50,9 +49,9 @@ def import_dpgen_run(
     :param system_names: one name per ``sys_configs`` entry, the names the continuing DpgenWorkChain's
         configurations and schedule use; default ``sys_000``, ``sys_001``, ...
     :param group_label: default ``dpgen-import/<name of workdir>``; a group of that label must not exist.
-    :returns: ``restart_from`` (``{iter_NNN: {report, dataset, models, models_dataset}}``, as
-        ``DpgenWorkChain.get_builder_restart_from`` gives it), ``datasets`` (``init_000``, ... per
-        ``init_data_sys`` entry, merged as a DpgenWorkChain merges them for the first ensemble),
+    :returns: ``restart_from`` (``{iter_NNN: {report, models, labels}}``, ``labels`` where the iteration
+        labeled any, as ``DpgenWorkChain.get_builder_restart_from`` gives it), ``datasets`` (``init_000``, ...
+        per ``init_data_sys`` entry, each trained on beside the iterations' labels),
         ``configurations`` (by system name) and ``group``; with them a DpgenWorkChain continues the run.
     """
     run = scan_workdir(workdir)
@@ -75,9 +74,10 @@ def import_dpgen_run(
     for name, node in [*datasets.items(), *configurations.items()]:
         node.label = name
         group.add_nodes(node.store())
-    initial = next(iter(datasets.values())) if len(datasets) == 1 else merge_datasets(**datasets)
-    group.add_nodes([initial, *([] if initial.creator is None else [initial.creator])])
-    restart_from = _import_iterations(run.iterations, initial, group, param=param, names=names, type_map=type_map)
+    initial_frames = sum(node.nframes for node in datasets.values())
+    restart_from = _import_iterations(
+        run.iterations, initial_frames, group, param=param, names=names, type_map=type_map
+    )
     error = validate_restart_from(restart_from, type_map)
     if error:
         raise ValueError(error)
@@ -98,7 +98,11 @@ def load_dpgen_import(group: str | orm.Group) -> dict:
     uuids = group.base.extras.get(EXTRA)
     restart_from = {}
     for name, iteration in uuids['restart_from'].items():
-        restart_from[name] = {key: orm.load_node(iteration[key]) for key in ITERATION_OUTPUTS if key != 'models'}
+        restart_from[name] = {
+            key: orm.load_node(iteration[key])
+            for key in (*ITERATION_OUTPUTS, ITERATION_LABELS)
+            if key in iteration and key != 'models'
+        }
         restart_from[name]['models'] = {key: orm.load_node(uuid) for key, uuid in iteration['models'].items()}
     return {
         'restart_from': restart_from,
@@ -110,36 +114,34 @@ def load_dpgen_import(group: str | orm.Group) -> dict:
 
 def _import_iterations(
     iterations: Sequence[IterationFiles],
-    initial: LabeledDatasetData,
+    initial_frames: int,
     group: orm.Group,
     *,
     param: Mapping,
     names: list[str],
     type_map: list[str],
 ) -> dict:
-    """One calcfunction per iteration, each starting from the dataset the one before gave; the restart_from mapping."""
+    """One calcfunction per iteration, each told how many labeled frames the ones before gave; the restart_from
+    mapping."""
     restart_from = {}
-    dataset, models, models_dataset = initial, None, None
+    frames, models = initial_frames, None
     for iteration in iterations:
         copied = models is not None and _same_models(iteration, models)
-        settings = orm.Dict(_settings(param, iteration, names, type_map, copied))
+        settings = orm.Dict({**_settings(param, iteration, names, type_map, copied), 'previous_frames': frames})
         files = _files(iteration)
         try:
-            outputs, node = import_dpgen_iteration.run_get_node(files=files, previous=dataset, settings=settings)
+            outputs, node = import_dpgen_iteration.run_get_node(files=files, settings=settings)
         except Exception as exception:
             raise ValueError(
                 f'{iteration.path}: import failed ({exception}); what was stored so far is in group '
                 f'{group.label!r}, delete it (`verdi group delete --delete-nodes {group.label}`) before importing again'
             ) from exception
         if not copied:
-            models, models_dataset = dict(outputs['models']), dataset
-        dataset = outputs.get('dataset', dataset)
-        restart_from[f'iter_{iteration.index:03d}'] = {
-            'report': outputs['report'],
-            'dataset': dataset,
-            'models': models,
-            'models_dataset': models_dataset,
-        }
+            models = dict(outputs['models'])
+        restart_from[f'iter_{iteration.index:03d}'] = {'report': outputs['report'], 'models': models}
+        if 'labels' in outputs:
+            restart_from[f'iter_{iteration.index:03d}'][ITERATION_LABELS] = outputs['labels']
+            frames += outputs['labels'].nframes
         group.add_nodes([files, settings, node, *node.base.links.get_outgoing().all_nodes()])
     return restart_from
 
@@ -207,7 +209,11 @@ def _uuids(path: pathlib.Path, restart_from: dict, datasets: dict, configuration
         'configurations': {name: node.uuid for name, node in configurations.items()},
         'restart_from': {
             name: {
-                **{key: iteration[key].uuid for key in ITERATION_OUTPUTS if key != 'models'},
+                **{
+                    key: iteration[key].uuid
+                    for key in (*ITERATION_OUTPUTS, ITERATION_LABELS)
+                    if key in iteration and key != 'models'
+                },
                 'models': {key: model.uuid for key, model in iteration['models'].items()},
             }
             for name, iteration in restart_from.items()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dpdata
 
@@ -44,3 +44,22 @@ class LabeledDatasetData(DpdataSystemsData):
         if not systems:
             raise ValueError('frames: got zero frames; expected at least one labeled ASE Atoms object')
         return cls(systems, type_map=type_map)
+
+
+def combined(datasets: Mapping[str, LabeledDatasetData]) -> LabeledDatasetData:
+    """All frames of ``datasets`` in one unstored node, exact duplicates once (what a training on all of them
+    sees), to export or inspect; the loop itself never stores such a copy."""
+    from aiida_dpgen.utils import systems as systems_utils
+
+    if not datasets:
+        raise ValueError('datasets: got none; pass at least one LabeledDatasetData')
+    names = sorted(datasets)
+    type_map = datasets[names[0]].type_map
+    for name in names[1:]:
+        if datasets[name].type_map != type_map:
+            raise ValueError(
+                f'datasets.{name}: type_map={datasets[name].type_map}, but {names[0]} has type_map={type_map}; '
+                'datasets of one run share one type_map'
+            )
+    merged, _ = systems_utils.merge([datasets[name].to_dpdata() for name in names], type_map)
+    return LabeledDatasetData(merged, type_map=type_map)

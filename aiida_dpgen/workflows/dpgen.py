@@ -7,7 +7,6 @@ from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_, while_
 from aiida.orm import Dict, Int, to_aiida_type
 
-from aiida_dpgen.calculations.functions.merge_datasets import merge_datasets
 from aiida_dpgen.calculations.functions.summarize_iteration import summarize_iteration
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 from aiida_dpgen.exploration.selection import SelectionSettings
@@ -32,11 +31,9 @@ def _schedule_value(node) -> object:
 def validate_inputs(inputs: dict, _) -> str | None:
     """Everything the loop will need is consistent before the first job: type maps, systems, trust levels."""
     datasets, configurations = inputs.get('datasets', {}), inputs.get('configurations', {})
-    if not datasets:
-        return 'datasets: no initial data; give at least one LabeledDatasetData (e.g. from InitDataWorkChain)'
-    empty = sorted(name for name, node in datasets.items() if node.nframes == 0)
-    if empty:
-        return f'datasets: {empty} have no frames; the first ensemble needs labeled frames to train on'
+    error = validate_initial_datasets(datasets)
+    if error:
+        return error
     if not configurations:
         return 'configurations: none given; pass the initial configurations of each system by name'
     for path, what in (('train.base.dp', 'dp'), ('explore.lammps.lammps', 'LAMMPS with the DeePMD plugin')):
@@ -71,6 +68,21 @@ def validate_inputs(inputs: dict, _) -> str | None:
     return error or validate_restart_from(inputs.get('restart_from'), type_map)
 
 
+def validate_initial_datasets(datasets: dict) -> str | None:
+    if not datasets:
+        return 'datasets: no initial data; give at least one LabeledDatasetData (e.g. from InitDataWorkChain)'
+    reserved = sorted(name for name in datasets if name.startswith(ITERATION_PREFIX))
+    if reserved:
+        return (
+            f'datasets: the names {reserved} are taken by the labels of the iterations (iter_NNN); '
+            "give the initial data other names, e.g. 'init'"
+        )
+    empty = sorted(name for name, node in datasets.items() if node.nframes == 0)
+    if empty:
+        return f'datasets: {empty} have no frames; the first ensemble needs labeled frames to train on'
+    return None
+
+
 def validate_properties(properties: dict, type_map: list[str]) -> str | None:
     """The property tests of the final models (``properties``): settings, element and codes, before any job."""
     element = properties.get('element')
@@ -89,20 +101,33 @@ def validate_properties(properties: dict, type_map: list[str]) -> str | None:
     return f'properties.{error}' if error else None
 
 
-ITERATION_OUTPUTS = ('report', 'dataset', 'models', 'models_dataset')
+ITERATION_PREFIX = 'iter_'
+ITERATION_OUTPUTS = ('report', 'models')
+"""What every ``iterations.iter_NNN`` holds; ``labels`` (the iteration's new labels) only where it labeled any."""
+ITERATION_LABELS = 'labels'
 
 
 def validate_restart_from(iterations: dict | None, type_map: list[str]) -> str | None:
     for name, iteration in sorted((iterations or {}).items()):
         missing = [key for key in ITERATION_OUTPUTS if key not in iteration]
-        if not name.startswith('iter_') or missing:
+        if not name.startswith(ITERATION_PREFIX) or missing:
             return (
-                f'restart_from.{name}: expected iter_NNN with {", ".join(ITERATION_OUTPUTS)} (missing {missing}); '
-                "pass a previous run's outputs.iterations, e.g. with DpgenWorkChain.get_builder_restart_from(node)"
+                f'restart_from.{name}: expected iter_NNN with {", ".join(ITERATION_OUTPUTS)} and, where it labeled, '
+                f"{ITERATION_LABELS} (missing {missing}); pass a previous run's outputs.iterations, e.g. with "
+                'DpgenWorkChain.get_builder_restart_from(node)'
             )
-        if list(iteration['dataset'].type_map) != type_map:
-            return f'restart_from.{name}.dataset: type_map={list(iteration["dataset"].type_map)}, expected {type_map}'
+        labels = iteration.get(ITERATION_LABELS)
+        if labels is not None and list(labels.type_map) != type_map:
+            return f'restart_from.{name}.{ITERATION_LABELS}: type_map={list(labels.type_map)}, expected {type_map}'
     return None
+
+
+def models_trained_on(iterations: dict, datasets: list[str]) -> list[str]:
+    """The datasets the last of ``iterations``' ensembles was trained on: all of ``datasets`` but the last
+    iteration's own labels, which came after its models (an iteration that labeled nothing kept its ensemble)."""
+    last = iterations[sorted(iterations)[-1]] if iterations else {}
+    latest = sorted(iterations)[-1] if ITERATION_LABELS in last else None
+    return sorted(name for name in datasets if name != latest)
 
 
 def _dict(node: Dict | None) -> dict | None:
@@ -130,7 +155,9 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
     add the labels to the data, until the schedule is done or the candidate ratio stays below a threshold.
 
     Every iteration is reported as ``iterations.iter_NNN``: ``report`` (counts, ratios, errors, cost), the
-    ``dataset`` after it and the ``models`` that explored. A new run whose ``restart_from`` holds the
+    ``models`` that explored and, where it labeled any, its new ``labels``. The training data are never merged
+    into copies: every ensemble trains on the initial ``datasets`` and the ``labels`` of every iteration before
+    it, each stored once, so an iteration stores only what it adds. A new run whose ``restart_from`` holds the
     ``iterations`` of a finished, failed or killed run reuses them and continues with its own inputs
     (:meth:`get_builder_restart_from`).
     """
@@ -215,8 +242,13 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         )
 
         spec.output_namespace('models', valid_type=orm.Data, dynamic=True, help='The last ensemble.')
-        spec.output('dataset', valid_type=LabeledDatasetData, help='All labeled data: initial and every iteration.')
-        spec.output_namespace('iterations', dynamic=True, help='iter_NNN: report, dataset and models of each.')
+        spec.output_namespace(
+            'datasets',
+            valid_type=LabeledDatasetData,
+            dynamic=True,
+            help="All labeled data: the initial datasets and each iteration's labels (iter_NNN), each stored once.",
+        )
+        spec.output_namespace('iterations', dynamic=True, help='iter_NNN: report, models and new labels of each.')
         spec.expose_outputs(PropertiesWorkChain, namespace='properties', namespace_options={'required': False})
         spec.exit_code(
             401, 'ERROR_TRAINING_FAILED', message='Iteration {iteration}: training failed ({process}). {advice}'
@@ -306,7 +338,12 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         builder = node.get_builder_restart()
         iterations = node.outputs.iterations if 'iterations' in node.outputs else {}
         builder.restart_from = {
-            name: {key: _plain(iterations[name][key]) for key in ITERATION_OUTPUTS} for name in iterations
+            name: {
+                key: _plain(iterations[name][key])
+                for key in (*ITERATION_OUTPUTS, ITERATION_LABELS)
+                if key in iterations[name]
+            }
+            for name in iterations
         }
         return builder
 
@@ -314,12 +351,8 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         self.ctx.iteration = 0
         self.ctx.history = []
         self.ctx.models = None
-        self.ctx.models_dataset = None
-        datasets = self.inputs.datasets
-        if len(datasets) == 1:
-            self.ctx.dataset = next(iter(datasets.values()))
-        else:
-            self.ctx.dataset = merge_datasets(**dict(datasets))
+        self.ctx.trained_on = None
+        self.ctx.datasets = dict(self.inputs.datasets)
         if self.inputs.get('restart_from'):
             self._reuse_iterations(self.inputs.restart_from)
 
@@ -328,15 +361,18 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         names = sorted(done)
         for name in names:
             iteration = done[name]
-            self._out_iteration(name, *(iteration[key] for key in ITERATION_OUTPUTS))
+            self._out_iteration(name, iteration['report'], iteration['models'], iteration.get(ITERATION_LABELS))
             self.ctx.history.append(_record(iteration['report'].get_dict()))
+            if ITERATION_LABELS in iteration:
+                self.ctx.datasets[name] = iteration[ITERATION_LABELS]
         if names:
-            last = done[names[-1]]
-            self.ctx.dataset = last['dataset']
-            self.ctx.models = dict(last['models'])
-            self.ctx.models_dataset = last['models_dataset']
+            self.ctx.models = dict(done[names[-1]]['models'])
+            self.ctx.trained_on = models_trained_on(done, list(self.ctx.datasets))
             self.ctx.iteration = len(names)
-        self.report(f'reusing {len(names)} completed iteration(s); dataset of {self.ctx.dataset.nframes} frames')
+        self.report(f'reusing {len(names)} completed iteration(s); {self._frames()} labeled frames')
+
+    def _frames(self) -> int:
+        return sum(dataset.nframes for dataset in self.ctx.datasets.values())
 
     def _plan(self) -> LoopPlan:
         return LoopPlan(_schedule_value(self.inputs.schedule), _dict(self.inputs.get('convergence')))
@@ -357,24 +393,27 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
 
     @property
     def _label(self) -> str:
-        return f'iter_{self.ctx.iteration:03d}'
+        return f'{ITERATION_PREFIX}{self.ctx.iteration:03d}'
 
     def needs_training(self):
-        """A new ensemble when there is none or the data changed since it was trained."""
-        return self.ctx.models is None or self.ctx.models_dataset.uuid != self.ctx.dataset.uuid
+        """A new ensemble when there is none or labels were added since it was trained."""
+        return self.ctx.models is None or self.ctx.trained_on != sorted(self.ctx.datasets)
 
     def run_train(self):
         inputs = AttributeDict(self.exposed_inputs(TrainWorkChain, 'train'))
         inputs.base = AttributeDict(inputs.base)
         inputs.base.dp = AttributeDict(inputs.base.dp)
-        inputs.base.dp.datasets = {'data': self.ctx.dataset}
+        inputs.base.dp.datasets = dict(self.ctx.datasets)
         inputs.seed = Int(inputs.get('seed', Int(2020)).value + self.ctx.iteration)
         if self.ctx.models and 'train_reuse' in self.inputs:
             inputs.init_models = self.ctx.models
             inputs.reuse_parameters = self.inputs.train_reuse
         inputs.metadata = {'call_link_label': f'{self._label}_train'}
         node = submit_once(self, launched_children(self.node), TrainWorkChain, **inputs)
-        self.report(f'{self._label}: training on {self.ctx.dataset.nframes} frames, TrainWorkChain<{node.pk}>')
+        self.report(
+            f'{self._label}: training on {self._frames()} frames in {len(self.ctx.datasets)} datasets, '
+            f'TrainWorkChain<{node.pk}>'
+        )
         return ToContext(train=node)
 
     def inspect_train(self):
@@ -383,7 +422,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         if not node.is_finished_ok:
             return self._failed(self.exit_codes.ERROR_TRAINING_FAILED, node)
         self.ctx.models = dict(node.outputs.models)
-        self.ctx.models_dataset = self.ctx.dataset
+        self.ctx.trained_on = sorted(self.ctx.datasets)
         self.ctx.training = node.outputs.summary
         self.ctx.trained = True
         return None
@@ -453,17 +492,21 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         return exit_code.format(iteration=self.ctx.iteration, process=f'{node.process_label}<{node.pk}>', advice=advice)
 
     def finish_iteration(self):
-        previous = self.ctx.dataset
+        previous_frames = self._frames()
         labeling = self.ctx.label.outputs.summary if self.has_candidates() else None
-        if labeling is not None and 'dataset' in self.ctx.label.outputs:
-            self.ctx.dataset = merge_datasets(previous=previous, **{self._label: self.ctx.label.outputs.dataset})
+        labels = (
+            self.ctx.label.outputs.dataset if labeling is not None and 'dataset' in self.ctx.label.outputs else None
+        )
+        if labels is not None:
+            self.ctx.datasets[self._label] = labels
         context = {
             'iteration': self.ctx.iteration,
             'stage_index': self.ctx.stage_index,
             'stage': self.ctx.stage,
             'selection': self.inputs.selection.get_dict(),
             'trained': self.ctx.trained,
-            'previous_dataset_frames': previous.nframes,
+            'previous_dataset_frames': previous_frames,
+            'dataset_frames': self._frames(),
             'cost': self.ctx.cost,
         }
         explore = self.ctx.explore.outputs
@@ -472,10 +515,9 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             self.ctx.training,
             explore.statistics,
             explore.task_results,
-            self.ctx.dataset,
             **({'labeling': labeling} if labeling is not None else {}),
         )
-        self._out_iteration(self._label, report, self.ctx.dataset, self.ctx.models, self.ctx.models_dataset)
+        self._out_iteration(self._label, report, self.ctx.models, labels)
         values = report.get_dict()
         if not self.ctx.history:
             self.report(HEADER)
@@ -484,15 +526,16 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         self.ctx.iteration += 1
         self.ctx.pop('training', None)
 
-    def _out_iteration(self, name: str, report: Dict, dataset, models, models_dataset) -> None:
+    def _out_iteration(self, name: str, report: Dict, models: dict, labels: LabeledDatasetData | None) -> None:
         self.out(f'iterations.{name}.report', report)
-        self.out(f'iterations.{name}.dataset', dataset)
-        self.out(f'iterations.{name}.models_dataset', models_dataset)
         for key, model in models.items():
             self.out(f'iterations.{name}.models.{key}', model)
+        if labels is not None:
+            self.out(f'iterations.{name}.{ITERATION_LABELS}', labels)
 
     def _output_final(self):
-        self.out('dataset', self.ctx.dataset)
+        for name, dataset in self.ctx.datasets.items():
+            self.out(f'datasets.{name}', dataset)
         for key, model in (self.ctx.models or {}).items():
             self.out(f'models.{key}', model)
 

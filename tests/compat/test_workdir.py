@@ -445,25 +445,26 @@ def test_the_import_gives_reports_with_the_counts_of_the_files(imported):
     assert len(format_costs(reports).splitlines()) == 4
 
 
-def test_the_import_chains_datasets_and_models_as_a_dpgen_workchain_would(imported):
-    from aiida_dpgen.workflows.dpgen import ITERATION_OUTPUTS, validate_restart_from
+def test_the_import_chains_labels_and_models_as_a_dpgen_workchain_would(imported):
+    from aiida_dpgen.workflows.dpgen import ITERATION_OUTPUTS, models_trained_on, validate_restart_from
 
     _, result = imported
     restart_from = result['restart_from']
     first, second, third = (restart_from[name] for name in ('iter_000', 'iter_001', 'iter_002'))
     initial = result['datasets']['init_000']
     assert validate_restart_from(restart_from, ['Cu']) is None
-    assert all(sorted(iteration) == sorted(ITERATION_OUTPUTS) for iteration in restart_from.values())
+    assert all(set(ITERATION_OUTPUTS) <= set(iteration) for iteration in restart_from.values())
 
-    assert first['models_dataset'].uuid == initial.uuid, 'the first ensemble learned from the initial data'
-    assert first['dataset'].nframes == initial.nframes + 4
-    assert second['dataset'].uuid == first['dataset'].uuid, 'nothing labeled: the same dataset'
-    assert second['models_dataset'].uuid == first['dataset'].uuid
+    assert first['labels'].nframes == 4, 'only the labels of the iteration, not a copy of the data before'
+    assert 'labels' not in second, 'nothing labeled: nothing stored'
+    assert third['labels'].nframes == 2
+    names = ['init_000', 'iter_000', 'iter_002']
+    assert models_trained_on({'iter_000': first}, names[:2]) == ['init_000'], 'the first ensemble: initial data'
+    assert models_trained_on({'iter_000': first, 'iter_001': second}, names[:2]) == names[:2]
+    assert models_trained_on(restart_from, names) == names[:2], "the copied models predate iter_002's labels"
     assert {key: node.uuid for key, node in third['models'].items()} == {
         key: node.uuid for key, node in second['models'].items()
     }, 'copied models are the same nodes'
-    assert third['models_dataset'].uuid == second['models_dataset'].uuid
-    assert third['dataset'].nframes == 11
 
     model = first['models']['model_1']
     assert (model.filename, model.type_map, model.rcut, model.descriptor, model.seed) == (
@@ -479,10 +480,10 @@ def test_the_import_chains_datasets_and_models_as_a_dpgen_workchain_would(import
 
     creator = first['report'].creator
     assert creator.process_label == 'import_dpgen_iteration' and creator.is_finished_ok
-    assert creator.inputs.previous.uuid == initial.uuid
-    assert first['dataset'].creator.uuid == first['models']['model_0'].creator.uuid == creator.uuid
+    assert creator.inputs.settings['previous_frames'] == initial.nframes
+    assert first['labels'].creator.uuid == first['models']['model_0'].creator.uuid == creator.uuid
     assert sorted(creator.inputs.files.base.repository.list_object_names()) == ['00.train', '01.model_devi', '02.fp']
-    assert second['report'].creator.inputs.previous.uuid == first['dataset'].uuid
+    assert second['report'].creator.inputs.settings['previous_frames'] == initial.nframes + 4
 
 
 def test_the_group_holds_every_node_and_gives_the_import_back(imported):
@@ -502,14 +503,15 @@ def test_the_group_holds_every_node_and_gives_the_import_back(imported):
         iteration['report'].creator,
         iteration['report'].creator.inputs.files,
         iteration['report'].creator.inputs.settings,
-        iteration['dataset'],
+        iteration['labels'],
         *iteration['models'].values(),
     ]
     assert {node.uuid for node in expected} <= members
     assert result['configurations']['bcc'].nframes == 1
 
     loaded = load_dpgen_import(group.label)
-    assert loaded['restart_from']['iter_002']['dataset'].uuid == result['restart_from']['iter_002']['dataset'].uuid
+    assert loaded['restart_from']['iter_002']['labels'].uuid == result['restart_from']['iter_002']['labels'].uuid
+    assert 'labels' not in loaded['restart_from']['iter_001']
     assert loaded['restart_from']['iter_000']['models']['model_0'].uuid == iteration['models']['model_0'].uuid
     assert loaded['datasets']['init_000'].uuid == result['datasets']['init_000'].uuid
     with pytest.raises(ValueError, match='was not made by import_dpgen_run'):
@@ -548,7 +550,8 @@ def test_a_continuing_dpgen_workchain_takes_over_the_imported_iterations(importe
     process.setup()
 
     assert process.ctx.iteration == 3
-    assert process.ctx.dataset.uuid == result['restart_from']['iter_002']['dataset'].uuid
+    assert sorted(process.ctx.datasets) == ['init_000', 'iter_000', 'iter_002']
+    assert process.ctx.datasets['iter_002'].uuid == result['restart_from']['iter_002']['labels'].uuid
     assert process.needs_training(), 'the data grew since the copied models were trained'
     assert process.should_iterate() and process.ctx.stage_index == 3
     assert process.ctx.history[0] == [0, pytest.approx(11 / 24), pytest.approx(8 / 24)]

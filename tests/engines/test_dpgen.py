@@ -93,14 +93,20 @@ def test_two_iterations_train_explore_label_and_grow_the_data(codes, emt_cu_data
         assert report['dataset']['added'] == report['labeling']['labeled']
         dataset_sizes.append(report['dataset']['frames'])
         assert report['cost']['train']['core_hours'] > 0 and report['cost']['explore']['wall_seconds'] > 0
-    assert results['dataset'].nframes == dataset_sizes[-1] > initial.nframes
+    datasets = results['datasets']
+    assert sum(dataset.nframes for dataset in datasets.values()) == dataset_sizes[-1] > initial.nframes
     assert sorted(results['models']) == ['model_0', 'model_1']
-    # the models of the second iteration were trained on the data the first one labeled
+    # the models of the second iteration were trained on the initial data and the labels of the first, each
+    # the node that was stored once, not a merged copy
     trainings = train_nodes(node)
     assert len(trainings) == 2
-    second_data = trainings[1].called[0].inputs.dp.datasets.data
-    assert second_data.nframes == dataset_sizes[1]
-    assert second_data.uuid == results['iterations']['iter_000']['dataset'].uuid
+    second_data = dict(trainings[1].called[0].inputs.dp.datasets)
+    assert {name: dataset.uuid for name, dataset in second_data.items()} == {
+        'init': initial.uuid,
+        'iter_000': results['iterations']['iter_000']['labels'].uuid,
+    }
+    assert sum(dataset.nframes for dataset in second_data.values()) == dataset_sizes[1]
+    assert results['iterations']['iter_000']['labels'].creator.process_label == 'collect_labels'
 
 
 def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_without_recomputing(one_iteration_loop):
@@ -117,7 +123,7 @@ def test_the_convergence_criterion_stops_the_loop_and_restart_from_continues_wit
     assert sorted(second['iterations']) == ['iter_000', 'iter_001']
     reused = second['iterations']['iter_000']
     assert reused['report'].uuid == first['iterations']['iter_000']['report'].uuid
-    assert reused['dataset'].uuid == first['dataset'].uuid
+    assert reused['labels'].uuid == first['iterations']['iter_000']['labels'].uuid == first['datasets']['iter_000'].uuid
     assert second['iterations']['iter_001']['report']['stage_index'] == 1
     # only the new iteration ran: one training, one exploration
     assert len(train_nodes(second_node)) == 1
@@ -150,9 +156,14 @@ def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_ar
     assert [dataset.uuid for dataset in sources.initial_datasets] == [initial.uuid]
     assert sources.calculations == []
     # every frame the loop added traces back to its iteration, selection and EMT calculation
-    final = results['dataset']
-    added = {name: summary['nframes'] for name, summary in zip(final.system_names, final.systems, strict=True)}
-    origins = [frame_origin(final, name, index) for name, count in added.items() for index in range(count)]
+    datasets = results['datasets']
+    assert sorted(datasets) == ['init', 'iter_000']
+    origins = [
+        frame_origin(dataset, summary['name'], index)
+        for dataset in datasets.values()
+        for summary in dataset.systems
+        for index in range(summary['nframes'])
+    ]
     labeled = [origin for origin in origins if origin.label_workchain is not None]
     assert len(labeled) == report['labeling']['labeled']
     assert len(origins) - len(labeled) == initial.nframes
@@ -171,7 +182,8 @@ def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_ar
         assert (tmp_path / 'plots' / f'{name}.png').stat().st_size > 10_000
     exported = runner.invoke(cli, ['export-data', str(node.pk), str(tmp_path / 'data')], catch_exceptions=False)
     assert exported.exit_code == 0, exported.output
-    assert sum(1 for _ in (tmp_path / 'data').rglob('type.raw')) == len(final.system_names)
+    formulas = {name for dataset in datasets.values() for name in dataset.system_names}
+    assert sum(1 for _ in (tmp_path / 'data').rglob('type.raw')) == len(formulas)
 
     # archive -> a fresh profile: the report reads the same, and the run continues there with restart_from
     archive = tmp_path / 'loop.aiida'

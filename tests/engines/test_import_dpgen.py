@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from aiida_dpgen.cli import cli
 from aiida_dpgen.compat.importer import import_dpgen_run
+from aiida_dpgen.data.dataset import combined
 from aiida_dpgen.utils.systems import frame_keys
 from aiida_dpgen.workflows.runner import run_get_node
 
@@ -66,7 +67,7 @@ def test_an_imported_dpgen_run_continues_with_restart_from(codes, trained_models
     exploration = report['exploration']
     assert [exploration[key] for key in ('frames', 'accurate', 'candidate', 'failed', 'chosen')] == [11, 6, 5, 0, 3]
     assert report['labeling']['labeled'] == 3
-    assert iteration['dataset'].nframes == initial.nframes + labels.nframes
+    assert iteration['labels'].nframes == labels.nframes, "the iteration's labels, not a copy of the data before"
     model = iteration['models']['model_0']
     assert (model.rcut, model.descriptor, model.sel, model.training_steps) == (4.0, 'se_e2_a', [40], 200)
 
@@ -80,7 +81,7 @@ def test_an_imported_dpgen_run_continues_with_restart_from(codes, trained_models
     assert sorted(results['iterations']) == ['iter_000', 'iter_001']
     reused = results['iterations']['iter_000']
     assert reused['report'].uuid == iteration['report'].uuid
-    assert reused['dataset'].uuid == iteration['dataset'].uuid
+    assert reused['labels'].uuid == iteration['labels'].uuid
     assert {key: model.uuid for key, model in reused['models'].items()} == {
         key: model.uuid for key, model in iteration['models'].items()
     }
@@ -90,13 +91,17 @@ def test_an_imported_dpgen_run_continues_with_restart_from(codes, trained_models
         'ExploreWorkChain',
         'LabelWorkChain',
     ]
-    assert train_nodes(node)[0].called[0].inputs.dp.datasets.data.uuid == iteration['dataset'].uuid
+    trained_on = train_nodes(node)[0].called[0].inputs.dp.datasets
+    assert {name: trained_on[name].uuid for name in trained_on} == {
+        'init_000': imported['datasets']['init_000'].uuid,
+        'iter_000': iteration['labels'].uuid,
+    }
     new = results['iterations']['iter_001']['report'].get_dict()
     assert new['stage_index'] == 1 and new['stage']['temps'] == [600.0]
-    final = results['dataset']
-    assert final.nframes == iteration['dataset'].nframes + new['dataset']['added']
+    final = combined(dict(results['datasets']))
+    assert final.nframes == initial.nframes + labels.nframes + new['dataset']['added'] == new['dataset']['frames']
     kept = {system.formula: set(frame_keys(system).tolist()) for system in final.to_dpdata()}
-    for system in iteration['dataset'].to_dpdata():
+    for system in iteration['labels'].to_dpdata():
         assert set(frame_keys(system).tolist()) <= kept[system.formula]
 
     shown = CliRunner().invoke(cli, ['report', str(node.pk)], catch_exceptions=False)

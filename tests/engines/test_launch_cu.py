@@ -46,8 +46,9 @@ def test_launch_cu_runs_the_loop_with_pw_labels(aiida_localhost, capsys, monkeyp
         if calculation.inputs.parameters['CONTROL']['calculation'] == 'md'
     ]
     assert len(md_runs) == len(sources.calculations) == 6
-    dataset = node.outputs.dataset
-    assert dataset.nframes == 12 + report['labeling']['labeled']
-    for name, summary in zip(dataset.system_names, dataset.systems, strict=True):
-        for index in range(summary['nframes']):
-            assert frame_origin(dataset, name, index).calculation.process_label == 'PwCalculation'
+    datasets = dict(node.outputs.datasets)
+    assert sum(dataset.nframes for dataset in datasets.values()) == 12 + report['labeling']['labeled']
+    for dataset in datasets.values():
+        for name, summary in zip(dataset.system_names, dataset.systems, strict=True):
+            for index in range(summary['nframes']):
+                assert frame_origin(dataset, name, index).calculation.process_label == 'PwCalculation'

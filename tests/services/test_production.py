@@ -76,7 +76,8 @@ LOOP_STATE = """
                                job.base.links.get_incoming(node_class=orm.WorkflowNode).first().link_label,
                                job.process_label, job.pk, job.exit_status) for job in jobs),
         'submitted': sum(iterations[name].report['labeling']['submitted'] for name in iterations),
-        'frames': node.outputs.dataset.nframes if 'dataset' in node.outputs else None,
+        'frames': sum(dataset.nframes for dataset in node.outputs.datasets.values())
+                  if 'datasets' in node.outputs else None,
     }))
 """.replace('# QUIET\n', textwrap.indent(QUIET, '    '))
 

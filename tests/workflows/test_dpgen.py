@@ -97,7 +97,9 @@ def test_resources_for_an_unknown_step_are_refused(codes, loop_inputs):
 def test_setup_takes_the_single_initial_dataset_and_plans_the_first_stage(generate_workchain, loop_inputs):
     process = generate_workchain('dpgen.dpgen', loop_inputs)
     process.setup()
-    assert process.ctx.dataset.uuid == loop_inputs['datasets']['init'].uuid
+    assert {name: node.uuid for name, node in process.ctx.datasets.items()} == {
+        'init': loop_inputs['datasets']['init'].uuid
+    }, 'the initial data as they are: no merged copy'
     assert process.needs_training()
     assert process.should_iterate()
     assert (process.ctx.stage_index, process.ctx.stage['temps']) == (0, [100.0])
@@ -147,8 +149,14 @@ def test_a_restart_from_without_the_iteration_outputs_is_refused(generate_workch
     from aiida.orm import Dict
 
     broken = {'iter_000': {'report': Dict({'iteration': 0}).store()}}
-    with pytest.raises(ValueError, match=re.escape('restart_from.iter_000: expected iter_NNN with report, dataset')):
+    with pytest.raises(ValueError, match=re.escape('restart_from.iter_000: expected iter_NNN with report, models')):
         generate_workchain('dpgen.dpgen', {**loop_inputs, 'restart_from': broken})
+
+
+def test_initial_datasets_named_like_the_iterations_labels_are_refused(generate_workchain, loop_inputs):
+    datasets = {'iter_000': loop_inputs['datasets']['init']}
+    with pytest.raises(ValueError, match=re.escape("datasets: the names ['iter_000'] are taken by the labels")):
+        generate_workchain('dpgen.dpgen', {**loop_inputs, 'datasets': datasets})
 
 
 def test_get_builder_restart_from_refuses_other_processes(generate_workchain, loop_inputs):

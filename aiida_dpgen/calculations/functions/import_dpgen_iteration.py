@@ -30,27 +30,27 @@ UNKNOWN = ('cost', 'exploration.lost_atoms')
 
 
 @calcfunction
-def import_dpgen_iteration(files: FolderData, previous: LabeledDatasetData, settings: Dict) -> dict:
+def import_dpgen_iteration(files: FolderData, settings: Dict) -> dict:
     """Turn one DP-GEN iteration, stored as ``files`` in DP-GEN's layout, into what a DpgenWorkChain iteration gives.
 
     ``files``: ``00.train/graph.NNN.pb`` (and ``00.train/NNN/`` input.json, out.json, lcurve.out),
-    ``01.model_devi/task.SSS.NNNNNN/model_devi.out``, ``02.fp/data.SSS/``. ``previous``: the dataset the
-    iteration started from. ``settings``: ``iteration``, ``stage_index``, ``stage``, ``selection`` (our keys),
+    ``01.model_devi/task.SSS.NNNNNN/model_devi.out``, ``02.fp/data.SSS/``. ``settings``: ``iteration``,
+    ``previous_frames`` (labeled frames before the iteration), ``stage_index``, ``stage``, ``selection`` (our keys),
     ``system_names`` (by DP-GEN system index), ``type_map``, ``fp_tasks`` (frames sent to labeling per system
     index, or None), ``engine`` (DP-GEN's fp_style), ``models_copied`` (DP-GEN reused the previous ensemble)
     and ``source`` (the folder imported).
 
     Outputs: ``report`` (as :func:`aiida_dpgen.loop.report.iteration_report`, ratios recomputed from the
-    model_devi.out files with our selection), ``dataset`` (``previous`` plus the iteration's labels, when it
-    has any) and ``models.model_N`` (unless the ensemble was copied from the previous iteration).
+    model_devi.out files with our selection), ``labels`` (the iteration's labels, when it has any) and
+    ``models.model_N`` (unless the ensemble was copied from the previous iteration).
     """
     values = settings.get_dict()
     with files.base.repository.as_path() as root:
         iteration = scan_iteration(pathlib.Path(root), values['iteration'])
-        return _outputs(iteration, previous, values)
+        return _outputs(iteration, values)
 
 
-def _outputs(iteration: IterationFiles, previous: LabeledDatasetData, values: dict) -> dict:
+def _outputs(iteration: IterationFiles, values: dict) -> dict:
     type_map, names = values['type_map'], values['system_names']
     selection = SelectionSettings.from_dict(values['selection'], names)
     labels = {names[index]: read_labeled_systems(folder, type_map) for index, folder in iteration.fp_data.items()}
@@ -58,11 +58,12 @@ def _outputs(iteration: IterationFiles, previous: LabeledDatasetData, values: di
     fp_tasks = values.get('fp_tasks')
     submitted = None if fp_tasks is None else {names[int(index)]: count for index, count in fp_tasks.items()}
     outputs = {}
-    dataset_frames = previous.nframes
+    previous_frames = values['previous_frames']
+    dataset_frames = previous_frames
     added = [system for systems in labels.values() for system in systems]
     if added:
-        outputs['dataset'] = _grown(previous, added, type_map, values['source'])
-        dataset_frames = outputs['dataset'].nframes
+        outputs['labels'] = _labels(added, type_map, values['source'])
+        dataset_frames += outputs['labels'].nframes
     if not values.get('models_copied'):
         outputs['models'] = {
             f'model_{number}': _model(path, folder, type_map)
@@ -80,7 +81,7 @@ def _outputs(iteration: IterationFiles, previous: LabeledDatasetData, values: di
         task_summary={'tasks': len(iteration.model_devi), 'lost_atoms': None},
         labeling=labeling_summary(labeled, submitted, values.get('engine')),
         dataset_frames=dataset_frames,
-        previous_dataset_frames=previous.nframes,
+        previous_dataset_frames=previous_frames,
         cost={},
         trained=not values.get('models_copied'),
     )
@@ -88,12 +89,12 @@ def _outputs(iteration: IterationFiles, previous: LabeledDatasetData, values: di
     return {'report': Dict(report), **outputs}
 
 
-def _grown(previous: LabeledDatasetData, added: list, type_map: list[str], source: str) -> LabeledDatasetData:
+def _labels(added: list, type_map: list[str], source: str) -> LabeledDatasetData:
     try:
         labels = systems_utils.normalise(added, type_map, require_labels=True)
     except ValueError as exception:
         raise ValueError(f'{source}/02.fp: {exception}') from None
-    merged, _ = systems_utils.merge([previous.to_dpdata(), labels], type_map)
+    merged, _ = systems_utils.merge([labels], type_map)
     return LabeledDatasetData(merged, type_map=type_map)
 
 
