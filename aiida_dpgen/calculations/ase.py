@@ -7,6 +7,7 @@ results come with provenance; the code is a Python interpreter that has ASE (and
 from __future__ import annotations
 
 import json
+import re
 
 from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict, StructureData
@@ -16,6 +17,7 @@ from aiida_dpgen.labeling.frames import MD_KEYS
 
 SCRIPT = 'ase_single_point.py'
 RESULTS = 'results.json'
+TASK_NAME = re.compile(r'^[A-Za-z0-9_]+$')
 
 
 def validate_calculator(value: Dict, _) -> str | None:
@@ -77,16 +79,73 @@ class AseSinglePointCalculation(CalcJob):
         spec.exit_code(310, 'ERROR_INVALID_RESULTS', message='results.json could not be read: {error}')
 
     def prepare_for_submission(self, folder):
-        structure = self.inputs.structure
-        atoms = structure.get_ase()
         with folder.open('structure.json', 'w') as handle:
-            payload = {
-                'symbols': atoms.get_chemical_symbols(),
-                'positions': atoms.positions.tolist(),
-                'cell': atoms.cell.array.tolist(),
-                'pbc': [bool(value) for value in atoms.pbc],
-            }
-            json.dump(payload, handle)
-        with folder.open('calculator.json', 'w') as handle:
-            json.dump(self.inputs.calculator.get_dict(), handle)
-        return python_script_job(folder, self.inputs.code, 'aiida_dpgen.calculations.scripts', SCRIPT, [RESULTS])
+            json.dump(structure_payload(self.inputs.structure), handle)
+        return calculator_job(self, folder)
+
+
+def structure_payload(structure: StructureData) -> dict:
+    atoms = structure.get_ase()
+    return {
+        'symbols': atoms.get_chemical_symbols(),
+        'positions': atoms.positions.tolist(),
+        'cell': atoms.cell.array.tolist(),
+        'pbc': [bool(value) for value in atoms.pbc],
+    }
+
+
+def calculator_job(calculation: CalcJob, folder):
+    with folder.open('calculator.json', 'w') as handle:
+        json.dump(calculation.inputs.calculator.get_dict(), handle)
+    return python_script_job(folder, calculation.inputs.code, 'aiida_dpgen.calculations.scripts', SCRIPT, [RESULTS])
+
+
+def validate_packed_inputs(inputs: dict, _) -> str | None:
+    structures = inputs.get('structures', {})
+    if not structures:
+        return 'structures: no task given; pass at least one StructureData'
+    wrong = sorted(task for task in structures if not TASK_NAME.match(task))
+    if wrong:
+        return f'structures: task names {wrong} are not plain names; use letters, digits and underscores'
+    if 'md' in inputs['calculator'].get_dict():
+        return 'calculator.md: a packed job computes single points; run MD with AseSinglePointCalculation'
+    return None
+
+
+class PackedAseCalculation(CalcJob):
+    """Single points of many structures with one ASE calculator in one job: one Python process computes them
+    in turn (an EMT label takes milliseconds, a job and a Python start far more). Per task that gave a label,
+    ``output_parameters.<task>`` and ``output_arrays.<task>`` are what `AseSinglePointCalculation` gives; the
+    ``task_status`` output says ``ok`` or why not for every task."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input_namespace('structures', valid_type=StructureData, dynamic=True, help='The structure of each task.')
+        spec.input(
+            'calculator',
+            valid_type=Dict,
+            validator=validate_calculator,
+            help='{"calculator": "module:Class", "kwargs": {...}}, the same for every task',
+        )
+        spec.inputs.validator = validate_packed_inputs
+        spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.ase_packed'
+        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
+        spec.inputs['metadata']['options']['withmpi'].default = False
+        spec.output_namespace('output_parameters', valid_type=Dict, dynamic=True, help='Per task with a label.')
+        spec.output_namespace('output_arrays', valid_type=ArrayData, dynamic=True, help='Per task with a label.')
+        spec.output('task_status', valid_type=Dict, help='Per task: "ok", or why it gave no label.')
+        spec.default_output_node = 'task_status'
+        spec.exit_code(300, 'ERROR_NO_RESULTS', message='The script wrote no results.json; see _scheduler-stderr.txt.')
+        spec.exit_code(310, 'ERROR_INVALID_RESULTS', message='results.json could not be read: {error}')
+        spec.exit_code(
+            320,
+            'ERROR_TASKS_FAILED',
+            message='{count} of {total} tasks gave no label: {statuses}. The other tasks are in the outputs.',
+        )
+
+    def prepare_for_submission(self, folder):
+        structures = self.inputs.structures
+        with folder.open('structure.json', 'w') as handle:
+            json.dump({'tasks': {task: structure_payload(structures[task]) for task in sorted(structures)}}, handle)
+        return calculator_job(self, folder)

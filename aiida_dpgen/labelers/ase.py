@@ -18,6 +18,7 @@ class AseLabeler(Labeler):
     _process_class = AseSinglePointBaseWorkChain
     _protocol_file = 'label_ase'
     supports_md = True
+    supports_packing = True
     engine_keys = {
         'calculator': 'the ASE calculator as "module:Class" (default "ase.calculators.emt:EMT")',
         'kwargs': 'keyword arguments of the calculator',
@@ -55,6 +56,30 @@ class AseLabeler(Labeler):
         builder.ase.calculator = orm.Dict(self.calculator())
         builder.ase.metadata.options = self.job_options()
         return builder
+
+    def packed_builder(self, structures: dict[str, orm.StructureData], code: orm.AbstractCode):
+        """A `PackedAseCalculation` of ``structures`` with this calculator; the walltime of :meth:`job_options`
+        is per single point, so the job gets it once per structure."""
+        from aiida_dpgen.calculations.ase import PackedAseCalculation
+
+        builder = PackedAseCalculation.get_builder()
+        builder.code = code
+        builder.structures = dict(structures)
+        builder.calculator = orm.Dict(self.calculator())
+        options = self.job_options()
+        if options.get('max_wallclock_seconds'):
+            options['max_wallclock_seconds'] = int(options['max_wallclock_seconds']) * len(structures)
+        builder.metadata.options = options
+        return builder
+
+    def packed_label_nodes(self, node: orm.CalcJobNode, task: str) -> dict[str, orm.Data]:
+        return {'parameters': node.outputs.output_parameters[task], 'arrays': node.outputs.output_arrays[task]}
+
+    def packed_wall_seconds(self, node: orm.CalcJobNode, task: str) -> float | None:
+        try:
+            return node.outputs.output_parameters[task].get('wall_seconds')
+        except (AttributeError, KeyError):  # the task gave no label
+            return None
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
         if self.md:

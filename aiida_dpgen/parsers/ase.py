@@ -12,35 +12,51 @@ from aiida.parsers import Parser
 from aiida_dpgen.calculations.ase import RESULTS
 
 
+def label_nodes(results: dict, natoms: int) -> tuple[Dict, ArrayData]:
+    """``output_parameters`` and ``output_arrays`` of one single point's results; ``ValueError`` (or
+    ``KeyError``, ``TypeError``) when they are incomplete or of the wrong shape."""
+    forces = np.array(results['forces'], dtype=float)
+    energy = float(results['energy'])
+    if forces.shape != (natoms, 3):
+        raise ValueError(f'forces of shape {forces.shape} for {natoms} atoms')
+    arrays = ArrayData()
+    arrays.set_array('forces', forces)
+    if 'stress' in results:
+        arrays.set_array('stress', np.array(results['stress'], dtype=float).reshape(3, 3))
+    parameters = {
+        'energy': energy,
+        'energy_units': 'eV',
+        'calculator': results.get('calculator'),
+        'wall_seconds': results.get('wall_seconds'),
+    }
+    return Dict(parameters), arrays
+
+
+def read_results(parser: Parser) -> dict | ExitCode:
+    if RESULTS not in parser.retrieved.base.repository.list_object_names():
+        return parser.exit_codes.ERROR_NO_RESULTS
+    try:
+        return json.loads(parser.retrieved.base.repository.get_object_content(RESULTS, mode='r'))
+    except ValueError as exception:
+        return parser.exit_codes.ERROR_INVALID_RESULTS.format(error=repr(exception))
+
+
 class AseSinglePointParser(Parser):
     def parse(self, **kwargs) -> ExitCode:
-        if RESULTS not in self.retrieved.base.repository.list_object_names():
-            return self.exit_codes.ERROR_NO_RESULTS
+        results = read_results(self)
+        if isinstance(results, ExitCode):
+            return results
+        natoms = len(self.node.inputs.structure.sites)
         try:
-            results = json.loads(self.retrieved.base.repository.get_object_content(RESULTS, mode='r'))
-            forces = np.array(results['forces'], dtype=float)
-            energy = float(results['energy'])
+            parameters, arrays = label_nodes(results, natoms)
         except (ValueError, KeyError, TypeError) as exception:
             return self.exit_codes.ERROR_INVALID_RESULTS.format(error=repr(exception))
-        natoms = len(self.node.inputs.structure.sites)
-        if forces.shape != (natoms, 3):
-            return self.exit_codes.ERROR_INVALID_RESULTS.format(error=f'forces of shape {forces.shape} for {natoms}')
-        arrays = ArrayData()
-        arrays.set_array('forces', forces)
-        if 'stress' in results:
-            arrays.set_array('stress', np.array(results['stress'], dtype=float).reshape(3, 3))
-        parameters = {
-            'energy': energy,
-            'energy_units': 'eV',
-            'calculator': results.get('calculator'),
-            'wall_seconds': results.get('wall_seconds'),
-        }
         if 'trajectory' in results:
             try:
                 self.out('output_trajectory', self._trajectory(results['trajectory'], natoms))
             except (ValueError, KeyError, TypeError) as exception:
                 return self.exit_codes.ERROR_INVALID_RESULTS.format(error=f'trajectory: {exception!r}')
-        self.out('output_parameters', Dict(parameters))
+        self.out('output_parameters', parameters)
         self.out('output_arrays', arrays)
         return ExitCode(0)
 
@@ -58,3 +74,42 @@ class AseSinglePointParser(Parser):
                 raise ValueError(f'{key} of shape {values.shape}, expected {shape}')
             arrays.set_array({'cell': 'cells', 'stress': 'stresses'}.get(key, key), values)
         return arrays
+
+
+class PackedAseParser(Parser):
+    """Every task of a `PackedAseCalculation` read as `AseSinglePointParser` reads one; a task without a label
+    is named in ``task_status`` with its reason, and the work chain labels it again alone."""
+
+    def parse(self, **kwargs) -> ExitCode:
+        results = read_results(self)
+        if isinstance(results, ExitCode):
+            return results
+        tasks = results.get('tasks') if isinstance(results, dict) else None
+        if not isinstance(tasks, dict):
+            return self.exit_codes.ERROR_INVALID_RESULTS.format(error='no "tasks" in results.json')
+        statuses = {}
+        for task, structure in sorted(self.node.inputs.structures.items()):
+            result = tasks.get(task)
+            if result is None:
+                statuses[task] = 'no result: the script stopped before this task'
+                continue
+            if 'error' in result:
+                statuses[task] = f'calculator error: {result["error"]}'
+                continue
+            try:
+                parameters, arrays = label_nodes(result, len(structure.sites))
+            except (ValueError, KeyError, TypeError) as exception:
+                statuses[task] = f'invalid result: {exception!r}'
+                continue
+            statuses[task] = OK
+            self.out(f'output_parameters.{task}', parameters)
+            self.out(f'output_arrays.{task}', arrays)
+        self.out('task_status', Dict(statuses))
+        failed = {task: status for task, status in statuses.items() if status != OK}
+        if failed:
+            summary = '; '.join(sorted(set(failed.values())))
+            return self.exit_codes.ERROR_TASKS_FAILED.format(count=len(failed), total=len(statuses), statuses=summary)
+        return ExitCode(0)
+
+
+OK = 'ok'

@@ -224,6 +224,44 @@ CHEAP_PW = {'kpoints_distance': 0.8, 'pw': {'parameters': {'SYSTEM': {'ecutwfc':
 same numbers, which need no accuracy."""
 
 
+def test_packed_emt_labels_equal_single_ones_and_a_failed_task_is_labeled_again_alone(aiida_localhost, make_cu_frames):
+    """group_size 3 over 6 frames: two PackedAseCalculation jobs whose labels are those of one job per frame;
+    a frame whose EMT forces are not finite (two atoms on one site) fails in its packed job, fails again alone
+    with the restart work chain's retries, and is excluded."""
+    frames = make_cu_frames('fcc', 5, seed=21, labeled=False)
+    overlapping = frames[0].copy()
+    overlapping.positions[1] = overlapping.positions[0]
+    code = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.ase'
+    ).store()
+    good = {'fcc': ConfigurationsData.from_ase(frames, ['Cu']).store()}
+    labeler = {'engine': 'ase', 'max_iterations': 1}
+
+    packed, packed_node = run_get_node(LabelWorkChain, candidates=good, labeler=labeler, code=code, group_size=3)
+    alone, _ = run_get_node(LabelWorkChain, candidates=good, labeler=labeler, code=code)
+
+    assert packed_node.is_finished_ok, packed_node.exit_message
+    summary = packed['summary'].get_dict()
+    assert (summary['packed_jobs'], summary['packed_labels'], summary['labeled']) == (2, 5, 5)
+    jobs = [node for node in packed_node.called_descendants if isinstance(node, CalcJobNode)]
+    assert sorted(job.process_label for job in jobs) == ['PackedAseCalculation'] * 2
+    for name in ('energies', 'forces', 'virials'):
+        np.testing.assert_allclose(
+            packed['dataset'].to_dpdata()[0][name], alone['dataset'].to_dpdata()[0][name], rtol=0, atol=1e-10
+        )
+
+    mixed = {'fcc': ConfigurationsData.from_ase([*frames[:2], overlapping], ['Cu']).store()}
+    results, node = run_get_node(
+        LabelWorkChain, candidates=mixed, labeler=labeler, code=code, group_size=3, min_distance=0.0
+    )
+    assert node.is_finished_ok, node.exit_message
+    summary = results['summary'].get_dict()
+    assert (summary['packed_labels'], summary['labeled'], summary['excluded']) == (2, 2, 1)
+    jobs = sorted(job.process_label for job in node.called_descendants if isinstance(job, CalcJobNode))
+    assert jobs == ['AseSinglePointCalculation', 'PackedAseCalculation'], 'the failed task ran again alone'
+    assert [item['frame'] for item in summary['exclusions']] == [2]
+
+
 def test_packed_pw_labels_equal_the_labels_of_their_own_jobs(pw_code, cu_family, make_cu_frames):
     """group_size 2: two frames in one job, labeled exactly as PwBaseWorkChain labels each alone."""
     candidates = {'fcc': ConfigurationsData.from_ase(make_cu_frames('fcc', 2, seed=7, labeled=False), ['Cu']).store()}

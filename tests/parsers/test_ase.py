@@ -39,3 +39,32 @@ def test_missing_results_is_an_exit_code(generate_calc_job_node):
     _, calcfunction = parse(generate_calc_job_node, 'no_results')
     assert calcfunction.exit_status == 300
     assert 'results.json' in calcfunction.exit_message
+
+
+def test_a_packed_job_gives_each_task_its_labels_and_names_the_task_that_failed(generate_calc_job_node):
+    overlapping = bulk('Cu', 'fcc', a=3.6, cubic=True)
+    overlapping.positions[1] = overlapping.positions[0]
+    inputs = {
+        # namespaced inputs are linked as AiiDA links them: structures__<task>
+        'structures__frame_000000': StructureData(ase=structure()),
+        'structures__frame_000001': StructureData(ase=overlapping),
+        'calculator': Dict({'calculator': 'ase.calculators.emt:EMT'}),
+    }
+    node = generate_calc_job_node('dpgen.ase_packed', 'mixed', inputs)
+    results, calcfunction = ParserFactory('dpgen.ase_packed').parse_from_node(node, store_provenance=False)
+
+    assert calcfunction.exit_status == 320
+    assert '1 of 2 tasks gave no label' in calcfunction.exit_message
+    status = results['task_status'].get_dict()
+    assert status['frame_000000'] == 'ok'
+    assert (
+        status['frame_000001']
+        == 'calculator error: FloatingPointError: the calculator returned a non-finite energy or force'
+    )
+    assert sorted(results['output_parameters']) == sorted(results['output_arrays']) == ['frame_000000']
+    atoms = structure()
+    atoms.calc = EMT()
+    assert results['output_parameters']['frame_000000']['energy'] == pytest.approx(atoms.get_potential_energy())
+    np.testing.assert_allclose(
+        results['output_arrays']['frame_000000'].get_array('forces'), atoms.get_forces(), atol=1e-12
+    )

@@ -5,8 +5,10 @@ the working directory and writes ``results.json``: energy (eV), forces (eV/Å), 
 convention, 3x3) when the calculator gives one, and the wall time of the calculation. With ``"md":
 {"temperature": K, "nsteps": N, "timestep": fs}`` in calculator.json it also runs a short Langevin MD from
 the structure (velocities drawn at the temperature, seeded) and writes every one of its N steps, the first
-being the single point, under ``trajectory``. Uses only the standard library, numpy and ASE, so any Python
-with ASE runs it.
+being the single point, under ``trajectory``. When ``structure.json`` holds ``{"tasks": {name: structure}}``
+(a packed job), every task is computed in turn with one calculator and ``results.json`` holds
+``{"tasks": {name: results}}``; a task whose calculation raises gets ``{"error": message}`` instead, and the
+others go on. Uses only the standard library, numpy and ASE, so any Python with ASE runs it.
 """
 
 import contextlib
@@ -58,15 +60,11 @@ def molecular_dynamics(atoms, md, periodic):
     return {key: [values.get(key) for values in frames] for key in frames[0]}
 
 
-def main():
-    structure = json.loads(pathlib.Path('structure.json').read_text())
-    specification = json.loads(pathlib.Path('calculator.json').read_text())
-    module_name, _, class_name = specification['calculator'].partition(':')
-    calculator_class = getattr(importlib.import_module(module_name), class_name)
+def single_point(structure, calculator, specification):
     atoms = Atoms(
         symbols=structure['symbols'], positions=structure['positions'], cell=structure['cell'], pbc=structure['pbc']
     )
-    atoms.calc = calculator_class(**specification.get('kwargs', {}))
+    atoms.calc = calculator
     start = time.perf_counter()
     results = frame(atoms, all(structure['pbc']))
     del results['positions'], results['cell']  # the structure's own, already in structure.json
@@ -75,8 +73,29 @@ def main():
     results['wall_seconds'] = time.perf_counter() - start
     results['calculator'] = specification['calculator']
     if not np.all(np.isfinite(results['energy'])) or not np.all(np.isfinite(results['forces'])):
-        print('the calculator returned a non-finite energy or force', file=sys.stderr)
-        sys.exit(2)
+        raise FloatingPointError('the calculator returned a non-finite energy or force')
+    return results
+
+
+def main():
+    structure = json.loads(pathlib.Path('structure.json').read_text())
+    specification = json.loads(pathlib.Path('calculator.json').read_text())
+    module_name, _, class_name = specification['calculator'].partition(':')
+    calculator_class = getattr(importlib.import_module(module_name), class_name)
+    calculator = calculator_class(**specification.get('kwargs', {}))
+    if 'tasks' in structure:
+        results = {'tasks': {}}
+        for name, task in structure['tasks'].items():
+            try:
+                results['tasks'][name] = single_point(task, calculator, specification)
+            except Exception as exception:  # one task's failure is reported, the others go on
+                results['tasks'][name] = {'error': f'{type(exception).__name__}: {exception}'}
+    else:
+        try:
+            results = single_point(structure, calculator, specification)
+        except FloatingPointError as exception:
+            print(exception, file=sys.stderr)
+            sys.exit(2)
     pathlib.Path('results.json').write_text(json.dumps(results))
 
 
