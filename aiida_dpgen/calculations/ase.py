@@ -10,7 +10,7 @@ import json
 import re
 
 from aiida.engine import CalcJob
-from aiida.orm import ArrayData, Dict, StructureData
+from aiida.orm import ArrayData, Dict, List, StructureData, to_aiida_type
 
 from aiida_dpgen.calculations.python_script import python_script_job
 from aiida_dpgen.labeling.frames import MD_KEYS
@@ -109,14 +109,21 @@ def validate_packed_inputs(inputs: dict, _) -> str | None:
         return f'structures: task names {wrong} are not plain names; use letters, digits and underscores'
     if 'md' in inputs['calculator'].get_dict():
         return 'calculator.md: a packed job computes single points; run MD with AseSinglePointCalculation'
+    if 'type_map' in inputs:
+        type_map = inputs['type_map'].get_list()
+        outside = sorted({kind.symbol for node in structures.values() for kind in node.kinds} - set(type_map))
+        if outside:
+            return f'type_map={type_map}: the structures have elements {outside} outside it; add them'
     return None
 
 
 class PackedAseCalculation(CalcJob):
     """Single points of many structures with one ASE calculator in one job: one Python process computes them
-    in turn (an EMT label takes milliseconds, a job and a Python start far more). Per task that gave a label,
-    ``output_parameters.<task>`` and ``output_arrays.<task>`` are what `AseSinglePointCalculation` gives; the
-    ``task_status`` output says ``ok`` or why not for every task."""
+    in turn (an EMT label takes milliseconds, a job and a Python start far more). The labels of every task that
+    gave one are the ``output_dataset`` (a `LabeledDatasetData` made by this job, so each frame's calculation is
+    its creator), with the same numbers `AseSinglePointCalculation` gives; ``task_status`` says ``ok`` or why
+    not for every task, ``output_parameters`` the calculator and each task's wall time. One dataset per job, not
+    two nodes per label: a loop labels thousands of frames, and every node and link is a database row."""
 
     @classmethod
     def define(cls, spec):
@@ -128,12 +135,23 @@ class PackedAseCalculation(CalcJob):
             validator=validate_calculator,
             help='{"calculator": "module:Class", "kwargs": {...}}, the same for every task',
         )
+        spec.input(
+            'type_map',
+            valid_type=List,
+            required=False,
+            serializer=to_aiida_type,
+            help="The dataset's type map (element symbols in type order); default: the structures' elements, sorted.",
+        )
         spec.inputs.validator = validate_packed_inputs
         spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.ase_packed'
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
         spec.inputs['metadata']['options']['withmpi'].default = False
-        spec.output_namespace('output_parameters', valid_type=Dict, dynamic=True, help='Per task with a label.')
-        spec.output_namespace('output_arrays', valid_type=ArrayData, dynamic=True, help='Per task with a label.')
+        from aiida_dpgen.data.dataset import LabeledDatasetData
+
+        spec.output(
+            'output_dataset', valid_type=LabeledDatasetData, required=False, help='The tasks that gave a label.'
+        )
+        spec.output('output_parameters', valid_type=Dict, help='calculator, wall_seconds per task')
         spec.output('task_status', valid_type=Dict, help='Per task: "ok", or why it gave no label.')
         spec.default_output_node = 'task_status'
         spec.exit_code(300, 'ERROR_NO_RESULTS', message='The script wrote no results.json; see _scheduler-stderr.txt.')

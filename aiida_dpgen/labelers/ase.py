@@ -57,29 +57,32 @@ class AseLabeler(Labeler):
         builder.ase.metadata.options = self.job_options()
         return builder
 
-    def packed_builder(self, structures: dict[str, orm.StructureData], code: orm.AbstractCode):
-        """A `PackedAseCalculation` of ``structures`` with this calculator; the walltime of :meth:`job_options`
-        is per single point, so the job gets it once per structure."""
+    def packed_builder(
+        self, structures: dict[str, orm.StructureData], code: orm.AbstractCode, type_map: list[str] | None = None
+    ):
+        """A `PackedAseCalculation` of ``structures`` with this calculator, its labels one dataset of
+        ``type_map``; the walltime of :meth:`job_options` is per single point, so the job gets it once per
+        structure."""
         from aiida_dpgen.calculations.ase import PackedAseCalculation
 
         builder = PackedAseCalculation.get_builder()
         builder.code = code
         builder.structures = dict(structures)
         builder.calculator = orm.Dict(self.calculator())
+        if type_map is not None:
+            builder.type_map = orm.List(list(type_map))
         options = self.job_options()
         if options.get('max_wallclock_seconds'):
             options['max_wallclock_seconds'] = int(options['max_wallclock_seconds']) * len(structures)
         builder.metadata.options = options
         return builder
 
-    def packed_label_nodes(self, node: orm.CalcJobNode, task: str) -> dict[str, orm.Data]:
-        return {'parameters': node.outputs.output_parameters[task], 'arrays': node.outputs.output_arrays[task]}
+    def packed_dataset(self, node: orm.CalcJobNode) -> orm.Data | None:
+        return node.outputs.output_dataset if 'output_dataset' in node.outputs else None
 
-    def packed_wall_seconds(self, node: orm.CalcJobNode, task: str) -> float | None:
-        try:
-            return node.outputs.output_parameters[task].get('wall_seconds')
-        except (AttributeError, KeyError):  # the task gave no label
-            return None
+    def packed_wall_seconds(self, node: orm.CalcJobNode, tasks: list[str]) -> list[float | None]:
+        seconds = node.outputs.output_parameters['wall_seconds'] if 'output_parameters' in node.outputs else {}
+        return [seconds.get(task) for task in tasks]
 
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
         if self.md:

@@ -177,10 +177,13 @@ class Labeler(ProtocolMixin, abc.ABC):
         defaults = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'max_wallclock_seconds': 3600}
         return one_thread_per_process({**defaults, **self.options})
 
-    def packed_builder(self, structures: dict[str, orm.StructureData], code: orm.AbstractCode) -> ProcessBuilder:
+    def packed_builder(
+        self, structures: dict[str, orm.StructureData], code: orm.AbstractCode, type_map: list[str] | None = None
+    ) -> ProcessBuilder:
         """The builder of one job that runs the single points of ``structures`` (keyed by task name) one after
         another, with each structure's inputs as :meth:`get_builder` gives them. Its outputs hold a
-        ``task_status`` Dict: ``"ok"`` or why a task gave no label."""
+        ``task_status`` Dict: ``"ok"`` or why a task gave no label. ``type_map``: the run's, for a labeler whose
+        packed job gives its labels as one dataset (:meth:`packed_dataset`)."""
         raise NotImplementedError(f'{type(self).__name__} runs one structure per job')
 
     def packing_refusal(self) -> str | None:
@@ -192,9 +195,14 @@ class Labeler(ProtocolMixin, abc.ABC):
         """:meth:`label_nodes` of one task of a packed job (same names, so :meth:`convert_outputs` reads both)."""
         raise NotImplementedError(f'{type(self).__name__} runs one structure per job')
 
-    def packed_wall_seconds(self, node: orm.CalcJobNode, task: str) -> float | None:
-        """The engine's own wall time of one task of a packed job, when it reports one."""
+    def packed_dataset(self, node: orm.CalcJobNode) -> orm.Data | None:
+        """The labels of a packed job as one `LabeledDatasetData` it created, for labelers whose packed jobs give
+        one (then :meth:`packed_label_nodes` is not asked); ``None`` otherwise."""
         return None
+
+    def packed_wall_seconds(self, node: orm.CalcJobNode, tasks: list[str]) -> list[float | None]:
+        """The engine's own wall time of each of ``tasks`` of a packed job, ``None`` where it reports none."""
+        return [None] * len(tasks)
 
     @property
     def cleans_workdir(self) -> bool:

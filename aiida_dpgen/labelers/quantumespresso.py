@@ -108,7 +108,9 @@ class QuantumEspressoLabeler(Labeler):
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
         return {'parameters': node.outputs.output_parameters, 'trajectory': node.outputs.output_trajectory}
 
-    def packed_builder(self, structures: dict[str, orm.StructureData], code: orm.AbstractCode):
+    def packed_builder(
+        self, structures: dict[str, orm.StructureData], code: orm.AbstractCode, type_map: list[str] | None = None
+    ):
         """A `PackedPwCalculation` with, per structure, the namelists ``PwBaseWorkChain`` would get from
         :meth:`get_builder` (the SCF threshold scales with the atoms) and the k-point mesh its
         ``create_kpoints_from_distance`` step would make (the same calcfunction, so the graph shows it). The
@@ -154,12 +156,9 @@ class QuantumEspressoLabeler(Labeler):
     def packed_label_nodes(self, node: orm.CalcJobNode, task: str) -> dict[str, orm.Data]:
         return {'parameters': node.outputs.output_parameters[task], 'trajectory': node.outputs.output_trajectory[task]}
 
-    def packed_wall_seconds(self, node: orm.CalcJobNode, task: str) -> float | None:
-        try:
-            parameters = node.outputs.output_parameters[task]
-        except (AttributeError, KeyError):  # the task gave no output
-            return None
-        return parameters.get('wall_time_seconds')
+    def packed_wall_seconds(self, node: orm.CalcJobNode, tasks: list[str]) -> list[float | None]:
+        outputs = dict(node.outputs.output_parameters) if 'output_parameters' in node.outputs else {}
+        return [outputs[task].get('wall_time_seconds') if task in outputs else None for task in tasks]
 
     @property
     def cleans_workdir(self) -> bool:

@@ -169,3 +169,96 @@ def write_md_tasks(root: pathlib.Path, stage: dict, configurations, model: pathl
         (folder / INPUT_FILE).write_text(script)
         folders.append(task_folder(index))
     return folders
+
+
+CLOCKED_WRAPPER = """#!/bin/bash
+# Runs {program} and appends its start, end (wall clock, s) and CPU seconds (user + system of its children).
+started=$EPOCHREALTIME
+{program} "$@"
+status=$?
+ended=$EPOCHREALTIME
+times > "{log}.$$"  # not in a pipe: a subshell would count none of the program's CPU
+cpu=$(awk 'NR == 2 {{ for (i = 1; i <= 2; i++) {{ split($i, t, /[ms]/); total += 60 * t[1] + t[2] }}; print total }}' \
+    "{log}.$$")
+rm -f "{log}.$$"
+echo "$started $ended $cpu" >> {log}
+exit $status
+"""
+
+
+class EngineClock:
+    """An executable around ``program`` that appends each run's start, end and CPU seconds to a log, so that a
+    benchmark can tell the engines' own time (and CPU) from everything around it."""
+
+    def __init__(self, program: str, folder: pathlib.Path, name: str | None = None):
+        folder.mkdir(parents=True, exist_ok=True)
+        name = name or pathlib.Path(program).name
+        self.log = folder / f'{name}.clock'
+        self.executable = folder / f'{name}-clocked'
+        self.executable.write_text(CLOCKED_WRAPPER.format(program=program, log=self.log))
+        self.executable.chmod(0o755)
+        self.log.touch()
+
+    def runs(self) -> list[tuple[float, float, float]]:
+        """``(start, end, cpu_seconds)`` of every run so far."""
+        return [tuple(map(float, line.split())) for line in self.log.read_text().splitlines() if line.strip()]
+
+
+LIBRARY_REPLAY_PROGRAM = r"""#!/bin/bash
+# Stands in for lmp: puts a recorded task's outputs where LAMMPS would have written them. The recording is
+# chosen by the task's atom count, ensemble and number of steps, and among its variants by a hash of the task's
+# folder path (unique per job and task); the dump is strained homogeneously by up to +-1 % (cell and positions
+# scaled alike), again by that hash, so that no two replayed tasks give the same frames.
+while [ $# -gt 0 ]; do
+    case $1 in -in) input=$2; shift ;; -log) log=$2; shift ;; esac
+    shift
+done
+folder=$(dirname "$input")
+key=$(awk '$2 == "atoms" && !n {{ n = $1 }} $1 == "fix" && $2 == "dpgen_md" {{ e = $4 }} $1 == "run" {{ r = $2 }}
+           END {{ print n "_" e "_" r }}' "$folder/{conf}" "$input")
+hash=$(printf '%s' "$PWD/$folder" | cksum)
+hash=${{hash%% *}}
+recording={recordings}/$key/$((hash % {variants}))
+if [ ! -d "$recording" ]; then
+    echo "no recording $recording for this task (atoms_ensemble_steps $key)" >&2
+    exit 3
+fi
+cp "$recording/{model_devi}" "$folder/" && cp "$recording/{log_file}" "$log" || exit 4
+awk -v s="$(( (hash / {variants}) % 2001 ))" '
+    BEGIN {{ s = 1 + (s - 1000) * 1e-5 }}
+    bounds > 0 {{ $1 = $1 * s; $2 = $2 * s; if (NF > 2) $3 = $3 * s; print; bounds--; next }}
+    /^ITEM: BOX BOUNDS/ {{ bounds = 3; print; next }}
+    /^ITEM: ATOMS/ {{ atoms = 1; print; next }}
+    /^ITEM:/ {{ atoms = 0; print; next }}
+    atoms {{ $3 = $3 * s; $4 = $4 * s; $5 = $5 * s; print; next }}
+    {{ print }}' OFMT=%.8g "$recording/{dump}" > "$folder/{dump}"
+"""
+
+
+def recording_key(natoms: int, ensemble: str, nsteps: int) -> str:
+    """The folder name of a recording in a replay library: what the replaying program reads from a task."""
+    return f'{natoms}_{ensemble}_{nsteps}'
+
+
+def library_replaying_lmp(recordings: pathlib.Path, variants: int, folder: pathlib.Path) -> pathlib.Path:
+    """An executable that takes ``lmp``'s arguments and copies in a task's outputs from ``recordings``
+    (``<atoms>_<ensemble>_<steps>/<variant>/`` with ``model_devi.out``, ``traj.dump``, ``log.lammps`` of a real
+    LAMMPS run, ``variants`` of each), strained per task so that every replayed frame differs."""
+    from aiida_dpgen.exploration.tasks import CONF_FILE, DUMP_FILE, LOG_FILE, MODEL_DEVI_FILE
+
+    if not recordings.is_dir():
+        raise ValueError(f'recordings={str(recordings)!r} does not exist; record them first (or leave it out)')
+    folder.mkdir(parents=True, exist_ok=True)
+    program = folder / 'lmp-replay-library'
+    program.write_text(
+        LIBRARY_REPLAY_PROGRAM.format(
+            recordings=recordings.resolve(),
+            variants=variants,
+            conf=CONF_FILE,
+            model_devi=MODEL_DEVI_FILE,
+            dump=DUMP_FILE,
+            log_file=LOG_FILE,
+        )
+    )
+    program.chmod(0o755)
+    return program

@@ -156,6 +156,10 @@ def _labeling_calculation(collect: orm.CalcFunctionNode, frame) -> orm.CalcJobNo
     for link in collect.base.links.get_incoming(node_class=orm.Data).all():
         if link.link_label.startswith('frame_'):
             groups.setdefault(link.link_label[:12], {})[link.link_label[13:]] = link.node
+        elif link.link_label.startswith('packed_') and any(
+            _same(frame, other) for frames in _frames(link.node).values() for other in frames
+        ):  # a packed job's labels, one dataset the job made
+            return link.node.creator
     for group in groups.values():
         nodes = dict(group)
         structure = nodes.pop('structure')

@@ -154,7 +154,7 @@ class LabelWorkChain(WorkChain):
             name = f'packed_{number:03d}'
             tasks = [keys[index] for index in group]
             builder = labeler.packed_builder(
-                {key: self.ctx.structures[key]['structure'] for key in tasks}, self.inputs.code
+                {key: self.ctx.structures[key]['structure'] for key in tasks}, self.inputs.code, self.ctx.type_map
             )
             builder.metadata.call_link_label = name
             running[name] = submit_once(self, launched, builder)
@@ -199,27 +199,16 @@ class LabelWorkChain(WorkChain):
 
     def inspect_labels(self):
         labeler = self.ctx.labeler
-        frames, excluded = {}, list(self.ctx.screened)
+        excluded = list(self.ctx.screened)
         packed = self.ctx.get('packed', {})
-        wall, core_seconds = 0.0, 0.0
-        for name, tasks in self.ctx.get('packed_groups', {}).items():
-            seconds = self._packed_wall_seconds(self.ctx[name], tasks)
-            wall += seconds
-            core_seconds += seconds * core_count(self.ctx[name].get_option('resources') or {})
+        frames = self._packed_frames()
+        wall, core_seconds = self._packed_cost()
         for key, item in self.ctx.structures.items():
             if key in packed:
-                frames[f'{key}_structure'] = item['structure']
-                for name, output in labeler.packed_label_nodes(self.ctx[packed[key]], key).items():
-                    frames[f'{key}_{name}'] = output
                 continue
             node = self.ctx[key]
-            for calculation in node.called_descendants:
-                if isinstance(calculation, orm.CalcJobNode):
-                    seconds = labeler.wall_seconds(calculation)
-                    if seconds is None:
-                        seconds = (calculation.mtime - calculation.ctime).total_seconds()
-                    wall += seconds
-                    core_seconds += seconds * core_count(calculation.get_option('resources') or {})
+            seconds, cores = self._single_cost(node)
+            wall, core_seconds = wall + seconds, core_seconds + cores
             reason = labeler.rejection_reason(node) if node.is_finished_ok else labeler.failure_reason(node)
             if reason is None:
                 frames[f'{key}_structure'] = item['structure']
@@ -269,10 +258,43 @@ class LabelWorkChain(WorkChain):
         if cleaned:
             self.report(f'remote folders of the packed jobs {cleaned} cleaned')
 
+    def _packed_frames(self) -> dict:
+        """What the packed jobs give ``collect_labels``: a job's dataset whole (``packed_NNN``) where its labeler
+        makes one, else per converged task its structure and label nodes."""
+        labeler, frames = self.ctx.labeler, {}
+        datasets = {name: labeler.packed_dataset(self.ctx[name]) for name in self.ctx.get('packed_groups', {})}
+        frames.update({name: dataset for name, dataset in datasets.items() if dataset is not None})
+        for key, job in self.ctx.get('packed', {}).items():
+            if datasets.get(job) is None:
+                frames[f'{key}_structure'] = self.ctx.structures[key]['structure']
+                for name, output in labeler.packed_label_nodes(self.ctx[job], key).items():
+                    frames[f'{key}_{name}'] = output
+        return frames
+
+    def _single_cost(self, node: orm.ProcessNode) -> tuple[float, float]:
+        """Wall and core seconds of a labeling work chain's calculations (the engine's own time where known)."""
+        wall, core_seconds = 0.0, 0.0
+        for calculation in node.called_descendants:
+            if isinstance(calculation, orm.CalcJobNode):
+                seconds = self.ctx.labeler.wall_seconds(calculation)
+                if seconds is None:
+                    seconds = (calculation.mtime - calculation.ctime).total_seconds()
+                wall += seconds
+                core_seconds += seconds * core_count(calculation.get_option('resources') or {})
+        return wall, core_seconds
+
+    def _packed_cost(self) -> tuple[float, float]:
+        """Wall and core seconds of the packed jobs."""
+        wall, core_seconds = 0.0, 0.0
+        for name, tasks in self.ctx.get('packed_groups', {}).items():
+            seconds = self._packed_wall_seconds(self.ctx[name], tasks)
+            wall += seconds
+            core_seconds += seconds * core_count(self.ctx[name].get_option('resources') or {})
+        return wall, core_seconds
+
     def _packed_wall_seconds(self, node: orm.CalcJobNode, tasks: list[str]) -> float:
         """The engine's own times of a packed job's tasks, or the job's lifetime when it reports none."""
-        known = [self.ctx.labeler.packed_wall_seconds(node, task) for task in tasks]
-        known = [seconds for seconds in known if seconds is not None]
+        known = [seconds for seconds in self.ctx.labeler.packed_wall_seconds(node, tasks) if seconds is not None]
         return sum(known) if known else (node.mtime - node.ctime).total_seconds()
 
     def results(self):

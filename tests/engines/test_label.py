@@ -8,12 +8,14 @@ import sys
 import dpdata
 import numpy as np
 import pytest
+from aiida import orm
 from aiida.orm import CalcJobNode, InstalledCode, QueryBuilder
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from aiida_dpgen.data import ConfigurationsData
 from aiida_dpgen.labeling.pseudos import DEBIAN_PSEUDO_DIRECTORY, install_pseudo_family
+from aiida_dpgen.tools.provenance import frame_origin
 from aiida_dpgen.utils.codes import get_or_create_mpi_code
 from aiida_dpgen.workflows.label import LabelWorkChain
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
@@ -249,6 +251,13 @@ def test_packed_emt_labels_equal_single_ones_and_a_failed_task_is_labeled_again_
         np.testing.assert_allclose(
             packed['dataset'].to_dpdata()[0][name], alone['dataset'].to_dpdata()[0][name], rtol=0, atol=1e-10
         )
+    # each job's labels are one dataset it created, taken whole: no node per label, and the frame still names
+    # its calculation
+    collected = packed['dataset'].creator.base.links.get_incoming(node_class=orm.Data).all()
+    whole = sorted(link.link_label for link in collected if link.link_label.startswith('packed_'))
+    assert whole == ['packed_000', 'packed_001'] and not any(link.link_label.startswith('frame_') for link in collected)
+    origin = frame_origin(packed['dataset'], packed['dataset'].system_names[0], 4)
+    assert origin.calculation.process_label == 'PackedAseCalculation'
 
     mixed = {'fcc': ConfigurationsData.from_ase([*frames[:2], overlapping], ['Cu']).store()}
     results, node = run_get_node(

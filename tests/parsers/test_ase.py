@@ -61,10 +61,14 @@ def test_a_packed_job_gives_each_task_its_labels_and_names_the_task_that_failed(
         status['frame_000001']
         == 'calculator error: FloatingPointError: the calculator returned a non-finite energy or force'
     )
-    assert sorted(results['output_parameters']) == sorted(results['output_arrays']) == ['frame_000000']
+    assert list(results['output_parameters']['wall_seconds']) == ['frame_000000']
+    assert results['output_parameters']['calculator'] == 'ase.calculators.emt:EMT'
     atoms = structure()
     atoms.calc = EMT()
-    assert results['output_parameters']['frame_000000']['energy'] == pytest.approx(atoms.get_potential_energy())
-    np.testing.assert_allclose(
-        results['output_arrays']['frame_000000'].get_array('forces'), atoms.get_forces(), atol=1e-12
-    )
+    (system,) = results['output_dataset'].to_dpdata()
+    assert results['output_dataset'].nframes == 1 and results['output_dataset'].type_map == ['Cu']
+    assert system['energies'][0] == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
+    np.testing.assert_allclose(system['forces'][0], atoms.get_forces(), atol=1e-10)
+    np.testing.assert_allclose(system['coords'][0], atoms.positions, atol=1e-10)
+    volume = atoms.get_volume()
+    np.testing.assert_allclose(system['virials'][0], -atoms.get_stress(voigt=False) * volume, atol=1e-10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import numpy as np
 import pytest
 
 from aiida_dpgen.tools.bare import rerun_bare
@@ -129,3 +130,88 @@ def test_replaying_lmp_runs_lmp_once_then_copies_its_outputs_where_each_task_wri
         assert (folder / 'model_devi.out').read_text().startswith('deviations of ')
         assert (folder / 'traj.dump').read_text() == 'frames\n'
         assert (folder / 'log.lammps').read_text() == 'Total wall time: 0:00:01\n'
+
+
+def write_recording(root, key, variant, steps=(0, 10)):
+    from aiida_dpgen.exploration.tasks import DUMP_FILE, LOG_FILE, MODEL_DEVI_FILE
+
+    folder = root / key / str(variant)
+    folder.mkdir(parents=True)
+    (folder / MODEL_DEVI_FILE).write_text(
+        '#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f         min_devi_f'
+        '         avg_devi_f\n' + ''.join(f'{step} 0 0 0 {0.1 * (variant + 1)} 0 0\n' for step in steps)
+    )
+    frames = []
+    for step in steps:
+        frames.append(
+            f'ITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp pp\n0 4.0\n0 4.0\n0 4.0\n'
+            'ITEM: ATOMS id type x y z\n1 1 0.0 0.0 0.0\n2 1 2.0 2.0 2.0\n'
+        )
+    (folder / DUMP_FILE).write_text(''.join(frames))
+    (folder / LOG_FILE).write_text(f'recorded variant {variant}\nTotal wall time: 0:00:01\n')
+
+
+def replay_task(program, job, task, *, natoms=2, ensemble='nvt', nsteps=10):
+    folder = job / task
+    folder.mkdir(parents=True)
+    (folder / 'conf.lmp').write_text(f'# conf\n\n{natoms} atoms\n1 atom types\n')
+    (folder / 'in.lammps').write_text(f'shell cd {task}\nfix dpgen_md all {ensemble} temp 1 1 0.1\nrun {nsteps}\n')
+    return subprocess.run(
+        [str(program), '-in', f'{task}/in.lammps', '-log', f'{task}/log.lammps', '-screen', 'none'],
+        cwd=job,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_library_replay_gives_every_task_a_recording_of_its_kind_strained_its_own_way(tmp_path):
+    from aiida_dpgen.exploration.trajectory import read_dump_frames
+    from aiida_dpgen.tools.bare import library_replaying_lmp, recording_key
+
+    recordings = tmp_path / 'recordings'
+    for variant in range(2):
+        write_recording(recordings, recording_key(2, 'nvt', 10), variant)
+    program = library_replaying_lmp(recordings, 2, tmp_path / 'bin')
+    cells, variants = set(), set()
+    for job in ('job_a', 'job_b'):
+        for task in ('task.000000', 'task.000001', 'task.000002'):
+            done = replay_task(program, tmp_path / job, task)
+            assert done.returncode == 0, done.stderr
+            folder = tmp_path / job / task
+            frames = read_dump_frames(folder / 'traj.dump', [0, 10])
+            scale = frames[0].cell[0][0] / 4.0
+            assert 0.99 <= scale <= 1.01
+            np.testing.assert_allclose(frames[10].positions[1], [2 * scale] * 3, rtol=1e-7)
+            cells.add(round(scale, 8))
+            variants.add((folder / 'log.lammps').read_text().split()[2])
+            assert (folder / 'model_devi.out').read_text().startswith('#       step')
+    assert len(cells) == 6, 'every task of every job strained differently: no two replayed frames alike'
+    assert variants == {'0', '1'}
+
+
+def test_a_task_without_a_recording_of_its_kind_fails_and_says_which(tmp_path):
+    from aiida_dpgen.tools.bare import library_replaying_lmp, recording_key
+
+    write_recording(tmp_path / 'recordings', recording_key(2, 'nvt', 10), 0)
+    program = library_replaying_lmp(tmp_path / 'recordings', 1, tmp_path / 'bin')
+    done = replay_task(program, tmp_path / 'job', 'task.000000', nsteps=30)
+    assert done.returncode == 3
+    assert 'no recording' in done.stderr and '2_nvt_30' in done.stderr
+    with pytest.raises(ValueError, match='does not exist; record them first'):
+        library_replaying_lmp(tmp_path / 'missing', 1, tmp_path / 'bin')
+
+
+def test_the_engine_clock_logs_each_run_with_its_cpu_seconds(tmp_path):
+    import sys
+
+    from aiida_dpgen.tools.bare import EngineClock
+
+    clock = EngineClock(sys.executable, tmp_path, name='python')
+    for code in ('sum(range(3_000_000))', 'raise SystemExit(4)'):
+        done = subprocess.run([str(clock.executable), '-c', code], check=False)
+    assert done.returncode == 4, 'the program exit status is passed on'
+    runs = clock.runs()
+    assert len(runs) == 2
+    (start, end, cpu), _ = runs
+    assert end > start and 0 < cpu <= (end - start) * 2 + 0.05

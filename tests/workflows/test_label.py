@@ -104,7 +104,11 @@ def cu_family(tmp_path):
     'case',
     [
         ({'engine': 'ase'}, 0, r'group_size=0: expected at least one single point per job'),
-        ({'engine': 'ase'}, 4, r"group_size=4: the 'ase' labeler runs one structure per job; .*\['quantumespresso'\]"),
+        (
+            {'engine': 'cp2k'},
+            4,
+            r"group_size=4: the 'cp2k' labeler runs one structure per job; .*\['ase', 'quantumespresso'\]",
+        ),
         (
             {'engine': 'quantumespresso', 'md': {'temperature': 300, 'nsteps': 3, 'timestep': 1.0}},
             2,

@@ -12,6 +12,7 @@ from aiida_dpgen.labeling.frames import labels_to_systems
 from aiida_dpgen.utils import systems as systems_utils
 
 KEY_LENGTH = len('frame_000000')
+PACKED_PREFIX = 'packed_'
 
 
 @calcfunction
@@ -21,13 +22,16 @@ def collect_labels(engine: Str, type_map: List, summary: Dict, md: Bool | None =
 
     ``frames`` holds, per frame ``frame_NNNNNN``, the computed structure (``frame_NNNNNN_structure``) and the
     output nodes that hold its labels (``frame_NNNNNN_<name>``), so that every frame of the dataset links to
-    the calculation that produced it. ``summary`` (counts, exclusions, cost) is returned with the number of
-    frames that went in; without frames there is no ``dataset`` output.
+    the calculation that produced it; and, per packed job whose labels are one dataset it made, that dataset
+    (``packed_NNN``). ``summary`` (counts, exclusions, cost) is returned with the number of frames that went
+    in; without frames there is no ``dataset`` output.
     """
     grouped: dict[str, dict] = {}
+    packed = [frames[name] for name in sorted(frames) if name.startswith(PACKED_PREFIX)]
     for link_label, node in frames.items():
-        grouped.setdefault(link_label[:KEY_LENGTH], {})[link_label[KEY_LENGTH + 1 :]] = node
-    if not grouped:
+        if not link_label.startswith(PACKED_PREFIX):
+            grouped.setdefault(link_label[:KEY_LENGTH], {})[link_label[KEY_LENGTH + 1 :]] = node
+    if not grouped and not packed:
         return {'summary': Dict({**summary.get_dict(), 'labeled': 0})}
     labeler = load_labeler(engine.value)
     labels = []
@@ -39,6 +43,8 @@ def collect_labels(engine: Str, type_map: List, summary: Dict, md: Bool | None =
         else:
             labels.append(labeler.convert_outputs(structure, **nodes))
     systems = labels_to_systems(labels, type_map.get_list())
-    merged, _ = systems_utils.merge([dpdata.MultiSystems(*systems, type_map=type_map.get_list())], type_map.get_list())
+    parts = [dpdata.MultiSystems(*systems, type_map=type_map.get_list()), *(node.to_dpdata() for node in packed)]
+    merged, _ = systems_utils.merge(parts, type_map.get_list())
     dataset = LabeledDatasetData(merged, type_map=type_map.get_list())
-    return {'dataset': dataset, 'summary': Dict({**summary.get_dict(), 'labeled': len(labels)})}
+    labeled = len(labels) + sum(node.nframes for node in packed)
+    return {'dataset': dataset, 'summary': Dict({**summary.get_dict(), 'labeled': labeled})}
