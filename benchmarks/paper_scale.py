@@ -471,7 +471,7 @@ def query_times(node: orm.WorkChainNode, profile: str, output: pathlib.Path) -> 
     archive = output / 'paper-scale.aiida'
     archive.unlink(missing_ok=True)
     times['verdi archive create'] = time_command(
-        ['verdi', '-p', profile, 'archive', 'create', '-N', str(node.pk), str(archive)]
+        ['verdi', '-p', profile, 'archive', 'create', str(archive), '-N', str(node.pk)]
     )
     times['archive_bytes'] = archive.stat().st_size
     return times
@@ -527,6 +527,12 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help='A folder of recorded LAMMPS runs from an earlier run of this benchmark; default: record them now '
         'into OUTPUT/recordings.',
     )
+    parser.add_argument(
+        '--select-here',
+        action='store_true',
+        help='Bring every trajectory back and select on this machine, as without a `select` code (the default '
+        'selects on the computer where the MD ran).',
+    )
     parser.add_argument('--output', type=pathlib.Path, default=pathlib.Path('paper-scale'), help='Results go here.')
     arguments = parser.parse_args(argv)
     for option, value, least in (
@@ -569,6 +575,10 @@ def main() -> None:
         codes, _ = clocked_codes(output / 'setup', computer, output)  # lmp is not replayed while recording
         record(recordings, codes, datasets, configurations)
     codes, clocks = clocked_codes(output, computer, recordings)
+    if not arguments.select_here:
+        codes['select'] = orm.InstalledCode(
+            label=f'{codes["label"].label}-select', computer=computer, filepath_executable=sys.executable
+        ).store()
     levels = trust_levels(recordings)
     print(f'trust levels at the {TRUST_PERCENTILES} percentiles of the recorded deviations: {levels}', flush=True)
 

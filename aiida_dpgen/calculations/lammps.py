@@ -8,15 +8,20 @@ task, and the candidate frames.
 
 from __future__ import annotations
 
+import importlib.resources
+import io
+import json
+import zipfile
 from functools import cached_property
 
 import numpy as np
 from aiida.common import CalcInfo, CodeInfo, CodeRunMode
 from aiida.engine import CalcJob
-from aiida.orm import ArrayData, Dict, List, SinglefileData, to_aiida_type
+from aiida.orm import AbstractCode, ArrayData, Dict, List, SinglefileData, to_aiida_type
 from ase.data import atomic_masses, atomic_numbers
 
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
+from aiida_dpgen.exploration import job
 from aiida_dpgen.exploration.schedule import expand_tasks, validate_stage
 from aiida_dpgen.exploration.selection import SelectionSettings
 from aiida_dpgen.exploration.tasks import (
@@ -66,6 +71,20 @@ def validate_inputs(inputs: dict, _) -> str | None:
     wrong = [index for index in indices if not (isinstance(index, int) and 0 <= index < len(tasks))]
     if not indices or wrong:
         return f'tasks: {wrong or indices} are not task indices of this stage (0 to {len(tasks) - 1})'
+    return validate_python(inputs)
+
+
+def validate_python(inputs: dict) -> str | None:
+    python, code = inputs.get('python'), inputs.get('code')
+    if python is None:
+        return None
+    if 'selection' not in inputs:
+        return 'python: selecting on the computer needs a selection (trust levels); give `selection` or drop `python`'
+    if code is not None and python.computer.uuid != code.computer.uuid:
+        return (
+            f'python: {python.full_label} runs on {python.computer.label}, LAMMPS ({code.full_label}) on '
+            f'{code.computer.label}; the selection runs in the MD job, so give a Python on {code.computer.label}'
+        )
     return None
 
 
@@ -100,6 +119,14 @@ class DpLammpsCalculation(CalcJob):
             serializer=to_aiida_type,
             help='`additional_retrieve_list`: more files to keep, relative to the job folder.',
         )
+        spec.input(
+            'python',
+            valid_type=AbstractCode,
+            required=False,
+            help='A Python 3.10+ with numpy on the same computer. With it (and a selection), the job selects its '
+            'candidates there after the MD: only the compact deviations, the candidate frames and the logs of tasks '
+            'that did not complete come back, not the trajectories.',
+        )
         spec.inputs.validator = validate_inputs
         spec.inputs['metadata']['options']['parser_name'].default = cls._DEFAULT_PARSER
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
@@ -114,6 +141,12 @@ class DpLammpsCalculation(CalcJob):
         spec.exit_code(300, 'ERROR_NO_RETRIEVED_TEMPORARY_FOLDER', message='The temporary retrieved folder is missing.')
         spec.exit_code(
             310, 'ERROR_NO_TASK_RAN', message='No task wrote model_devi.out: LAMMPS or the DeePMD plugin did not start.'
+        )
+        spec.exit_code(
+            311,
+            'ERROR_NO_SELECTION_FILE',
+            message='The selection on the computer wrote no selection.json: see _scheduler-stderr.txt and select.err '
+            '(the `python` code needs numpy).',
         )
         spec.exit_code(
             320,
@@ -165,13 +198,71 @@ class DpLammpsCalculation(CalcJob):
             local_copy_list.append((node.uuid, node.filename, filenames.get(key, node.filename)))
 
         settings = self.inputs.settings.get_dict() if 'settings' in self.inputs else {}
+        extra = settings.get('additional_retrieve_list', [])
         calcinfo = CalcInfo()
-        calcinfo.codes_info = codeinfos
         calcinfo.codes_run_mode = CodeRunMode.SERIAL
         calcinfo.local_copy_list = local_copy_list
-        calcinfo.retrieve_list = [(f'task.*/{LOG_FILE}', '.', 2), *settings.get('additional_retrieve_list', [])]
-        calcinfo.retrieve_temporary_list = [(f'task.*/{MODEL_DEVI_FILE}', '.', 2), (f'task.*/{DUMP_FILE}', '.', 2)]
+        if 'python' in self.inputs:
+            codeinfos.append(self._selection_on_computer(folder, tasks))
+            calcinfo.retrieve_list = [(f'{FAILED_LOGS}/*', '.', 2), *extra]
+            calcinfo.retrieve_temporary_list = [job.ARRAYS_FILE, job.RESULTS_FILE]
+        else:
+            calcinfo.retrieve_list = [(f'task.*/{LOG_FILE}', '.', 2), *extra]
+            calcinfo.retrieve_temporary_list = [(f'task.*/{MODEL_DEVI_FILE}', '.', 2), (f'task.*/{DUMP_FILE}', '.', 2)]
+        calcinfo.codes_info = codeinfos
         return calcinfo
+
+    def _selection_on_computer(self, folder, tasks) -> CodeInfo:
+        """The last step of the job: ``python select_on_computer.py`` with the task list, the selection and the
+        pure-numpy exploration modules of this package (a zip on its ``sys.path``), so the computer needs numpy only."""
+        described = [[index, tasks[index].system, tasks[index].describe()] for index in self.inputs.tasks.get_list()]
+        specification = {
+            'tasks': described,
+            'systems': self._stage['systems'],
+            'selection': self.inputs.selection.get_dict(),
+            'failed_logs': FAILED_LOGS,
+        }
+        with folder.open(SELECTION_TASKS, 'w') as handle:
+            json.dump(specification, handle)
+        script = importlib.resources.files('aiida_dpgen.calculations.scripts').joinpath(SELECTION_SCRIPT)
+        folder.create_file_from_filelike(script.open('rb'), SELECTION_SCRIPT, 'wb')
+        folder.create_file_from_filelike(io.BytesIO(exploration_modules()), SELECTION_MODULES, 'wb')
+        codeinfo = CodeInfo()
+        codeinfo.code_uuid = self.inputs.python.uuid
+        codeinfo.cmdline_params = [SELECTION_SCRIPT]
+        codeinfo.stdout_name = 'select.out'
+        codeinfo.stderr_name = 'select.err'
+        return codeinfo
+
+
+SELECTION_SCRIPT = 'select_on_computer.py'
+SELECTION_TASKS = 'select_tasks.json'
+SELECTION_MODULES = 'aiida_dpgen_exploration.zip'
+FAILED_LOGS = 'failed_logs'
+MODULES = (
+    '__init__.py',
+    'exploration/__init__.py',
+    'exploration/candidates.py',
+    'exploration/deviation.py',
+    'exploration/job.py',
+    'exploration/selection.py',
+    'exploration/tasks.py',
+    'exploration/trajectory.py',
+    'utils/__init__.py',
+    'utils/memory.py',
+)
+"""What :func:`aiida_dpgen.exploration.job.select_job` imports: numpy and the standard library beyond these."""
+
+
+def exploration_modules() -> bytes:
+    """This package's selection code as a zip that Python imports from (``sys.path``), without AiiDA."""
+    package = importlib.resources.files('aiida_dpgen')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+        for name in MODULES:
+            info = zipfile.ZipInfo(f'aiida_dpgen/{name}', date_time=(2020, 1, 1, 0, 0, 0))  # the same bytes each time
+            archive.writestr(info, package.joinpath(name).read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 def configuration_frames(configurations: ConfigurationsData):

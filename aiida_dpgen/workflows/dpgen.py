@@ -284,7 +284,9 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         """A builder with every step set up from the named protocol (``fast``, ``balanced``, ``stringent``).
 
         :param codes: ``{"train": dp, "explore": lmp, "label": pw.x / cp2k / python ...}``; each step runs on its
-            code's computer, so training and exploration can go to GPU nodes and labeling to CPU nodes.
+            code's computer, so training and exploration can go to GPU nodes and labeling to CPU nodes. With
+            ``"select"``, a Python with numpy on the exploration's computer, each MD job selects its candidates
+            there and brings back only the compact deviations and the candidate frames.
         :param labeler: the labeler specification, e.g. ``{"engine": "quantumespresso"}``; its protocol
             defaults to this one.
         :param resources: per step (``train``, ``explore``, ``label``) the job resources in
@@ -310,6 +312,8 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         builder = cls.get_builder()
         builder.train = train._inputs(prune=True)
         builder.explore.lammps.lammps.code = codes['explore']
+        if codes.get('select') is not None:
+            builder.explore.lammps.lammps.python = codes['select']
         if 'explore' in step_options:
             builder.explore.lammps.lammps.metadata.options = step_options['explore']
         builder.explore.group_size = Int(inputs['explore']['group_size'])

@@ -186,3 +186,70 @@ def test_relative_force_deviations_divide_by_the_rms_force_of_each_trajectory(lm
     relative = deviations.get_array('values')[:, 3] / task['rms_force']  # max_devi_f, float32 as stored
     expected = [np.sum(relative < 0.05), np.sum((relative >= 0.05) & (relative < 0.5)), np.sum(relative >= 0.5)]
     assert [task['accurate'], task['candidate'], task['failed']] == expected
+
+
+def test_selecting_on_the_computer_chooses_the_same_frames_and_brings_back_no_trajectory(lmp_code, ensemble):
+    import sys
+
+    from aiida.orm import InstalledCode
+
+    python = InstalledCode(
+        label='python-select', computer=lmp_code.computer, filepath_executable=sys.executable
+    ).store()
+    configurations = {'fcc': cu_configurations('fcc', 2, 2), 'bcc': cu_configurations('bcc', 2, 1)}
+    stage = {'systems': ['fcc', 'bcc'], 'temps': [300.0, 1200.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+    selection = {'f_trust_lo': 0.05, 'f_trust_hi': 0.4, 'fp_task_max': 3, 'seed': 5}
+    common = {'models': ensemble, 'configurations': configurations, 'stage': stage, 'selection': selection}
+
+    there, there_node = run_get_node(
+        ExploreWorkChain, **common, group_size=3, lammps={'lammps': {'code': lmp_code, 'python': python}}
+    )
+    assert there_node.is_finished_ok, there_node.exit_message
+    jobs = [child for child in there_node.called_descendants if child.process_label == 'DpLammpsCalculation']
+    for job in jobs:
+        assert job.get_retrieve_temporary_list() == ['selection.npz', 'selection.json']
+        assert job.outputs.retrieved.base.repository.list_object_names() == [
+            name for name in job.outputs.retrieved.base.repository.list_object_names() if not name.startswith('task.')
+        ], 'no task logs kept: every task completed'
+
+    # the same tasks again, selected here from the brought-back files: the MD is not bit-for-bit repeatable on
+    # two cores, so the comparison reselects the first run's own files here instead of running the MD again
+    from aiida.orm.implementation.utils import clean_value
+    from aiida.plugins import ParserFactory
+
+    for job in jobs:
+        folder = job.outputs.remote_folder.get_remote_path()
+        here = ParserFactory('dpgen.lammps').parse_from_node(
+            _without_python(job), store_provenance=False, retrieved_temporary_folder=folder
+        )[0]
+        for name in ('statistics', 'task_results'):
+            # the stored node's floats went through AiiDA's clean_value (14 significant digits)
+            assert clean_value(here[name].get_dict()) == job.outputs[name].get_dict()
+        for name in ('deviations', 'candidate_frames'):
+            for array in job.outputs[name].get_arraynames():
+                np.testing.assert_array_equal(here[name].get_array(array), job.outputs[name].get_array(array))
+    chosen = there['statistics']['overall']['chosen']
+    assert chosen == sum(node.nframes for node in there['candidates'].values()) > 0
+
+
+def _without_python(job):
+    """An unsealed copy of a finished job's node without the `python` input, whose retrieved folder holds the task
+    logs as a job without `python` would (read from its working folder), for parsing the same files here."""
+    import pathlib
+
+    from aiida.common.links import LinkType
+    from aiida.orm import CalcJobNode, FolderData
+
+    node = CalcJobNode(computer=job.computer, process_type=job.process_type)
+    node.set_option('resources', job.get_option('resources'))
+    for link in job.base.links.get_incoming(link_type=LinkType.INPUT_CALC).all():
+        if link.link_label != 'python':
+            node.base.links.add_incoming(link.node, link_type=LinkType.INPUT_CALC, link_label=link.link_label)
+    node.store()
+    retrieved = FolderData()
+    root = pathlib.Path(job.outputs.remote_folder.get_remote_path())
+    for log in root.glob('task.*/log.lammps'):
+        retrieved.base.repository.put_object_from_file(str(log), f'{log.parent.name}/{log.name}')
+    retrieved.base.links.add_incoming(node, link_type=LinkType.CREATE, link_label='retrieved')
+    retrieved.store()
+    return node

@@ -29,20 +29,27 @@ TEMPLATE_STAGE = {
 
 @pytest.fixture
 def parse(aiida_profile, generate_calc_job_node, tmp_path):
-    def run(case: str, tasks: list[int], selection: dict | None = None, temporary_case: str | None = None):
-        model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
-        configurations = ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True) * 2], type_map=['Cu'])
+    def run(
+        case: str,
+        tasks: list[int],
+        selection: dict | None = None,
+        temporary_case: str | None = None,
+        python=None,
+    ):
         inputs = {
-            'models__model_0': DeepPotentialData(str(model), type_map=['Cu']),
-            'models__model_1': DeepPotentialData(str(model), type_map=['Cu']),
-            'configurations__fcc': configurations,
-            'stage': Dict(TEMPLATE_STAGE),
-            'tasks': List(tasks),
+            f'{namespace}__{key}': node
+            for namespace, nodes in job_inputs().items()
+            if namespace in ('models', 'configurations')
+            for key, node in nodes.items()
         }
+        inputs.update(stage=Dict(TEMPLATE_STAGE), tasks=List(tasks))
         if selection is not None:
             inputs['selection'] = Dict(selection)
+        if python is not None:
+            inputs['python'] = python
         node = generate_calc_job_node('dpgen.lammps', case, inputs)
         temporary = tmp_path / 'temporary'
+        shutil.rmtree(temporary, ignore_errors=True)
         if temporary_case:
             shutil.copytree(RUN / temporary_case, temporary)
         else:
@@ -53,6 +60,17 @@ def parse(aiida_profile, generate_calc_job_node, tmp_path):
 
 
 SELECTION = {'f_trust_lo': 0.15, 'f_trust_hi': 0.4, 'fp_task_max': 4, 'seed': 11}
+
+
+def job_inputs() -> dict:
+    """The inputs of the job that wrote the fixtures (two copies of one model, one 32-atom fcc cell)."""
+    model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
+    configurations = ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True) * 2], type_map=['Cu'])
+    return {
+        'models': {name: DeepPotentialData(str(model), type_map=['Cu']) for name in ('model_0', 'model_1')},
+        'configurations': {'fcc': configurations},
+        'stage': Dict(TEMPLATE_STAGE),
+    }
 
 
 def test_lost_atoms_task_keeps_its_frames_and_the_job_succeeds(parse):
@@ -105,3 +123,84 @@ def test_missing_temporary_folder_is_an_exit_code(aiida_profile, generate_calc_j
     node = generate_calc_job_node('dpgen.lammps', 'read_data_error', {})
     _, calcfunction = DpLammpsParser.parse_from_node(node, store_provenance=False)
     assert calcfunction.exit_status == DpLammpsCalculation.exit_codes.ERROR_NO_RETRIEVED_TEMPORARY_FOLDER.status
+
+
+def test_selecting_on_the_computer_gives_exactly_what_selecting_here_gives(
+    parse, generate_calc_job, aiida_localhost, tmp_path
+):
+    """The job's own last step (select_on_computer.py with the zipped selection code, numpy only) on the files of
+    a real run: the same deviations, outcomes, counts and candidate frames as the parser's selection of the
+    same files, while only two compact files and the failed task's log come back."""
+    import json
+    import subprocess
+    import sys
+
+    from aiida.orm import InstalledCode
+
+    from aiida_dpgen.exploration.job import ARRAYS_FILE, RESULTS_FILE
+
+    # every frame a candidate, capped at 4 by the seeded keys
+    selection = {**SELECTION, 'f_trust_lo': 0.0, 'f_trust_hi': 100.0}
+    here, here_node = parse('lost_atoms', [0, 1], selection, 'lost_atoms.temporary')
+    python = InstalledCode(
+        computer=aiida_localhost, filepath_executable=sys.executable, default_calc_job_plugin='dpgen.lammps'
+    ).store()
+    # any code of the computer as LAMMPS: only the folder is prepared here
+    inputs = {**job_inputs(), 'tasks': List([0, 1]), 'selection': Dict(selection), 'code': python, 'python': python}
+    folder, calc_info = generate_calc_job('dpgen.lammps', inputs)
+    assert calc_info.retrieve_temporary_list == [ARRAYS_FILE, RESULTS_FILE]
+    assert [info.cmdline_params for info in calc_info.codes_info][-1] == ['select_on_computer.py']
+    for case in ('lost_atoms', 'lost_atoms.temporary'):
+        shutil.copytree(RUN / case, folder, dirs_exist_ok=True)
+
+    imports = subprocess.run(
+        [
+            sys.executable,
+            '-c',
+            "import sys; sys.path.insert(0, 'aiida_dpgen_exploration.zip'); "
+            'import aiida_dpgen.exploration.job as job; '
+            "print(job.__file__, sorted(name for name in sys.modules if name.split('.')[0] == 'aiida'))",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert 'aiida_dpgen_exploration.zip' in imports.stdout and imports.stdout.rstrip().endswith('[]'), imports.stdout
+    done = subprocess.run(
+        [sys.executable, 'select_on_computer.py'], cwd=folder, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in (folder / 'failed_logs').iterdir()) == ['task.000001.log']
+
+    retrieved = tmp_path / 'retrieved_remote'
+    (retrieved / 'failed_logs').mkdir(parents=True)
+    shutil.copy(folder / 'failed_logs' / 'task.000001.log', retrieved / 'failed_logs')
+    temporary = tmp_path / 'remote_temporary'
+    temporary.mkdir()
+    for name in (ARRAYS_FILE, RESULTS_FILE):
+        shutil.copy(folder / name, temporary / name)
+    remote, remote_node = parse(str(retrieved), [0, 1], selection, str(temporary), python=python)
+
+    assert remote_node.exit_status == here_node.exit_status == 0
+    assert remote['task_results'].get_dict() == json.loads(json.dumps(here['task_results'].get_dict()))
+    assert remote['statistics'].get_dict() == here['statistics'].get_dict()
+    for name in ('deviations', 'candidate_frames'):
+        assert remote[name].get_arraynames() == here[name].get_arraynames()
+        for array in here[name].get_arraynames():
+            np.testing.assert_array_equal(remote[name].get_array(array), here[name].get_array(array))
+    assert len(here['candidate_frames'].get_array('step')) == selection['fp_task_max']
+
+
+def test_a_job_that_selects_on_the_computer_but_left_no_selection_names_it(parse, aiida_localhost):
+    import sys
+
+    from aiida.orm import InstalledCode
+
+    from aiida_dpgen.calculations.lammps import DpLammpsCalculation
+
+    python = InstalledCode(computer=aiida_localhost, filepath_executable=sys.executable).store()
+    _, calcfunction = parse('lost_atoms', [0, 1], SELECTION, None, python=python)
+    expected = DpLammpsCalculation.exit_codes.ERROR_NO_SELECTION_FILE
+    assert calcfunction.exit_status == expected.status
+    assert 'select.err' in calcfunction.exit_message
