@@ -22,6 +22,7 @@ OWN_PROCESS = {
     'workflows/base/lammps.py': WorkflowFactory('dpgen.lammps.base'),
     'workflows/explore.py': WorkflowFactory('dpgen.explore'),
     'parsers/ase.py': CalculationFactory('dpgen.ase'),
+    'parsers/ase_packed.py': CalculationFactory('dpgen.ase_packed'),
     'parsers/packed_pw.py': CalculationFactory('dpgen.pw_packed'),
     'workflows/label.py': WorkflowFactory('dpgen.label'),
     'workflows/dpgen.py': WorkflowFactory('dpgen.dpgen'),

@@ -134,6 +134,7 @@ class DpLammpsCalculation(CalcJob):
 
         spec.output('deviations', valid_type=ArrayData, help='Steps and the six deviations of every frame, per task.')
         spec.output('task_results', valid_type=Dict, help='Per task: system, conditions, status, frames.')
+        spec.output('task_summary', valid_type=Dict, required=False, help='Tasks by outcome, and frames.')
         spec.output('statistics', valid_type=Dict, required=False, help='Per system: counts, ratios, histogram.')
         spec.output('candidate_frames', valid_type=ArrayData, required=False, help='Capped candidates, packed.')
         spec.default_output_node = 'task_results'

@@ -43,7 +43,9 @@ class DpLammpsParser(Parser):
 
         results = selection.results
         self.out('deviations', self._deviations(selection.deviations))
-        self.out('task_results', Dict({'tasks': results, 'summary': _summary(results)}))
+        summary = _summary(results)
+        self.out('task_results', Dict({'tasks': results, 'summary': summary}))
+        self.out('task_summary', Dict(summary))  # a small node for the exploration's selection to add up
         if selection.statistics is not None:
             self.out('statistics', Dict(selection.statistics))
             self.out('candidate_frames', self._candidate_frames(selection.candidates, stage['systems']))

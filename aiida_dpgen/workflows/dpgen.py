@@ -518,7 +518,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             Dict(context),
             self.ctx.training,
             explore.statistics,
-            explore.task_results,
+            explore.task_summary,
             **({'labeling': labeling} if labeling is not None else {}),
         )
         self._out_iteration(self._label, report, self.ctx.models, labels)

@@ -33,7 +33,7 @@ class ExploreWorkChain(WorkChain):
     The stage (see :mod:`aiida_dpgen.exploration.schedule`) expands to tasks: system x configuration x
     temperature x pressure. Jobs run in parallel, each restarted by `DpLammpsBaseWorkChain` when it fails;
     the candidates each job kept are merged by the ``select_candidates`` calcfunction, which caps them per
-    system exactly as one selection over all frames would, and gathers the outcomes of all tasks.
+    system exactly as one selection over all frames would, and adds up the jobs' task summaries.
     """
 
     @classmethod
@@ -63,7 +63,10 @@ class ExploreWorkChain(WorkChain):
 
         spec.output_namespace('candidates', valid_type=ConfigurationsData, dynamic=True, help='To label, by system.')
         spec.output('statistics', valid_type=Dict, help='Accurate / candidate / failed counts and ratios.')
-        spec.output('task_results', valid_type=Dict, help='Outcome of every task.')
+        spec.output_namespace(
+            'task_results', valid_type=Dict, dynamic=True, help="Per job: every task's outcome (the job's own node)."
+        )
+        spec.output('task_summary', valid_type=Dict, help='Tasks by outcome (completed, lost atoms, failed), frames.')
         spec.output_namespace('deviations', valid_type=ArrayData, dynamic=True, help='Per job: every frame.')
         spec.exit_code(401, 'ERROR_MD_JOBS_FAILED', message='MD jobs failed after their retries: {jobs}.')
 
@@ -108,7 +111,7 @@ class ExploreWorkChain(WorkChain):
             self.inputs.selection,
             candidate_frames={label: node.outputs.candidate_frames for label, node in jobs.items()},
             statistics={label: node.outputs.statistics for label, node in jobs.items()},
-            task_results={label: node.outputs.task_results for label, node in jobs.items()},
+            task_summary={label: node.outputs.task_summary for label, node in jobs.items()},
         )
         self.ctx.selection = outputs
         overall = outputs['statistics']['overall']
@@ -123,4 +126,5 @@ class ExploreWorkChain(WorkChain):
         if 'candidates' in self.ctx.selection:
             self.out('candidates', self.ctx.selection['candidates'])
         self.out('deviations', {label: node.outputs.deviations for label, node in jobs.items()})
-        self.out('task_results', self.ctx.selection['task_results'])
+        self.out('task_results', {label: node.outputs.task_results for label, node in jobs.items()})
+        self.out('task_summary', self.ctx.selection['task_summary'])

@@ -35,6 +35,11 @@ def ensemble(trained_models):
     }
 
 
+def all_tasks(results) -> dict:
+    """Every task's outcome, from the jobs' own task_results."""
+    return {index: task for job in results['task_results'].values() for index, task in job['tasks'].items()}
+
+
 def cu_configurations(structure: str, copies: int, nframes: int) -> ConfigurationsData:
     frames = []
     for seed in range(nframes):
@@ -66,8 +71,9 @@ def test_explore_runs_grouped_tasks_and_selects_counts_consistent_with_the_devia
     )
     assert node.is_finished_ok, node.exit_message
 
-    task_results = results['task_results'].get_dict()
-    assert task_results['summary'] == {'tasks': 6, 'completed': 6, 'lost_atoms': 0, 'failed': 0, 'frames': 6 * 21}
+    task_results = {'tasks': all_tasks(results)}
+    summary = {'tasks': 6, 'completed': 6, 'lost_atoms': 0, 'failed': 0, 'frames': 6 * 21}
+    assert results['task_summary'].get_dict() == summary
     assert sorted(results['deviations']) == ['job_000', 'job_001'], 'six tasks in jobs of four: two jobs'
 
     # Recount every frame from the stored deviations with the trust levels, independently of the parser.
@@ -156,7 +162,7 @@ def test_template_task_that_loses_atoms_keeps_its_frames_and_is_reported(lmp_cod
         lammps={'lammps': {'code': lmp_code}},
     )
     assert node.is_finished_ok, node.exit_message
-    tasks = results['task_results'].get_dict()['tasks']
+    tasks = all_tasks(results)
     periodic, fixed = tasks['0'], tasks['1']
     assert (periodic['V_BOUNDARY'], periodic['status'], periodic['frames']) == ('p', 'completed', 21)
     assert (fixed['V_BOUNDARY'], fixed['status']) == ('f', 'lost_atoms')
@@ -180,7 +186,7 @@ def test_relative_force_deviations_divide_by_the_rms_force_of_each_trajectory(lm
         lammps={'lammps': {'code': lmp_code}},
     )
     assert node.is_finished_ok, node.exit_message
-    (task,) = results['task_results']['tasks'].values()
+    (task,) = all_tasks(results).values()
     assert task['rms_force'] > 0
     (deviations,) = results['deviations'].values()
     relative = deviations.get_array('values')[:, 3] / task['rms_force']  # max_devi_f, float32 as stored

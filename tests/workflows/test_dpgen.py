@@ -128,8 +128,14 @@ def other_type_map(inputs):
             "labeler.engine='siesta'",
         ),
         (
-            lambda inputs: {'label': {**inputs['label'], 'group_size': 4}},
-            "label.group_size=4: the 'ase' labeler runs one structure per job",
+            lambda inputs: {
+                'label': {
+                    **inputs['label'],
+                    'group_size': 4,
+                    'labeler': {'engine': 'ase', 'md': {'temperature': 50.0, 'nsteps': 2, 'timestep': 1.0}},
+                }
+            },
+            'label.group_size=4: labeler.md runs one MD per job; set group_size to 1',
         ),
     ],
 )

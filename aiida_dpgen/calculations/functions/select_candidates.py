@@ -19,11 +19,14 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     Each job already kept its own smallest keys, so this is the same choice as over all frames at once.
     A system with fewer than ``fp_task_min`` candidates gets none (DP-GEN's ``fp_task_min``). Outputs:
     ``candidates.<system>`` (ConfigurationsData, for the systems that have any), ``statistics``
-    (per system and overall: counts, ratios, histograms, candidates chosen) and, where the jobs' outcomes are
-    given, ``task_results`` (every task's outcome, and the summary summed over the jobs).
+    (per system and overall: counts, ratios, histograms, candidates chosen) and, where the jobs' task summaries
+    are given, ``task_summary`` (tasks by outcome and frames, summed over the jobs). Graphs made before the
+    summaries carry ``task_results`` (each job's task outcomes), which are merged into ``task_results``.
 
     ``jobs`` has namespaces keyed by job label: ``candidate_frames`` (the packed candidates each job kept),
-    ``statistics`` (each job's counts per system) and optionally ``task_results`` (each job's task outcomes).
+    ``statistics`` (each job's counts per system) and ``task_summary`` (each job's tasks by outcome). The
+    jobs' full ``task_results`` are not taken: every input link of a process is checked against all the
+    earlier ones by content, loading each Dict again, which for thousands of tasks cost seconds per job.
     """
     candidate_frames, statistics = jobs['candidate_frames'], jobs['statistics']
     names = sorted(candidate_frames)
@@ -46,6 +49,9 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     overall = _merge_statistics(list(per_system.values()))
     overall['chosen'] = sum(entry['chosen'] for entry in per_system.values())
     result = {'statistics': Dict({'systems': per_system, 'overall': overall})}
+    if 'task_summary' in jobs:
+        summaries = jobs['task_summary']
+        result['task_summary'] = Dict(sum_summaries([summaries[job].get_dict() for job in sorted(summaries)]))
     if 'task_results' in jobs:
         task_results = jobs['task_results']
         result['task_results'] = Dict(
@@ -54,6 +60,15 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     if outputs:
         result['candidates'] = outputs
     return result
+
+
+def sum_summaries(summaries: list[dict]) -> dict:
+    """Task counts by outcome and frames, added up over jobs."""
+    total: dict[str, int] = {}
+    for summary in summaries:
+        for key, value in summary.items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def merge_task_results(jobs: list[dict]) -> dict:

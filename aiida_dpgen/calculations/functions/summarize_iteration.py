@@ -13,7 +13,7 @@ def summarize_iteration(
     context: Dict,
     training: Dict,
     statistics: Dict,
-    task_results: Dict,
+    task_summary: Dict,
     labeling: Dict | None = None,
 ) -> Dict:
     """Condense an iteration's outputs into its report (see :func:`aiida_dpgen.loop.report.iteration_report`).
@@ -30,7 +30,7 @@ def summarize_iteration(
         selection=settings['selection'],
         training=training.get_dict(),
         exploration=statistics.get_dict(),
-        task_summary=task_results['summary'],
+        task_summary=task_summary.get_dict(),
         labeling=labeling.get_dict() if labeling is not None else None,
         dataset_frames=settings['dataset_frames'],
         previous_dataset_frames=settings['previous_dataset_frames'],

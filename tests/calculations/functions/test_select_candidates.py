@@ -82,7 +82,21 @@ def test_fewer_candidates_than_fp_task_min_gives_none_for_that_system(aiida_prof
     assert outputs['statistics']['systems']['bcc']['chosen'] == 0
 
 
-def test_task_outcomes_of_all_jobs_are_gathered_with_their_summaries_summed(aiida_profile):
+def test_the_jobs_task_summaries_are_added_up(aiida_profile):
+    outputs = select_candidates(
+        Dict({'f_trust_lo': 0.05, 'f_trust_hi': 0.2}),
+        candidate_frames={label: job_frames(['fcc'], [(0, 0, frame(10))], 0) for label in ('job_000', 'job_001')},
+        statistics={label: job_statistics({'fcc': 1}) for label in ('job_000', 'job_001')},
+        task_summary={
+            'job_000': Dict({'tasks': 2, 'completed': 2, 'lost_atoms': 0, 'failed': 0, 'frames': 6}),
+            'job_001': Dict({'tasks': 1, 'completed': 0, 'lost_atoms': 1, 'failed': 0, 'frames': 1}),
+        },
+    )
+    assert outputs['task_summary'].get_dict() == {'tasks': 3, 'completed': 2, 'lost_atoms': 1, 'failed': 0, 'frames': 7}
+    assert 'task_results' not in outputs, "each job's own task_results stay where they are; no merged copy"
+
+
+def test_task_outcomes_of_graphs_made_before_the_summaries_are_still_gathered(aiida_profile):
     def outcomes(tasks: dict) -> Dict:
         statuses = [task['status'] for task in tasks.values()]
         summary = {'tasks': len(tasks), 'completed': statuses.count('completed'), 'lost_atoms': 0, 'failed': 0}
