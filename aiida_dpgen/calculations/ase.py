@@ -166,4 +166,10 @@ class PackedAseCalculation(CalcJob):
         structures = self.inputs.structures
         with folder.open('structure.json', 'w') as handle:
             json.dump({'tasks': {task: structure_payload(structures[task]) for task in sorted(structures)}}, handle)
-        return calculator_job(self, folder)
+        calc_info = calculator_job(self, folder)
+        # The labels become the output dataset; the results file and the structures' JSON (a copy of the input
+        # nodes) would only store every label twice more.
+        calc_info.retrieve_list = [name for name in calc_info.retrieve_list if name != RESULTS]
+        calc_info.retrieve_temporary_list = [RESULTS]
+        calc_info.provenance_exclude_list = ['structure.json']
+        return calc_info

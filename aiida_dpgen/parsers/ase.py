@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import numpy as np
 from aiida.engine import ExitCode
@@ -36,10 +37,16 @@ class ResultsParser(Parser):
     """Reads the ``results.json`` the ASE script writes (the CalcJob declares ERROR_NO_RESULTS and
     ERROR_INVALID_RESULTS)."""
 
-    def read_results(self) -> dict | ExitCode:
-        if RESULTS not in self.retrieved.base.repository.list_object_names():
-            return self.exit_codes.ERROR_NO_RESULTS
+    def read_results(self, temporary: str | None = None) -> dict | ExitCode:
+        """The results from the retrieved folder, or from ``temporary`` (the temporary retrieved folder)."""
         try:
+            if temporary is not None:
+                path = pathlib.Path(temporary) / RESULTS
+                if not path.is_file():
+                    return self.exit_codes.ERROR_NO_RESULTS
+                return json.loads(path.read_text())
+            if RESULTS not in self.retrieved.base.repository.list_object_names():
+                return self.exit_codes.ERROR_NO_RESULTS
             return json.loads(self.retrieved.base.repository.get_object_content(RESULTS, mode='r'))
         except ValueError as exception:
             return self.exit_codes.ERROR_INVALID_RESULTS.format(error=repr(exception))

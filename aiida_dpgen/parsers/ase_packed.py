@@ -18,7 +18,7 @@ class PackedAseParser(ResultsParser):
         from aiida_dpgen.labelers.ase import AseLabeler
         from aiida_dpgen.labeling.frames import labels_to_systems
 
-        results = self.read_results()
+        results = self.read_results(kwargs.get('retrieved_temporary_folder'))
         if isinstance(results, ExitCode):
             return results
         tasks = results.get('tasks') if isinstance(results, dict) else None

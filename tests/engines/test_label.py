@@ -247,6 +247,9 @@ def test_packed_emt_labels_equal_single_ones_and_a_failed_task_is_labeled_again_
     assert (summary['packed_jobs'], summary['packed_labels'], summary['labeled']) == (2, 5, 5)
     jobs = [node for node in packed_node.called_descendants if isinstance(node, CalcJobNode)]
     assert sorted(job.process_label for job in jobs) == ['PackedAseCalculation'] * 2
+    for job in jobs:  # no label stored three times: no results.json kept, no JSON copy of the input structures
+        assert 'results.json' not in job.outputs.retrieved.base.repository.list_object_names()
+        assert 'structure.json' not in job.base.repository.list_object_names()
     for name in ('energies', 'forces', 'virials'):
         np.testing.assert_allclose(
             packed['dataset'].to_dpdata()[0][name], alone['dataset'].to_dpdata()[0][name], rtol=0, atol=1e-10

@@ -9,6 +9,8 @@ from aiida.plugins import ParserFactory
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
+from ..conftest import PARSER_FIXTURES
+
 
 def structure():
     atoms = bulk('Cu', 'fcc', a=3.6, cubic=True)
@@ -51,7 +53,11 @@ def test_a_packed_job_gives_each_task_its_labels_and_names_the_task_that_failed(
         'calculator': Dict({'calculator': 'ase.calculators.emt:EMT'}),
     }
     node = generate_calc_job_node('dpgen.ase_packed', 'mixed', inputs)
-    results, calcfunction = ParserFactory('dpgen.ase_packed').parse_from_node(node, store_provenance=False)
+    # a packed job brings results.json back in the temporary folder: its labels become the output dataset
+    temporary = str(PARSER_FIXTURES / 'dpgen.ase_packed' / 'mixed')
+    results, calcfunction = ParserFactory('dpgen.ase_packed').parse_from_node(
+        node, store_provenance=False, retrieved_temporary_folder=temporary
+    )
 
     assert calcfunction.exit_status == 320
     assert '1 of 2 tasks gave no label' in calcfunction.exit_message
