@@ -389,6 +389,8 @@ def iteration_rows(node: orm.WorkChainNode, clocks: dict, samples: list[Sample])
                 'steps': step_walls(node, window.name),
                 'engines': engines,
                 'orchestration': window.end - window.start - engines,
+                'orchestration_per_task': (window.end - window.start - engines)
+                / max(report['exploration']['tasks'], 1),
                 'engine_cpu': cpu,
                 'nodes': nodes,
                 'links': links,
@@ -482,6 +484,7 @@ def plot(rows: list[dict], path: pathlib.Path) -> None:
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     iterations = [row['iteration'] for row in rows]
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.5))
@@ -509,6 +512,8 @@ def plot(rows: list[dict], path: pathlib.Path) -> None:
     ax.plot(iterations, [row['repository_bytes'] / megabyte for row in rows], label='repository')
     ax.set(xlabel='iteration', ylabel='MB', title='Totals')
     ax.legend(fontsize=8)
+    for ax in axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -534,6 +539,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         'selects on the computer where the MD ran).',
     )
     parser.add_argument('--output', type=pathlib.Path, default=pathlib.Path('paper-scale'), help='Results go here.')
+    parser.add_argument(
+        '--report', type=pathlib.Path, default=None, help="A finished run's paper_scale.json: print and plot it again."
+    )
     arguments = parser.parse_args(argv)
     for option, value, least in (
         ('--iterations', arguments.iterations, 1),
@@ -547,13 +555,37 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         parser.error(f'--iterations={arguments.iterations}: the paper has {STAGES} stages; give 1 to {STAGES}')
     if arguments.poll_interval <= 0:
         parser.error(f'--poll-interval={arguments.poll_interval}: expected a positive number of seconds')
+    if arguments.report is not None and not arguments.report.is_file():
+        parser.error(f'--report={arguments.report}: no such file; give the paper_scale.json of a finished run')
     if arguments.recordings is not None and not arguments.recordings.is_dir():
         parser.error(f'--recordings={arguments.recordings}: no such folder; leave the option out to record them now')
     return arguments
 
 
+def report_again(path: pathlib.Path) -> None:
+    """Print the table and the targets of a finished run from its JSON, and draw its plots again."""
+    result = json.loads(path.read_text())
+    rows = result['rows']
+    for row in rows:
+        row.setdefault('orchestration_per_task', row['orchestration'] / max(row['tasks'], 1))
+    print(HEADER)
+    for row in rows:
+        print(format_row(row))
+    print(
+        f'\n{len(rows)} iterations in {result["wall_seconds"] / 60:.1f} min: {result["tasks"]:,} MD tasks, '
+        f'{result["frames"]:,} frames, {result["labels"]:,} labels'
+    )
+    times = result['query_seconds']
+    for line in summarize_targets(rows, times, result['wall_seconds'])['lines']:
+        print(line)
+    plot(rows, path.with_suffix('.png'))
+
+
 def main() -> None:
     arguments = parse_arguments()
+    if arguments.report is not None:
+        report_again(arguments.report)
+        return
     output = arguments.output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     profile = get_manager().get_profile()

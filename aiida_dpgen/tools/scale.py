@@ -72,6 +72,15 @@ def summarize_targets(rows: Sequence[Mapping], query_seconds: Mapping[str, float
         )
     else:
         lines.append('orchestration per iteration: needs iterations 3-10 and 40-48 (run all 48 stages)')
+    per_task = [row['orchestration_per_task'] for row in rows if 'orchestration_per_task' in row]
+    if len(per_task) >= 4:
+        half = len(per_task) // 2
+        first, second = statistics.median(per_task[:half]), statistics.median(per_task[half:])
+        values['orchestration_per_task_ratio'] = second / first
+        lines.append(
+            f'orchestration per MD task (the stages differ 8x in tasks): median {first * 1000:.1f} ms in the first '
+            f'half of the run, {second * 1000:.1f} ms in the second (ratio {second / first:.2f})'
+        )
     ratios = [(row['iteration'], storage_target(row)) for row in rows]
     ratios = [(number, ratio) for number, ratio in ratios if ratio is not None]
     if ratios:

@@ -19,6 +19,7 @@ def row(iteration, orchestration=10.0, stored=150, new=100, rss=100 * 1024**2):
     return {
         'iteration': iteration,
         'orchestration': orchestration,
+        'orchestration_per_task': orchestration / 1000,
         'database_added': stored // 3,
         'repository_added': stored - stored // 3,
         'new_data_bytes': new,
@@ -39,6 +40,7 @@ def test_targets_compare_iterations_40_to_48_with_3_to_10_and_name_what_misses()
     assert 'worst 11.50 (iteration 30)' in text and 'NOT met in 1 of 48 iterations' in text
     assert 'NOT met: status' in text and 'verdi archive' not in text.split('queries:')[1].split('\n')[0]
     assert '80.0 min for 48 iterations (target 90 min: met)' in text
+    assert 'median 10.0 ms in the first half of the run, 13.0 ms in the second (ratio 1.30)' in text
     assert storage_target(row(0, new=0)) is None
 
 
