@@ -40,6 +40,7 @@ import time
 
 import numpy as np
 from aiida import orm
+from aiida.engine import submit
 from aiida.manage import get_manager
 
 import aiida_dpgen
@@ -249,48 +250,113 @@ def folder_bytes(path: pathlib.Path) -> int:
     return total
 
 
-def rss_bytes() -> int:
-    for line in pathlib.Path('/proc/self/status').read_text().splitlines():
+def rss_bytes(pid: int | str = 'self') -> int:
+    try:
+        status = pathlib.Path(f'/proc/{pid}/status').read_text()
+    except OSError:  # the process ended meanwhile
+        return 0
+    for line in status.splitlines():
         if line.startswith('VmRSS:'):
             return int(line.split()[1]) * 1024
     return 0
 
 
-class Sampler(threading.Thread):
-    """Measures database and repository size and this process's RSS each time an iteration's report is stored
-    (found by plain SQL on the profile's SQLite file, not through AiiDA's session, which is the runner's)."""
+class Storage:
+    """Where a profile keeps its database and repository, and a connection that reads them without AiiDA's own
+    session (which belongs to the runner): the SQLite file of the embedded profile, or PostgreSQL."""
 
-    QUERY = (
+    SUMMARIES = (
         "SELECT COUNT(*) FROM db_dbnode WHERE node_type LIKE 'process.calculation.calcfunction.%' "
-        "AND json_extract(attributes, '$.function_name') = 'summarize_iteration' AND id > ?"
+        'AND {function} = {placeholder} AND id > {placeholder}'
     )
 
-    def __init__(self, storage: pathlib.Path, after_pk: int):
+    def __init__(self, profile):
+        config = profile.storage_config
+        self.sqlite = profile.storage_backend == 'core.sqlite_dos'
+        if self.sqlite:
+            root = pathlib.Path(config['filepath'])
+            self.database, self.container = root / 'database.sqlite', root / 'container'
+        else:
+            self.config = config
+            self.container = pathlib.Path(config['repository_uri'].removeprefix('file://')) / 'container'
+
+    def connect(self):
+        if self.sqlite:
+            return sqlite3.connect(f'file:{self.database}?mode=ro', uri=True, timeout=30)
+        import psycopg
+
+        config = self.config
+        return psycopg.connect(
+            host=config['database_hostname'],
+            port=config['database_port'],
+            user=config['database_username'],
+            password=config['database_password'],
+            dbname=config['database_name'],
+            autocommit=True,
+        )
+
+    def summaries(self, connection, after_pk: int) -> int:
+        if self.sqlite:
+            query = self.SUMMARIES.format(function="json_extract(attributes, '$.function_name')", placeholder='?')
+        else:
+            query = self.SUMMARIES.format(function="attributes->>'function_name'", placeholder='%s')
+        return connection.execute(query, ('summarize_iteration', after_pk)).fetchone()[0]
+
+    def database_bytes(self, connection) -> int:
+        if self.sqlite:
+            return sum(path.stat().st_size for path in self.database.parent.glob('database.sqlite*'))
+        return connection.execute('SELECT pg_database_size(current_database())').fetchone()[0]
+
+
+def daemon_worker_pids() -> list[int]:
+    """The processes of this profile's daemon workers (``verdi ... daemon worker``)."""
+    pids = []
+    for entry in pathlib.Path('/proc').iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / 'cmdline').read_bytes().split(b'\0')
+            except OSError:
+                continue
+            if b'daemon' in command and b'worker' in command:
+                pids.append(int(entry.name))
+    return pids
+
+
+class Sampler(threading.Thread):
+    """Measures database and repository size and the runner's RSS (this process, or the daemon workers) each time
+    an iteration's report is stored."""
+
+    def __init__(self, storage: Storage, after_pk: int, daemon: bool):
         super().__init__(daemon=True)
-        self.database = storage / 'database.sqlite'
-        self.container = storage / 'container'
-        self.after_pk = after_pk
+        self.storage, self.after_pk, self.daemon = storage, after_pk, daemon
+        self.connection = None
         self.samples: list[Sample] = [self.sample()]
         self.stopped = threading.Event()
 
     def sample(self) -> Sample:
-        database = sum(
-            path.stat().st_size for path in self.database.parent.glob(self.database.name + '*') if path.is_file()
-        )
-        return Sample(time.time(), database, folder_bytes(self.container), rss_bytes())
+        connection = self.connection or self.storage.connect()
+        try:
+            database = self.storage.database_bytes(connection)
+        finally:
+            if connection is not self.connection:
+                connection.close()
+        pids = daemon_worker_pids() if self.daemon else ['self']
+        rss = sum(rss_bytes(pid) for pid in pids)
+        return Sample(time.time(), database, folder_bytes(self.storage.container), rss)
 
     def run(self) -> None:
-        connection = sqlite3.connect(f'file:{self.database}?mode=ro', uri=True, timeout=30)
+        self.connection = self.storage.connect()
         seen = 0
         while not self.stopped.wait(1.0):
             try:
-                count = connection.execute(self.QUERY, (self.after_pk,)).fetchone()[0]
-            except sqlite3.OperationalError:  # locked by a writer for a moment
+                count = self.storage.summaries(self.connection, self.after_pk)
+            except Exception:  # a locked SQLite file or a busy server, for a moment
                 continue
             if count > seen:
                 seen = count
                 self.samples.append(self.sample())
-        connection.close()
+        self.connection.close()
+        self.connection = None
 
 
 def last_pk() -> int:
@@ -540,6 +606,12 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     )
     parser.add_argument('--output', type=pathlib.Path, default=pathlib.Path('paper-scale'), help='Results go here.')
     parser.add_argument(
+        '--daemon',
+        action='store_true',
+        help="Submit the loop to this profile's daemon (start it with `verdi daemon start 2`) instead of running it "
+        "here; runner RSS is then the daemon workers'.",
+    )
+    parser.add_argument(
         '--report', type=pathlib.Path, default=None, help="A finished run's paper_scale.json: print and plot it again."
     )
     arguments = parser.parse_args(argv)
@@ -576,22 +648,32 @@ def report_again(path: pathlib.Path) -> None:
         f'{result["frames"]:,} frames, {result["labels"]:,} labels'
     )
     times = result['query_seconds']
+    print(
+        'commands on the finished run (s, each a new process): '
+        + ', '.join(f'{key} {value:.2f}' for key, value in times.items() if key != 'archive_bytes')
+        + f'; archive {times.get("archive_bytes", 0) / 1024**2:.0f} MB'
+    )
     for line in summarize_targets(rows, times, result['wall_seconds'])['lines']:
         print(line)
     plot(rows, path.with_suffix('.png'))
 
 
-def main() -> None:
-    arguments = parse_arguments()
-    if arguments.report is not None:
-        report_again(arguments.report)
-        return
-    output = arguments.output.resolve()
-    output.mkdir(parents=True, exist_ok=True)
+def checked_storage(daemon: bool) -> tuple[str, Storage]:
     profile = get_manager().get_profile()
-    if profile.storage_backend != 'core.sqlite_dos':
-        raise SystemExit(f'profile {profile.name}: {profile.storage_backend}; this benchmark measures the embedded one')
-    storage = pathlib.Path(profile.storage_config['filepath'])
+    if profile.storage_backend not in ('core.sqlite_dos', 'core.psql_dos'):
+        raise SystemExit(
+            f'profile {profile.name}: storage {profile.storage_backend}; expected core.sqlite_dos or core.psql_dos'
+        )
+    if daemon:
+        from aiida.engine.daemon.client import get_daemon_client
+
+        if not get_daemon_client().is_daemon_running:
+            raise SystemExit(f'--daemon: the daemon of profile {profile.name} is not running; `verdi daemon start 2`')
+    return profile.name, Storage(profile)
+
+
+def loop_builder(arguments: argparse.Namespace, output: pathlib.Path) -> tuple:
+    """The loop over the first ``--iterations`` stages, its codes' clocks: initial data, recordings, codes."""
     schedule = paper_cu_schedule()[: arguments.iterations]
     counts = [count_tasks_and_frames(stage, CONFIGURATIONS) for stage in schedule]
     print(
@@ -599,7 +681,6 @@ def main() -> None:
         f'at most {arguments.fp_task_max} labels per system and iteration',
         flush=True,
     )
-
     datasets, configurations = initial_inputs()
     computer = scale_computer(arguments.poll_interval)
     recordings = (arguments.recordings or output / 'recordings').resolve()
@@ -613,7 +694,6 @@ def main() -> None:
         ).store()
     levels = trust_levels(recordings)
     print(f'trust levels at the {TRUST_PERCENTILES} percentiles of the recorded deviations: {levels}', flush=True)
-
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
         datasets=datasets,
@@ -627,23 +707,41 @@ def main() -> None:
     builder.explore.group_size = orm.Int(arguments.group_size)
     builder.label.group_size = orm.Int(arguments.label_group_size)
     builder.convergence = orm.Dict({'max_iterations': len(schedule)})
+    return builder, clocks
 
-    sampler = Sampler(storage, last_pk())
+
+def run_measured(builder, storage: Storage, daemon: bool) -> tuple[orm.WorkChainNode, float, list[Sample]]:
+    sampler = Sampler(storage, last_pk(), daemon)
     sampler.start()
     start = time.time()
-    _, node = run_get_node(builder)
+    if daemon:
+        node = submit(builder)
+        print(f'submitted DpgenWorkChain<{node.pk}> to the daemon', flush=True)
+        while not node.is_terminated:
+            time.sleep(5)
+    else:
+        _, node = run_get_node(builder)
     wall = time.time() - start
     sampler.stopped.set()
     sampler.join()
     sampler.samples.append(sampler.sample())
     print(f'\nDpgenWorkChain<{node.pk}>: {node.process_state.value}, exit status {node.exit_status}, {wall:.0f} s')
+    return node, wall, sampler.samples
 
-    rows = iteration_rows(node, clocks, sampler.samples)
-    print('\n' + HEADER)
-    for row in rows:
-        print(format_row(row))
-    times = query_times(node, profile.name, output)
-    targets = summarize_targets(rows, times, wall)
+
+def main() -> None:
+    arguments = parse_arguments()
+    if arguments.report is not None:
+        report_again(arguments.report)
+        return
+    output = arguments.output.resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    profile, storage = checked_storage(arguments.daemon)
+    builder, clocks = loop_builder(arguments, output)
+    node, wall, samples = run_measured(builder, storage, arguments.daemon)
+
+    rows = iteration_rows(node, clocks, samples)
+    times = query_times(node, profile, output)
     result = {
         'pk': node.pk,
         'finished_ok': node.is_finished_ok,
@@ -653,19 +751,14 @@ def main() -> None:
         'tasks': sum(row['tasks'] for row in rows),
         'rows': rows,
         'query_seconds': times,
-        'targets': targets,
+        'targets': summarize_targets(rows, times, wall),
+        'profile': profile,
         'arguments': {key: str(value) for key, value in vars(arguments).items()},
     }
-    (output / 'paper_scale.json').write_text(json.dumps(result, indent=1))
-    plot(rows, output / 'paper_scale.png')
-    print(
-        f'\n{len(rows)} iterations in {wall / 60:.1f} min: {result["tasks"]:,} MD tasks, {result["frames"]:,} frames, '
-        f'{result["labels"]:,} labels'
-    )
-    print('queries (s): ' + ', '.join(f'{key} {value:.2f}' for key, value in times.items() if key != 'archive_bytes'))
-    for line in targets['lines']:
-        print(line)
-    print(f'table, targets and plots: {output / "paper_scale.json"}, {output / "paper_scale.png"}')
+    path = output / 'paper_scale.json'
+    path.write_text(json.dumps(result, indent=1))
+    report_again(path)
+    print(f'table, targets and plots: {path}, {path.with_suffix(".png")}')
 
 
 if __name__ == '__main__':
