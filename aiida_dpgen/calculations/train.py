@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 from aiida.common import CalcInfo, CodeInfo, CodeRunMode
 from aiida.engine import CalcJob
@@ -17,6 +18,7 @@ from aiida_dpgen.training.inputs import (
     sampling_probabilities,
     validate_parameters,
 )
+from aiida_dpgen.utils.repository import write_tree
 
 INIT_MODES = {'init_frz_model': '--init-frz-model', 'finetune': '--finetune'}
 
@@ -240,11 +242,13 @@ class DpTrainCalculation(CalcJob):
         local_copy_list = []
         remote_copy_list = []
 
+        # The data are written into the job's folder in one pass per dataset and not stored with the job again
+        # (they are its input nodes): AiiDA's local_copy_list opens the object store once per file.
         training_systems, frames_per_system = [], {}
         for key in sorted(self.inputs.datasets):
             dataset = self.inputs.datasets[key]
             target = f'{self.TRAINING_DATA_FOLDER}/{key}'
-            local_copy_list.append((dataset.uuid, 'systems', target))
+            write_tree(dataset, 'systems', pathlib.Path(folder.get_subfolder(target, create=True).abspath))
             training_systems += [f'{target}/{name}' for name in dataset.system_names]
             frames_per_system[key] = [summary['nframes'] for summary in dataset.systems]
 
@@ -254,7 +258,8 @@ class DpTrainCalculation(CalcJob):
         validation_systems = None
         if 'validation_dataset' in self.inputs:
             validation = self.inputs.validation_dataset
-            local_copy_list.append((validation.uuid, 'systems', self.VALIDATION_DATA_FOLDER))
+            destination = folder.get_subfolder(self.VALIDATION_DATA_FOLDER, create=True).abspath
+            write_tree(validation, 'systems', pathlib.Path(destination))
             validation_systems = [f'{self.VALIDATION_DATA_FOLDER}/{name}' for name in validation.system_names]
 
         content = build_training_input(
@@ -296,6 +301,7 @@ class DpTrainCalculation(CalcJob):
         calcinfo.codes_run_mode = CodeRunMode.SERIAL
         calcinfo.local_copy_list = local_copy_list
         calcinfo.remote_copy_list = remote_copy_list
+        calcinfo.provenance_exclude_list = [self.TRAINING_DATA_FOLDER, self.VALIDATION_DATA_FOLDER]
         calcinfo.retrieve_list = [
             self.INPUT_FILENAME,
             self.RESOLVED_INPUT_FILENAME,

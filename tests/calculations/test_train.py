@@ -48,13 +48,15 @@ def test_job_trains_then_freezes_with_data_copied_from_the_repository(generate_c
     assert content['training']['seed'] == content['model']['descriptor']['seed'] == 42
     assert content['model']['type_map'] == ['Cu']
 
+    # the data are written into the job's folder, byte for byte, and not stored with the job again
     datasets = train_inputs['datasets']
-    assert sorted(calc_info.local_copy_list) == sorted(
-        [
-            (datasets['init'].uuid, 'systems', 'train/init'),
-            (datasets['iter_000'].uuid, 'systems', 'train/iter_000'),
-        ]
-    )
+    assert calc_info.local_copy_list == []
+    assert calc_info.provenance_exclude_list == ['train', 'validation']
+    for key, dataset in datasets.items():
+        for root, _, names in dataset.base.repository.walk('systems'):
+            for name in names:
+                stored = dataset.base.repository.get_object_content(str(root / name), mode='rb')
+                assert (folder / 'train' / key / root.relative_to('systems') / name).read_bytes() == stored
     assert calc_info.codes_run_mode == CodeRunMode.SERIAL
     assert [info.cmdline_params for info in calc_info.codes_info] == [
         ['--tf', 'train', 'input.json'],
@@ -134,3 +136,27 @@ def test_init_model_with_another_type_map_is_refused(generate_calc_job, train_in
     model = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu', 'Ni']).store()
     with pytest.raises(ValueError, match=r"init_model has type_map=\['Cu', 'Ni'\], but this training uses"):
         generate_calc_job('dpgen.train', {**train_inputs, 'init_model': model})
+
+
+def test_training_on_each_iterations_labels_sees_the_frames_of_the_merged_dataset(generate_calc_job, train_inputs):
+    """The loop no longer merges the data into copies: a job given the datasets side by side trains on exactly the
+    frames that the merged dataset of earlier versions held."""
+    import dpdata
+    import numpy as np
+
+    from aiida_dpgen.data.dataset import combined
+
+    folder, _ = generate_calc_job('dpgen.train', train_inputs)
+    systems = json.loads((folder / 'input.json').read_text())['training']['training_data']['systems']
+    seen = [dpdata.LabeledSystem(str(folder / system), fmt='deepmd/npy') for system in systems]
+    merged = combined(dict(train_inputs['datasets'])).to_dpdata()
+
+    def frames(group):
+        return sorted(
+            (system.formula, round(float(system['energies'][index]), 8), np.round(system['coords'][index], 6).tobytes())
+            for system in group
+            for index in range(system.get_nframes())
+        )
+
+    assert frames(seen) == frames(merged)
+    assert sum(system.get_nframes() for system in seen) == sum(d.nframes for d in train_inputs['datasets'].values())
