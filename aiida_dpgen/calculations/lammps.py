@@ -203,6 +203,10 @@ class DpLammpsCalculation(CalcJob):
         calcinfo = CalcInfo()
         calcinfo.codes_run_mode = CodeRunMode.SERIAL
         calcinfo.local_copy_list = local_copy_list
+        # Each task's conf.lmp and in.lammps are made from this job's input nodes (the stage, the configurations, the
+        # task indices), so they are not stored with the job again: thousands of tasks per exploration would put
+        # two files each into the repository (and spend the time to write them) for what the inputs already say.
+        calcinfo.provenance_exclude_list = [task_folder(index) for index in self.inputs.tasks.get_list()]
         if 'python' in self.inputs:
             codeinfos.append(self._selection_on_computer(folder, tasks))
             calcinfo.retrieve_list = [(f'{FAILED_LOGS}/*', '.', 2), *extra]

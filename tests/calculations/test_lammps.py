@@ -55,6 +55,8 @@ def test_each_task_gets_its_folder_script_and_run(generate_calc_job, lammps_inpu
     ), 'models are copied from the repository, never written into the submit folder'
     assert calc_info.retrieve_list == [('task.*/log.lammps', '.', 2)]
     assert calc_info.retrieve_temporary_list == [('task.*/model_devi.out', '.', 2), ('task.*/traj.dump', '.', 2)]
+    # the task folders are made from the job's inputs: not stored with it again, thousands per exploration
+    assert calc_info.provenance_exclude_list == ['task.000001', 'task.000002', 'task.000005']
 
 
 def test_configuration_elements_are_mapped_onto_the_models_type_map(generate_calc_job, lammps_inputs, tmp_path):
