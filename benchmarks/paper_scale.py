@@ -611,6 +611,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help="Submit the loop to this profile's daemon (start it with `verdi daemon start 2`) instead of running it "
         "here; runner RSS is then the daemon workers'.",
     )
+    parser.add_argument('--markdown', action='store_true', help='With --report: the table in Markdown.')
     parser.add_argument(
         '--report', type=pathlib.Path, default=None, help="A finished run's paper_scale.json: print and plot it again."
     )
@@ -634,15 +635,46 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     return arguments
 
 
-def report_again(path: pathlib.Path) -> None:
+MARKDOWN_HEADER = (
+    '| iter | tasks | frames | labels | data | wall s | train s | explore s | label s | orchestration s | per task ms '
+    '| engine CPU s | nodes | links | +database MB | +repository MB | new data MB | RSS MB | retrieved per MD job MB |'
+)
+
+
+def markdown_row(row: dict) -> str:
+    megabyte, steps = 1024**2, row['steps']
+    cells = [
+        row['iteration'],
+        row['tasks'],
+        f'{row["frames"]:,}',
+        row['labeled'],
+        row['dataset_frames'],
+        f'{row["wall"]:.1f}',
+        *(f'{steps.get(step, 0):.1f}' for step in ('train', 'explore', 'label')),
+        f'{row["orchestration"]:.1f}',
+        f'{row["orchestration"] / max(row["tasks"], 1) * 1000:.0f}',
+        f'{row["engine_cpu"]:.1f}',
+        row['nodes'],
+        row['links'],
+        *(f'{row[key] / megabyte:.2f}' for key in ('database_added', 'repository_added', 'new_data_bytes')),
+        f'{row["rss"] / megabyte:.0f}',
+        f'{row["retrieved_per_md_job"] / megabyte:.2f}',
+    ]
+    return '| ' + ' | '.join(str(cell) for cell in cells) + ' |'
+
+
+def report_again(path: pathlib.Path, markdown: bool = False) -> None:
     """Print the table and the targets of a finished run from its JSON, and draw its plots again."""
     result = json.loads(path.read_text())
     rows = result['rows']
     for row in rows:
         row.setdefault('orchestration_per_task', row['orchestration'] / max(row['tasks'], 1))
-    print(HEADER)
-    for row in rows:
-        print(format_row(row))
+    if markdown:
+        print(MARKDOWN_HEADER + '\n|' + '---|' * (MARKDOWN_HEADER.count('|') - 1))
+        print('\n'.join(markdown_row(row) for row in rows))
+    else:
+        print(HEADER)
+        print('\n'.join(format_row(row) for row in rows))
     print(
         f'\n{len(rows)} iterations in {result["wall_seconds"] / 60:.1f} min: {result["tasks"]:,} MD tasks, '
         f'{result["frames"]:,} frames, {result["labels"]:,} labels'
@@ -732,7 +764,7 @@ def run_measured(builder, storage: Storage, daemon: bool) -> tuple[orm.WorkChain
 def main() -> None:
     arguments = parse_arguments()
     if arguments.report is not None:
-        report_again(arguments.report)
+        report_again(arguments.report, arguments.markdown)
         return
     output = arguments.output.resolve()
     output.mkdir(parents=True, exist_ok=True)
