@@ -298,8 +298,9 @@ class Storage:
     def summaries(self, connection, after_pk: int) -> int:
         if self.sqlite:
             query = self.SUMMARIES.format(function="json_extract(attributes, '$.function_name')", placeholder='?')
-        else:
+        else:  # psycopg takes %s for parameters, so the LIKE pattern's % is written %%
             query = self.SUMMARIES.format(function="attributes->>'function_name'", placeholder='%s')
+            query = query.replace("calcfunction.%'", "calcfunction.%%'")
         return connection.execute(query, ('summarize_iteration', after_pk)).fetchone()[0]
 
     def database_bytes(self, connection) -> int:
