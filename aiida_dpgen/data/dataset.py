@@ -49,17 +49,23 @@ class LabeledDatasetData(DpdataSystemsData):
 def combined(datasets: Mapping[str, LabeledDatasetData]) -> LabeledDatasetData:
     """All frames of ``datasets`` in one unstored node, exact duplicates once (what a training on all of them
     sees), to export or inspect; the loop itself never stores such a copy."""
+    return merged_with_duplicates(datasets)[0]
+
+
+def merged_with_duplicates(datasets: Mapping[str, LabeledDatasetData]) -> tuple[LabeledDatasetData, int]:
+    """All frames of ``datasets`` in one unstored node and how many exact duplicates were dropped; all must share
+    one type map, because atom types are indices into it."""
     from aiida_dpgen.utils import systems as systems_utils
 
     if not datasets:
-        raise ValueError('datasets: got none; pass at least one LabeledDatasetData')
+        raise ValueError('datasets: got none; pass at least one LabeledDatasetData to merge')
     names = sorted(datasets)
     type_map = datasets[names[0]].type_map
     for name in names[1:]:
         if datasets[name].type_map != type_map:
             raise ValueError(
-                f'datasets.{name}: type_map={datasets[name].type_map}, but {names[0]} has type_map={type_map}; '
-                'datasets of one run share one type_map'
+                f'dataset {name!r} has type_map={datasets[name].type_map}, but {names[0]!r} has '
+                f'type_map={type_map}; rebuild the datasets with one common type_map'
             )
-    merged, _ = systems_utils.merge([datasets[name].to_dpdata() for name in names], type_map)
-    return LabeledDatasetData(merged, type_map=type_map)
+    merged, dropped = systems_utils.merge([datasets[name].to_dpdata() for name in names], type_map)
+    return LabeledDatasetData(merged, type_map=type_map), dropped

@@ -91,19 +91,22 @@ class AseLabeler(Labeler):
 
     @classmethod
     def convert_outputs(cls, structure: orm.StructureData, parameters: orm.Dict, arrays: orm.ArrayData) -> Label:
+        stress = arrays.get_array('stress') if 'stress' in arrays.get_arraynames() else None
+        return cls.label(structure, float(parameters['energy']), arrays.get_array('forces'), stress)
+
+    @staticmethod
+    def label(structure: orm.StructureData, energy: float, forces: np.ndarray, stress: np.ndarray | None) -> Label:
+        """The label of ``structure`` from an ASE single point (stress in ASE's convention, eV/Å^3)."""
         symbols, cell, positions = structure_arrays(structure)
-        periodic = all(structure.pbc)
-        virial = None
-        if 'stress' in arrays.get_arraynames():
-            virial = virial_from_stress(arrays.get_array('stress'), abs(np.linalg.det(cell)))
+        virial = None if stress is None else virial_from_stress(stress, abs(np.linalg.det(cell)))
         return Label(
             symbols=symbols,
             cell=cell,
             positions=positions,
-            energy=float(parameters['energy']),
-            forces=arrays.get_array('forces'),
+            energy=energy,
+            forces=forces,
             virial=virial,
-            pbc=periodic,
+            pbc=all(structure.pbc),
         )
 
     @classmethod

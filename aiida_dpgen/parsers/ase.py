@@ -13,17 +13,24 @@ from aiida.parsers import Parser
 from aiida_dpgen.calculations.ase import RESULTS
 
 
-def label_nodes(results: dict, natoms: int) -> tuple[Dict, ArrayData]:
-    """``output_parameters`` and ``output_arrays`` of one single point's results; ``ValueError`` (or
-    ``KeyError``, ``TypeError``) when they are incomplete or of the wrong shape."""
+def checked_results(results: dict, natoms: int) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """Energy, forces and stress (or None) of one single point's results; ``ValueError`` (or ``KeyError``,
+    ``TypeError``) when they are incomplete or of the wrong shape."""
     forces = np.array(results['forces'], dtype=float)
     energy = float(results['energy'])
     if forces.shape != (natoms, 3):
         raise ValueError(f'forces of shape {forces.shape} for {natoms} atoms')
+    stress = np.array(results['stress'], dtype=float).reshape(3, 3) if 'stress' in results else None
+    return energy, forces, stress
+
+
+def label_nodes(results: dict, natoms: int) -> tuple[Dict, ArrayData]:
+    """``output_parameters`` and ``output_arrays`` of one single point's results (see :func:`checked_results`)."""
+    energy, forces, stress = checked_results(results, natoms)
     arrays = ArrayData()
     arrays.set_array('forces', forces)
-    if 'stress' in results:
-        arrays.set_array('stress', np.array(results['stress'], dtype=float).reshape(3, 3))
+    if stress is not None:
+        arrays.set_array('stress', stress)
     parameters = {
         'energy': energy,
         'energy_units': 'eV',

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiida.engine import ExitCode
 from aiida.orm import Dict
 
-from aiida_dpgen.parsers.ase import ResultsParser, label_nodes
+from aiida_dpgen.parsers.ase import ResultsParser, checked_results
 
 
 class PackedAseParser(ResultsParser):
@@ -35,8 +35,7 @@ class PackedAseParser(ResultsParser):
                 statuses[task] = f'calculator error: {result["error"]}'
                 continue
             try:
-                parameters, arrays = label_nodes(result, len(structures[task].sites))
-                labels.append(AseLabeler.convert_outputs(structures[task], parameters, arrays))
+                labels.append(AseLabeler.label(structures[task], *checked_results(result, len(structures[task].sites))))
             except (ValueError, KeyError, TypeError) as exception:
                 statuses[task] = f'invalid result: {exception!r}'
                 continue

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiida.engine import Process, calcfunction
 
-from aiida_dpgen.data.dataset import LabeledDatasetData
-from aiida_dpgen.utils import systems as systems_utils
+from aiida_dpgen.data.dataset import LabeledDatasetData, merged_with_duplicates
 
 
 @calcfunction
@@ -16,20 +15,9 @@ def merge_datasets(**datasets: LabeledDatasetData) -> LabeledDatasetData:
     merging the same labels twice, e.g. after a restart, does not weigh them double. All inputs must
     share one type map, because atom types are indices into it.
     """
-    if not datasets:
-        raise ValueError('merge_datasets: got no datasets; pass at least one LabeledDatasetData')
-    names = sorted(datasets)
-    type_map = datasets[names[0]].type_map
-    for name in names[1:]:
-        if datasets[name].type_map != type_map:
-            raise ValueError(
-                f'dataset {name!r} has type_map={datasets[name].type_map}, but {names[0]!r} has '
-                f'type_map={type_map}; rebuild the datasets with one common type_map'
-            )
-
-    merged, dropped = systems_utils.merge([datasets[name].to_dpdata() for name in names], type_map)
-    total = sum(datasets[name].nframes for name in names)
+    merged, dropped = merged_with_duplicates(datasets)
+    total = sum(node.nframes for node in datasets.values())
     process = Process.current()
     if process is not None:
-        process.report(f'merged {len(names)} datasets: {total} frames in, {dropped} exact duplicates dropped')
-    return LabeledDatasetData(merged, type_map=type_map)
+        process.report(f'merged {len(datasets)} datasets: {total} frames in, {dropped} exact duplicates dropped')
+    return merged

@@ -73,12 +73,10 @@ def sum_summaries(summaries: list[dict]) -> dict:
 
 def merge_task_results(jobs: list[dict]) -> dict:
     """``tasks`` (task index -> outcome) of all jobs, and their ``summary`` counts summed."""
-    tasks, summary = {}, {}
+    tasks = {}
     for job in jobs:
         tasks.update(job['tasks'])
-        for key, value in job['summary'].items():
-            summary[key] = summary.get(key, 0) + value
-    return {'tasks': tasks, 'summary': summary}
+    return {'tasks': tasks, 'summary': sum_summaries([job['summary'] for job in jobs])}
 
 
 def _merge_statistics(parts: list[dict | None]) -> dict:
