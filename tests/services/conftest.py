@@ -57,6 +57,10 @@ class Profile:
         self.environment = {**os.environ, 'AIIDA_PATH': str(root)}
 
     def verdi(self, *arguments, timeout: int = 300, check: bool = True) -> str:
+        done = self._verdi(*arguments, timeout=timeout, check=check)
+        return done.stdout + done.stderr
+
+    def _verdi(self, *arguments, timeout: int, check: bool) -> subprocess.CompletedProcess:
         done = subprocess.run(
             ['verdi', '-p', self.name, *arguments],
             env=self.environment,
@@ -67,14 +71,17 @@ class Profile:
         )
         if check:
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        return done.stdout + done.stderr
+        return done
 
     def run(self, text: str, *arguments, timeout: int = 600):
-        """Run a Python script with `verdi run`; its last line of output is JSON."""
+        """Run a Python script with `verdi run`; the last line it prints on stdout is JSON.
+
+        Only stdout is read: libraries warn on stderr (asyncssh's DSA deprecation warning came after the JSON line).
+        """
         path = self.root / f'script-{secrets.token_hex(4)}.py'
         path.write_text(textwrap.dedent(text))
-        output = self.verdi('run', str(path), *arguments, timeout=timeout)
-        return json.loads(output.strip().splitlines()[-1])
+        done = self._verdi('run', str(path), *arguments, timeout=timeout, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
     def daemon_processes(self) -> list[int]:
         """The pids of this profile's circus daemon, its workers and its stats process."""
