@@ -16,6 +16,7 @@ from aiida import orm
 
 from aiida_dpgen.calculations.functions.import_dpgen_iteration import import_dpgen_iteration
 from aiida_dpgen.compat.build import load_configurations, load_datasets
+from aiida_dpgen.compat.trust import selection_settings
 from aiida_dpgen.compat.workdir import (
     IterationFiles,
     check_param,
@@ -24,7 +25,6 @@ from aiida_dpgen.compat.workdir import (
     initial_data_paths,
     iteration_job,
     scan_workdir,
-    selection_from_param,
     stage_from_job,
 )
 from aiida_dpgen.data import DeepPotentialData
@@ -167,6 +167,12 @@ def _check_systems(iteration: IterationFiles, names: list[str]) -> None:
         )
 
 
+def iteration_selection(param: Mapping, iteration: IterationFiles, names: list[str]) -> dict:
+    """The selection settings DP-GEN applied in ``iteration``: its job's trust levels over the run's, for the
+    systems it explored, translated as `aiida-dpgen run` translates them."""
+    return selection_settings(param, names, job=iteration_job(param, iteration), explored=iteration.systems)
+
+
 def _settings(param: Mapping, iteration: IterationFiles, names: list[str], type_map: list[str], copied: bool) -> dict:
     job = iteration_job(param, iteration)
     fp_tasks = iteration.fp_tasks
@@ -174,7 +180,7 @@ def _settings(param: Mapping, iteration: IterationFiles, names: list[str], type_
         'iteration': iteration.index,
         'stage_index': iteration.index,
         'stage': stage_from_job(job, names, iteration.systems),
-        'selection': selection_from_param(param, job, names, iteration.systems),
+        'selection': iteration_selection(param, iteration, names),
         'system_names': names,
         'type_map': type_map,
         'fp_tasks': None if fp_tasks is None else {f'{index:03d}': count for index, count in fp_tasks.items()},

@@ -25,9 +25,9 @@ from aiida_dpgen.compat.arguments import (
     model_devi_job_arguments,
     param_arguments,
 )
-from aiida_dpgen.compat.workdir import VIRIAL_OFF, configuration_files, initial_data_paths
+from aiida_dpgen.compat.trust import selection_settings
+from aiida_dpgen.compat.workdir import configuration_files, initial_data_paths
 from aiida_dpgen.exploration.schedule import from_model_devi_jobs
-from aiida_dpgen.exploration.selection import SelectionSettings
 
 LABELER_ENGINE = {'vasp': 'vasp', 'pwscf': 'quantumespresso', 'cp2k': 'cp2k', 'gaussian': 'gaussian'}
 
@@ -94,7 +94,7 @@ def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') ->
         compress=data.get('dp_compress', False),
         train_reuse=reuse,
         schedule=stages,
-        selection=_selection(data, names),
+        selection=selection_settings(data, names),
         labeler=labeler,
         labeler_files=files,
         max_excluded_ratio=data.get('ratio_failed'),
@@ -191,59 +191,6 @@ def _template(job: Mapping, where: str, base: pathlib.Path) -> dict:
         if key in job:
             raise DpgenInputError(f'{where}{key}: a template job takes its conditions from rev_mat.lmp, not {key}')
     return stage
-
-
-def _selection(data: Mapping, names: list[str]) -> dict:
-    selection = {
-        'fp_task_max': data['fp_task_max'],
-        'fp_task_min': data['fp_task_min'],
-        'skip': data['model_devi_skip'],
-    }
-    levels = {
-        ours: _per_system(data.get(key, default), key, names)
-        for key, ours, default in (
-            ('model_devi_f_trust_lo', 'f_trust_lo', None),
-            ('model_devi_f_trust_hi', 'f_trust_hi', None),
-            ('model_devi_v_trust_lo', 'v_trust_lo', VIRIAL_OFF),
-            ('model_devi_v_trust_hi', 'v_trust_hi', VIRIAL_OFF),
-        )
-    }
-    if data.get('model_devi_f_avg_relative'):
-        selection['f_avg_relative'] = True
-    if all(value >= VIRIAL_OFF for key in ('v_trust_lo', 'v_trust_hi') for value in levels[key].values()):
-        del levels['v_trust_lo'], levels['v_trust_hi']
-    per_system: dict[str, dict] = {}
-    for ours, by_system in levels.items():
-        selection[ours] = by_system[names[0]]
-        for name, value in by_system.items():
-            if value != selection[ours]:
-                per_system.setdefault(name, {})[ours] = value
-    if per_system:
-        selection['per_system'] = per_system
-    try:
-        SelectionSettings.from_dict(selection, names)
-    except ValueError as exception:
-        raise DpgenInputError(f'param.json model_devi_*_trust_*: {exception}') from None
-    return selection
-
-
-def _per_system(value, key: str, names: list[str]) -> dict[str, float]:
-    """A trust level for every system from DP-GEN's scalar, list (by sys_idx) or dict (sys_idx -> level)."""
-    if isinstance(value, int | float):
-        return dict.fromkeys(names, float(value))
-    if isinstance(value, list):
-        if len(value) != len(names):
-            raise DpgenInputError(
-                f'param.json {key}={value!r}: a list needs one level per sys_configs entry ({len(names)})'
-            )
-        return {name: float(level) for name, level in zip(names, value, strict=True)}
-    levels = {}
-    for index, name in enumerate(names):
-        level = value.get(str(index), value.get(index))
-        if level is None:
-            raise DpgenInputError(f'param.json {key}: no level for system {index}; give one per sys_configs entry')
-        levels[name] = float(level)
-    return levels
 
 
 def _only_auto(data: Mapping, keys) -> None:

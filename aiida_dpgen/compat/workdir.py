@@ -350,15 +350,6 @@ def _glob(pattern: pathlib.Path) -> list[pathlib.Path]:
     return list(pathlib.Path(pattern.anchor).glob(str(pattern.relative_to(pattern.anchor))))
 
 
-TRUST_KEYS = {
-    'model_devi_f_trust_lo': 'f_trust_lo',
-    'model_devi_f_trust_hi': 'f_trust_hi',
-    'model_devi_v_trust_lo': 'v_trust_lo',
-    'model_devi_v_trust_hi': 'v_trust_hi',
-}
-"""DP-GEN's trust-level keys and ours (:data:`aiida_dpgen.exploration.selection.SELECTION_KEYS`)."""
-VIRIAL_OFF = 1e10
-"""DP-GEN's default virial trust levels: from this value on, virials decide nothing."""
 STAGE_KEYS = ('ensemble', 'temps', 'press', 'nsteps', 'trj_freq')
 
 
@@ -409,51 +400,6 @@ def stage_from_job(job: Mapping, system_names: Sequence[str], explored: Sequence
     indices = _flat_indices(job.get('sys_idx')) or list(explored)
     stage = {'systems': [system_names[index] for index in indices if index < len(system_names)]}
     return {**stage, **{key: job[key] for key in STAGE_KEYS if key in job}}
-
-
-def _per_system(value, index: int, key: str):
-    if isinstance(value, list):
-        if index >= len(value):
-            raise ValueError(
-                f'param.{key}: a list of {len(value)} values has none for system {index}; give one per system'
-            )
-        return value[index]
-    if isinstance(value, dict):
-        if str(index) not in value:
-            raise ValueError(f'param.{key}: no value for system "{index}"; give one per explored system')
-        return value[str(index)]
-    return value
-
-
-def selection_from_param(param: Mapping, job: Mapping, system_names: Sequence[str], explored: Sequence[int]) -> dict:
-    """The selection settings (our keys) DP-GEN applied in an iteration: the job's trust levels over the run's,
-    per system where DP-GEN's are lists or dictionaries, virial levels dropped where they are DP-GEN's default."""
-    levels = {}
-    for index in explored:
-        values = {}
-        for dpgen_key, key in TRUST_KEYS.items():
-            value = job.get(dpgen_key) if job.get(dpgen_key) is not None else param.get(dpgen_key)
-            if value is None and key.startswith('f_'):
-                raise ValueError(
-                    f'param.{dpgen_key}: missing; the force trust levels decide which frames were candidates'
-                )
-            # a virial level DP-GEN was not given is its default, 1e10: that side never decides
-            values[key] = VIRIAL_OFF if value is None else _per_system(value, index, dpgen_key)
-        if values['v_trust_lo'] >= VIRIAL_OFF and values['v_trust_hi'] >= VIRIAL_OFF:
-            values['v_trust_lo'] = values['v_trust_hi'] = None
-        levels[system_names[index]] = {key: value for key, value in values.items() if value is not None}
-    names = list(levels)
-    common = levels[names[0]]
-    selection = {
-        **common,
-        'fp_task_max': param.get('fp_task_max', 300),
-        'fp_task_min': param.get('fp_task_min', 0),
-        'skip': param.get('model_devi_skip', 0),
-    }
-    per_system = {name: value for name, value in levels.items() if value != common}
-    if per_system:
-        selection['per_system'] = per_system
-    return selection
 
 
 def exploration_statistics(

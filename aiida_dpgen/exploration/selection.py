@@ -245,12 +245,18 @@ class SelectionSettings:
                 trust[name] = TrustLevels(*(levels[key] for key in TRUST_KEYS))
             except ValueError as exception:
                 raise ValueError(f'{where}: {exception}') from None
-        numbers = {'fp_task_max': 300, 'fp_task_min': 0, 'skip': 0, 'seed': 0}
-        values = {key: settings.get(key, default) for key, default in numbers.items()}
+        numbers = ('fp_task_max', 'fp_task_min', 'skip', 'seed')
+        values = {key: settings.get(key, SELECTION_DEFAULTS[key]) for key in numbers}
         for key, value in values.items():
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f'selection.{key}={value!r}: expected an integer >= 0 ({SELECTION_KEYS[key]})')
-        relative = settings.get('f_avg_relative', False)
+        relative = settings.get('f_avg_relative', SELECTION_DEFAULTS['f_avg_relative'])
         if not isinstance(relative, bool):
             raise ValueError(f'selection.f_avg_relative={relative!r}: expected true or false')
         return cls(trust=trust, f_avg_relative=relative, **values)
+
+
+SELECTION_DEFAULTS = {
+    field.name: field.default for field in dataclasses.fields(SelectionSettings) if field.name != 'trust'
+}
+"""The selection's defaults (``fp_task_max`` 300, as in the paper): read them here, not as literals elsewhere."""

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from aiida_dpgen.compat.arguments import DpgenInputError
+from aiida_dpgen.compat.importer import iteration_selection
 from aiida_dpgen.compat.param import translate_param
+from aiida_dpgen.compat.workdir import IterationFiles, ModelDeviFile, default_system_names
 
 from .dpgen_examples import CH4_CONFIGURATIONS, FIXTURES, NUMBER_OF_CH4_CONFIGURATIONS, example_tree
 
@@ -188,6 +190,36 @@ def test_unknown_key_warns_with_closest(vasp_example):
     param = translate_param({**jdata, 'fp_task_maxx': 3, 'model_devi_f_trust_high': 0.3}, base)
     assert "param.json fp_task_maxx: unknown key, ignored; did you mean 'fp_task_max'?" in param.warnings
     assert any("did you mean 'model_devi_f_trust_hi'" in warning for warning in param.warnings)
+
+
+def test_a_fresh_run_and_an_import_of_the_same_param_json_select_with_the_same_settings(vasp_example, tmp_path):
+    """`aiida-dpgen run` and `aiida-dpgen import` translate trust levels with one function: an iteration that
+    explored every system is selected with the settings the fresh run uses, per-system levels included."""
+    jdata, base = vasp_example
+    changed = {
+        **jdata,
+        'model_devi_f_trust_lo': [0.05, 0.08],
+        'model_devi_v_trust_lo': 0.1,
+        'model_devi_v_trust_hi': {'0': 0.5, '1': 0.6},
+        'fp_task_max': 7,
+        'model_devi_skip': 3,
+    }
+    names = default_system_names(changed)
+    iteration = IterationFiles(
+        index=0,
+        path=tmp_path,
+        models=(),
+        training=(),
+        models_copied=False,
+        model_devi=tuple(ModelDeviFile(system, 0, tmp_path / f'{system}.out') for system in range(len(names))),
+        fp_data={},
+        fp_tasks=None,
+        current_job={'sys_idx': list(range(len(names)))},
+    )
+    fresh = translate_param(changed, base).selection
+    assert iteration_selection(changed, iteration, names) == fresh
+    assert fresh['per_system'] == {'sys_001': {'f_trust_lo': 0.08, 'v_trust_hi': 0.6}}
+    assert (fresh['fp_task_max'], fresh['skip']) == (7, 3)
 
 
 def test_per_system_trust_levels_and_reuse(vasp_example):

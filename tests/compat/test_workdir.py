@@ -20,6 +20,7 @@ from ase.build import bulk
 from ase.io import write
 
 from aiida_dpgen.compat import workdir
+from aiida_dpgen.compat.trust import selection_settings
 from aiida_dpgen.exploration.deviation import write_model_devi
 from aiida_dpgen.exploration.selection import TrustLevels
 
@@ -257,17 +258,17 @@ def test_selection_follows_dpgen_trust_levels_per_job_and_per_system():
         'fp_task_max': 50,
         'model_devi_skip': 2,
     }
-    selection = workdir.selection_from_param(param, {}, ['fcc', 'bcc'], [0, 1])
+    selection = selection_settings(param, ['fcc', 'bcc'])
     assert selection == {
         'f_trust_lo': 0.05,
         'f_trust_hi': 0.3,
         'fp_task_max': 50,
         'fp_task_min': 0,
         'skip': 2,
-        'per_system': {'bcc': {'f_trust_lo': 0.1, 'f_trust_hi': 0.3}},
+        'per_system': {'bcc': {'f_trust_lo': 0.1}},
     }, "DP-GEN's default virial levels (1e10) mean no virial levels"
     job = {'model_devi_f_trust_lo': 0.08, 'model_devi_v_trust_lo': 0.1, 'model_devi_v_trust_hi': 0.5}
-    assert workdir.selection_from_param(param, job, ['fcc', 'bcc'], [1]) == {
+    assert selection_settings(param, ['fcc', 'bcc'], job=job, explored=[1]) == {
         'f_trust_lo': 0.08,
         'f_trust_hi': 0.3,
         'v_trust_lo': 0.1,
@@ -281,13 +282,9 @@ def test_selection_follows_dpgen_trust_levels_per_job_and_per_system():
 def test_a_virial_level_given_alone_keeps_dpgens_default_for_the_other():
     """DP-GEN fills a missing model_devi_v_trust_hi with 1e10: frames above v_trust_lo are candidates and none
     fails on the virial; `aiida-dpgen run` translates it the same way (compat.param)."""
-    from aiida_dpgen.compat.param import _selection
-
     param = {'model_devi_f_trust_lo': 0.05, 'model_devi_f_trust_hi': 0.3, 'model_devi_v_trust_lo': 0.2}
-    selection = workdir.selection_from_param(param, {}, ['fcc'], [0])
+    selection = selection_settings(param, ['fcc'])
     assert (selection['v_trust_lo'], selection['v_trust_hi']) == (0.2, 1e10)
-    translated = _selection({**param, 'fp_task_max': 300, 'fp_task_min': 0, 'model_devi_skip': 0}, ['fcc'])
-    assert translated == selection
 
     job = {**STAGE, 'sys_idx': [[1], 0], 'model_devi_f_trust_lo': 0.1}
     assert workdir.stage_from_job(job, ['fcc', 'bcc'], [0]) == {
