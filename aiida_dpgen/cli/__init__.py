@@ -7,6 +7,7 @@ import sys
 import click
 
 from aiida_dpgen import __version__
+from aiida_dpgen.workflows.protocols.utils import default_protocol, protocol_names
 
 
 @click.group(context_settings={'help_option_names': ['-h', '--help']})
@@ -325,8 +326,8 @@ def export_data_command(identifier, directory, fmt, profile):
 )
 @click.option(
     '--protocol',
-    type=click.Choice(['fast', 'balanced', 'stringent']),
-    default='balanced',
+    type=click.Choice(protocol_names('dpgen')),
+    default=default_protocol('dpgen'),
     show_default=True,
     help='Protocol for what param.json does not set (e.g. the labeler settings it leaves open).',
 )

@@ -22,7 +22,6 @@ from aiida_dpgen.labeling.frames import MD_KEYS, Label
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 
 ENTRY_POINT_GROUP = 'aiida_dpgen.labelers'
-PROTOCOLS = ('fast', 'balanced', 'stringent')
 COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations', 'md'}
 SCF_UNCONVERGED = 'scf_unconverged'
 
@@ -100,8 +99,8 @@ class Labeler(ProtocolMixin, abc.ABC):
             engine = specification.get('engine')
             raise ValueError(f'labeler: unknown key(s) {unknown} for engine {engine!r}; allowed keys: {allowed}')
         protocol = specification.get('protocol', 'fast')
-        if protocol not in PROTOCOLS:
-            raise ValueError(f'labeler.protocol={protocol!r}: expected one of {list(PROTOCOLS)}')
+        if protocol not in self.get_available_protocols():
+            raise ValueError(f'labeler.protocol={protocol!r}: expected one of {list(self.get_available_protocols())}')
         for key in ('overrides', 'options'):
             if not isinstance(specification.get(key, {}), dict):
                 raise ValueError(f'labeler.{key}={specification[key]!r}: expected a dictionary')

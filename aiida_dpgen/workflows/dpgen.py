@@ -408,7 +408,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         inputs.base = AttributeDict(inputs.base)
         inputs.base.dp = AttributeDict(inputs.base.dp)
         inputs.base.dp.datasets = dict(self.ctx.datasets)
-        inputs.seed = Int(inputs.get('seed', Int(2020)).value + self.ctx.iteration)
+        inputs.seed = Int(inputs.seed.value + self.ctx.iteration)
         if self.ctx.models and 'train_reuse' in self.inputs:
             inputs.init_models = self.ctx.models
             inputs.reuse_parameters = self.inputs.train_reuse

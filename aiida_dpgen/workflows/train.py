@@ -67,7 +67,7 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
         spec.input(
             'seed',
             valid_type=Int,
-            default=lambda: Int(2020),
+            default=lambda: Int(cls.get_protocol_inputs()['seed']),
             serializer=to_aiida_type,
             help="Master seed; the models' seeds are drawn from a generator seeded with it, so reruns agree.",
         )

@@ -29,6 +29,15 @@ def _load(name: str) -> dict:
         return yaml.safe_load(handle)
 
 
+def protocol_names(protocol_file: str) -> list[str]:
+    """The protocols ``protocols/<protocol_file>.yaml`` defines, in its order."""
+    return list(_load(protocol_file)['protocols'])
+
+
+def default_protocol(protocol_file: str) -> str:
+    return _load(protocol_file)['default_protocol']
+
+
 class ProtocolMixin:
     """Gives a workchain ``get_protocol_inputs`` from ``protocols/<_protocol_file>.yaml``.
 
@@ -41,7 +50,7 @@ class ProtocolMixin:
 
     @classmethod
     def get_default_protocol(cls) -> str:
-        return _load(cls._protocol_file)['default_protocol']
+        return default_protocol(cls._protocol_file)
 
     @classmethod
     def get_available_protocols(cls) -> dict[str, dict]:
