@@ -412,8 +412,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         if self.ctx.models and 'train_reuse' in self.inputs:
             inputs.init_models = self.ctx.models
             inputs.reuse_parameters = self.inputs.train_reuse
-        inputs.metadata = {'call_link_label': f'{self._label}_train'}
-        node = submit_once(self, launched_children(self.node), TrainWorkChain, **inputs)
+        node = self._submit_step('train', TrainWorkChain, inputs)
         self.report(
             f'{self._label}: training on {self._frames()} frames in {len(self.ctx.datasets)} datasets, '
             f'TrainWorkChain<{node.pk}>'
@@ -421,8 +420,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         return ToContext(train=node)
 
     def inspect_train(self):
-        node = self.ctx.train
-        self.ctx.cost['train'] = step_cost(node)
+        node = self._finished_step('train')
         if not node.is_finished_ok:
             return self._failed(self.exit_codes.ERROR_TRAINING_FAILED, node)
         self.ctx.models = dict(node.outputs.models)
@@ -438,14 +436,12 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         inputs.stage = Dict(self.ctx.stage)
         selection = self.inputs.selection.get_dict()
         inputs.selection = Dict({**selection, 'seed': selection.get('seed', 0) + self.ctx.iteration})
-        inputs.metadata = {'call_link_label': f'{self._label}_explore'}
-        node = submit_once(self, launched_children(self.node), ExploreWorkChain, **inputs)
+        node = self._submit_step('explore', ExploreWorkChain, inputs)
         self.report(f'{self._label}: exploring stage {self.ctx.stage_index}, ExploreWorkChain<{node.pk}>')
         return ToContext(explore=node)
 
     def inspect_explore(self):
-        node = self.ctx.explore
-        self.ctx.cost['explore'] = step_cost(node)
+        node = self._finished_step('explore')
         if not node.is_finished_ok:
             return self._failed(self.exit_codes.ERROR_EXPLORATION_FAILED, node)
         if 'training' not in self.ctx:
@@ -466,15 +462,13 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
     def run_label(self):
         inputs = AttributeDict(self.exposed_inputs(LabelWorkChain, 'label'))
         inputs.candidates = dict(self.ctx.explore.outputs.candidates)
-        inputs.metadata = {'call_link_label': f'{self._label}_label'}
-        node = submit_once(self, launched_children(self.node), LabelWorkChain, **inputs)
+        node = self._submit_step('label', LabelWorkChain, inputs)
         chosen = self.ctx.explore.outputs.statistics['overall']['chosen']
         self.report(f'{self._label}: labeling {chosen} candidates, LabelWorkChain<{node.pk}>')
         return ToContext(label=node)
 
     def inspect_label(self):
-        node = self.ctx.label
-        self.ctx.cost['label'] = step_cost(node)
+        node = self._finished_step('label')
         if node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status and 'summary' in node.outputs:
             # every candidate was excluded (e.g. SCF not converged): no data to add, which is an outcome
             summary = node.outputs.summary.get_dict()
@@ -486,6 +480,18 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         if not node.is_finished_ok:
             return self._failed(self.exit_codes.ERROR_LABELING_FAILED, node)
         return None
+
+    def _submit_step(self, step: str, process_class, inputs: AttributeDict) -> orm.ProcessNode:
+        """Submit this iteration's ``step`` (train, explore, label) once: after a restart of the daemon the child
+        that was already launched is taken up again instead of a second one."""
+        inputs.metadata = {'call_link_label': f'{self._label}_{step}'}
+        return submit_once(self, launched_children(self.node), process_class, **inputs)
+
+    def _finished_step(self, step: str) -> orm.ProcessNode:
+        """This iteration's finished ``step``, its cost recorded for the report."""
+        node = self.ctx[step]
+        self.ctx.cost[step] = step_cost(node)
+        return node
 
     def _failed(self, exit_code, node):
         advice = (

@@ -93,11 +93,11 @@ class ExploreWorkChain(WorkChain):
             }
             label = f'job_{number:0{digits}d}'
             inputs['metadata'] = {'call_link_label': label}
-            jobs[label] = submit_once(self, launched, DpLammpsBaseWorkChain, **inputs)
+            jobs[f'jobs.{label}'] = submit_once(self, launched, DpLammpsBaseWorkChain, **inputs)
         return ToContext(**jobs)
 
-    def _jobs(self):
-        return {label: self.ctx[label] for label in sorted(self.ctx) if label.startswith('job_')}
+    def _jobs(self) -> dict:
+        return {label: self.ctx.jobs[label] for label in sorted(self.ctx.jobs)}
 
     def inspect_md(self):
         failed = [f'{label}<{node.pk}>' for label, node in self._jobs().items() if not node.is_finished_ok]

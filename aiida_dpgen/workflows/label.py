@@ -157,7 +157,7 @@ class LabelWorkChain(WorkChain):
                 {key: self.ctx.structures[key]['structure'] for key in tasks}, self.inputs.code, self.ctx.type_map
             )
             builder.metadata.call_link_label = name
-            running[name] = submit_once(self, launched, builder)
+            running[f'packed_jobs.{name}'] = submit_once(self, launched, builder)
             self.ctx.packed_groups[name] = tasks
         self.report(f'{len(keys)} single points packed in {len(running)} jobs of up to {self.inputs.group_size.value}')
         return ToContext(**running)
@@ -167,7 +167,7 @@ class LabelWorkChain(WorkChain):
         self.ctx.packed = {}
         reasons: dict[str, int] = {}
         for name, tasks in self.ctx.packed_groups.items():
-            node = self.ctx[name]
+            node = self.ctx.packed_jobs[name]
             statuses = node.outputs.task_status.get_dict() if 'task_status' in node.outputs else {}
             for task in tasks:
                 status = statuses.get(task, f'job failed: exit status {node.exit_status}')
@@ -188,7 +188,7 @@ class LabelWorkChain(WorkChain):
                 continue
             builder = labeler.get_builder(item['structure'], self.inputs.code)
             builder.metadata.call_link_label = f'label_{key}'
-            running[key] = submit_once(self, launched, builder)
+            running[f'singles.{key}'] = submit_once(self, launched, builder)
         if running:
             self.report(f'{len(running)} {self._runs()} submitted with {labeler.engine} ({labeler.protocol_name})')
         return ToContext(**running)
@@ -198,17 +198,23 @@ class LabelWorkChain(WorkChain):
         return f'MD runs of {md["nsteps"]} steps' if md else 'single points'
 
     def inspect_labels(self):
-        labeler = self.ctx.labeler
-        excluded = list(self.ctx.screened)
-        packed = self.ctx.get('packed', {})
-        frames = self._packed_frames()
-        wall, core_seconds = self._packed_cost()
-        for key, item in self.ctx.structures.items():
-            if key in packed:
-                continue
-            node = self.ctx[key]
-            seconds, cores = self._single_cost(node)
-            wall, core_seconds = wall + seconds, core_seconds + cores
+        frames, excluded = self._packed_frames(), list(self.ctx.screened)
+        single_frames, single_excluded = self._single_frames()
+        frames.update(single_frames)
+        excluded.extend(single_excluded)
+        self.ctx.summary = self._summary(excluded)
+        self.report(
+            f'{self.ctx.summary["converged"]} of {len(self.ctx.structures)} {self._runs()} converged; '
+            f'excluded: {self.ctx.summary["excluded_by_reason"] or "none"}'
+        )
+        self.ctx.frames = frames
+
+    def _single_frames(self) -> tuple[dict, list[dict]]:
+        """What the single labeling work chains give ``collect_labels`` (per converged frame its structure and
+        label nodes), and the frames they excluded with the reason."""
+        labeler, frames, excluded = self.ctx.labeler, {}, []
+        for key, node in self.ctx.get('singles', {}).items():
+            item = self.ctx.structures[key]
             reason = labeler.rejection_reason(node) if node.is_finished_ok else labeler.failure_reason(node)
             if reason is None:
                 frames[f'{key}_structure'] = item['structure']
@@ -216,10 +222,15 @@ class LabelWorkChain(WorkChain):
                     frames[f'{key}_{name}'] = output
             else:
                 excluded.append({'system': item['system'], 'frame': item['frame'], 'reason': reason, 'pk': node.pk})
+        return frames, excluded
+
+    def _summary(self, excluded: list[dict]) -> dict:
+        labeler = self.ctx.labeler
         reasons: dict[str, int] = {}
         for item in excluded:
             reasons[item['reason']] = reasons.get(item['reason'], 0) + 1
-        self.ctx.summary = {
+        wall, core_seconds = self._cost()
+        return {
             'engine': labeler.engine,
             'protocol': labeler.protocol_name,
             'frames': len(self.ctx.structures) + len(self.ctx.screened),
@@ -229,15 +240,29 @@ class LabelWorkChain(WorkChain):
             'excluded_by_reason': reasons,
             'exclusions': excluded,
             'packed_jobs': len(self.ctx.get('packed_groups', {})),
-            'packed_labels': len(packed),
+            'packed_labels': len(self.ctx.get('packed', {})),
             'wall_seconds': round(wall, 3),
             'core_hours': round(core_seconds / 3600, 6),
         }
-        self.report(
-            f'{self.ctx.summary["converged"]} of {len(self.ctx.structures)} {self._runs()} converged; '
-            f'excluded: {reasons or "none"}'
-        )
-        self.ctx.frames = frames
+
+    def _cost(self) -> tuple[float, float]:
+        """Wall and core seconds of every labeling job, packed or single: the sum of the engine's own times of
+        its tasks where the labeler reads them, else the job's lifetime."""
+        labeler, jobs = self.ctx.labeler, []
+        for name, tasks in self.ctx.get('packed_groups', {}).items():
+            node = self.ctx.packed_jobs[name]
+            jobs.append((node, labeler.packed_wall_seconds(node, tasks)))
+        for node in self.ctx.get('singles', {}).values():
+            for calculation in node.called_descendants:
+                if isinstance(calculation, orm.CalcJobNode):
+                    jobs.append((calculation, [labeler.wall_seconds(calculation)]))
+        wall, core_seconds = 0.0, 0.0
+        for node, task_seconds in jobs:
+            known = [seconds for seconds in task_seconds if seconds is not None]
+            seconds = sum(known) if known else (node.mtime - node.ctime).total_seconds()
+            wall += seconds
+            core_seconds += seconds * core_count(node.get_option('resources') or {})
+        return wall, core_seconds
 
     def on_terminated(self):
         """Empty the packed jobs' remote folders when the engine's protocol cleans its own (wavefunctions and
@@ -248,7 +273,7 @@ class LabelWorkChain(WorkChain):
             return
         cleaned = []
         for name in self.ctx.get('packed_groups', {}):
-            node = self.ctx.get(name)
+            node = self.ctx.get('packed_jobs', {}).get(name)
             if node is not None and 'remote_folder' in node.outputs:
                 try:
                     node.outputs.remote_folder._clean()  # what BaseRestartWorkChain calls too
@@ -262,40 +287,14 @@ class LabelWorkChain(WorkChain):
         """What the packed jobs give ``collect_labels``: a job's dataset whole (``packed_NNN``) where its labeler
         makes one, else per converged task its structure and label nodes."""
         labeler, frames = self.ctx.labeler, {}
-        datasets = {name: labeler.packed_dataset(self.ctx[name]) for name in self.ctx.get('packed_groups', {})}
+        datasets = {name: labeler.packed_dataset(node) for name, node in self.ctx.get('packed_jobs', {}).items()}
         frames.update({name: dataset for name, dataset in datasets.items() if dataset is not None})
         for key, job in self.ctx.get('packed', {}).items():
             if datasets.get(job) is None:
                 frames[f'{key}_structure'] = self.ctx.structures[key]['structure']
-                for name, output in labeler.packed_label_nodes(self.ctx[job], key).items():
+                for name, output in labeler.packed_label_nodes(self.ctx.packed_jobs[job], key).items():
                     frames[f'{key}_{name}'] = output
         return frames
-
-    def _single_cost(self, node: orm.ProcessNode) -> tuple[float, float]:
-        """Wall and core seconds of a labeling work chain's calculations (the engine's own time where known)."""
-        wall, core_seconds = 0.0, 0.0
-        for calculation in node.called_descendants:
-            if isinstance(calculation, orm.CalcJobNode):
-                seconds = self.ctx.labeler.wall_seconds(calculation)
-                if seconds is None:
-                    seconds = (calculation.mtime - calculation.ctime).total_seconds()
-                wall += seconds
-                core_seconds += seconds * core_count(calculation.get_option('resources') or {})
-        return wall, core_seconds
-
-    def _packed_cost(self) -> tuple[float, float]:
-        """Wall and core seconds of the packed jobs."""
-        wall, core_seconds = 0.0, 0.0
-        for name, tasks in self.ctx.get('packed_groups', {}).items():
-            seconds = self._packed_wall_seconds(self.ctx[name], tasks)
-            wall += seconds
-            core_seconds += seconds * core_count(self.ctx[name].get_option('resources') or {})
-        return wall, core_seconds
-
-    def _packed_wall_seconds(self, node: orm.CalcJobNode, tasks: list[str]) -> float:
-        """The engine's own times of a packed job's tasks, or the job's lifetime when it reports none."""
-        known = [seconds for seconds in self.ctx.labeler.packed_wall_seconds(node, tasks) if seconds is not None]
-        return sum(known) if known else (node.mtime - node.ctime).total_seconds()
 
     def results(self):
         outputs = collect_labels(
