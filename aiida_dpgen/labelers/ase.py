@@ -98,7 +98,7 @@ class AseLabeler(Labeler):
     def label(structure: orm.StructureData, energy: float, forces: np.ndarray, stress: np.ndarray | None) -> Label:
         """The label of ``structure`` from an ASE single point (stress in ASE's convention, eV/Å^3)."""
         symbols, cell, positions = structure_arrays(structure)
-        virial = None if stress is None else virial_from_stress(stress, abs(np.linalg.det(cell)))
+        virial = None if stress is None else virial_from_stress(stress, cell)
         return Label(
             symbols=symbols,
             cell=cell,
@@ -116,7 +116,7 @@ class AseLabeler(Labeler):
         stresses = trajectory.get_array('stresses') if 'stresses' in names else None
         labels = []
         for step, cell in enumerate(trajectory.get_array('cells')):
-            virial = None if stresses is None else virial_from_stress(stresses[step], abs(np.linalg.det(cell)))
+            virial = None if stresses is None else virial_from_stress(stresses[step], cell)
             labels.append(
                 Label(
                     symbols=symbols,

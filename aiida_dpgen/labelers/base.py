@@ -88,6 +88,10 @@ class Labeler(ProtocolMixin, abc.ABC):
     supports_md: ClassVar[bool] = False
     """Whether ``md`` in the specification is run (a short ab initio MD per structure, every step a label)."""
 
+    scf_unconverged_exit_codes: ClassVar[tuple[str, ...]] = ()
+    """The names of the engine calculation's exit codes that mean its SCF did not converge: such a frame is
+    excluded as ``scf_unconverged``, never added to the data."""
+
     supports_packing: ClassVar[bool] = False
     """Whether several single points can run in one job (``LabelWorkChain``'s ``group_size``):
     :meth:`packed_builder` and :meth:`packed_label_nodes` are implemented."""
@@ -185,6 +189,22 @@ class Labeler(ProtocolMixin, abc.ABC):
         packed job gives its labels as one dataset (:meth:`packed_dataset`)."""
         raise NotImplementedError(f'{type(self).__name__} runs one structure per job')
 
+    def validate_packing(self, group_size: int, where: str = '') -> str | None:
+        """Why ``group_size`` single points cannot share a job with this labeler, or ``None`` when they can
+        (``group_size`` 1 always can); asked by the loop and ``LabelWorkChain`` before any job is submitted."""
+        if group_size <= 1:
+            return None
+        if not self.supports_packing:
+            packing = sorted(name for name in available_labelers() if load_labeler(name).supports_packing)
+            return (
+                f'{where}group_size={group_size}: the {self.engine!r} labeler runs one structure per job; '
+                f'labelers that pack single points: {packing}. Set group_size to 1'
+            )
+        if self.md:
+            return f'{where}group_size={group_size}: labeler.md runs one MD per job; set group_size to 1'
+        refusal = self.packing_refusal()
+        return f'{where}group_size={group_size}: {refusal}' if refusal else None
+
     def packing_refusal(self) -> str | None:
         """Why this specification's settings cannot run in a packed job, or ``None`` when they can (asked before
         any job is submitted; only for ``supports_packing`` labelers)."""
@@ -231,8 +251,12 @@ class Labeler(ProtocolMixin, abc.ABC):
         return f'exit status {node.exit_status}: {node.exit_message or node.process_state.value}'
 
     def scf_unconverged(self, node: orm.ProcessNode) -> bool:
-        """Whether the last calculation of ``node`` stopped because its SCF did not converge."""
-        return False
+        """Whether the last calculation of ``node`` stopped with one of :attr:`scf_unconverged_exit_codes`."""
+        calculation = last_calculation(node)
+        if calculation is None or calculation.exit_status is None:
+            return False
+        codes = calculation.process_class.exit_codes
+        return calculation.exit_status in {codes[name].status for name in self.scf_unconverged_exit_codes}
 
     def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
         """The engine's own wall time of one calculation, when it reports one."""

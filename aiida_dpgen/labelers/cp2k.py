@@ -14,8 +14,8 @@ from aiida_cp2k.workchains.base import Cp2kBaseWorkChain
 from ase.data import chemical_symbols
 from dpdata.unit import EnergyConversion, LengthConversion
 
-from aiida_dpgen.labelers.base import SCF_UNCONVERGED, Labeler, last_calculation, structure_arrays
-from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_PER_GPA, Label, kpoints_mesh
+from aiida_dpgen.labelers.base import SCF_UNCONVERGED, Labeler, structure_arrays
+from aiida_dpgen.labeling.frames import Label, kpoints_mesh, virial_from_pressure_gpa
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
 DEFAULT_DATA_DIRECTORY = '/usr/share/cp2k'
@@ -108,6 +108,7 @@ class Cp2kLabeler(Labeler):
     _process_class = Cp2kBaseWorkChain
     _protocol_file = 'label_cp2k'
     supports_md = True
+    scf_unconverged_exit_codes = ('ERROR_SCF_NOT_CONVERGED',)
     engine_keys = {
         'data_directory': f'folder with the basis and potential files on the computer ({DEFAULT_DATA_DIRECTORY})',
         'basis_set': 'basis set name for every element, or element -> name (default from the protocol: '
@@ -220,7 +221,7 @@ class Cp2kLabeler(Labeler):
             positions=positions,
             energy=energy * _HARTREE_TO_EV,
             forces=forces * _HARTREE_TO_EV / _BOHR_TO_ANGSTROM,
-            virial=None if stress is None else abs(np.linalg.det(cell)) * stress * EV_PER_ANGSTROM3_PER_GPA,
+            virial=None if stress is None else virial_from_pressure_gpa(stress, cell),
             pbc=all(structure.pbc),
         )
 
@@ -238,7 +239,6 @@ class Cp2kLabeler(Labeler):
             raise ValueError(
                 f'the CP2K MD has {len(positions)} frames in {TRAJECTORY_FILE} and {len(energies)} energies'
             )
-        volume = abs(np.linalg.det(cell))
         return [
             Label(
                 symbols=symbols,
@@ -246,7 +246,7 @@ class Cp2kLabeler(Labeler):
                 positions=positions[step],
                 energy=energies[step] * _HARTREE_TO_EV,
                 forces=forces[step] * _HARTREE_TO_EV / _BOHR_TO_ANGSTROM,
-                virial=volume * stresses[step] * EV_PER_ANGSTROM3_PER_GPA if stresses else None,
+                virial=virial_from_pressure_gpa(stresses[step], cell) if stresses else None,
                 pbc=all(structure.pbc),
             )
             for step in range(len(energies))
@@ -257,12 +257,6 @@ class Cp2kLabeler(Labeler):
         ABORT that aiida-cp2k looks for: the output says so, and the frame is excluded."""
         output = node.outputs.retrieved.base.repository.get_object_content(OUTPUT_FILE, mode='r')
         return SCF_UNCONVERGED if 'SCF run NOT converged' in output else None
-
-    def scf_unconverged(self, node: orm.ProcessNode) -> bool:
-        calculation = last_calculation(node)
-        return calculation is not None and calculation.exit_status == (
-            calculation.process_class.exit_codes.ERROR_SCF_NOT_CONVERGED.status
-        )
 
     def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
         if 'retrieved' not in calculation.outputs:

@@ -12,7 +12,7 @@ from aiida import orm
 from aiida.plugins import WorkflowFactory
 from ase.data import atomic_numbers
 
-from aiida_dpgen.labelers.base import Labeler, last_calculation, structure_arrays
+from aiida_dpgen.labelers.base import Labeler, structure_arrays
 from aiida_dpgen.labeling.frames import Label
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
@@ -26,6 +26,7 @@ class GaussianLabeler(Labeler):
 
     _process_class = GaussianBaseWorkChain
     _protocol_file = 'label_gaussian'
+    scf_unconverged_exit_codes = ('ERROR_SCF_FAILURE',)
     engine_keys = {
         'charge': 'total charge of every structure (default 0)',
         'multiplicity': 'spin multiplicity (default 1 for an even electron count, 2 otherwise)',
@@ -87,10 +88,4 @@ class GaussianLabeler(Labeler):
             forces=np.array(system['forces'][-1]),
             virial=None,
             pbc=False,
-        )
-
-    def scf_unconverged(self, node: orm.ProcessNode) -> bool:
-        calculation = last_calculation(node)
-        return calculation is not None and calculation.exit_status == (
-            calculation.process_class.exit_codes.ERROR_SCF_FAILURE.status
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from aiida import orm
 from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 from dpdata.unit import EnergyConversion, LengthConversion
@@ -14,11 +13,10 @@ from qe_tools import CONSTANTS
 from aiida_dpgen.labelers.base import (
     Labeler,
     PropertyReference,
-    last_calculation,
     one_thread_per_process,
     structure_arrays,
 )
-from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_PER_GPA, Label
+from aiida_dpgen.labeling.frames import Label, virial_from_pressure_gpa
 from aiida_dpgen.labeling.pseudos import DEFAULT_FAMILY_LABEL
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
@@ -32,7 +30,6 @@ _FORCE_RESCALE = _ENERGY_RESCALE * CONSTANTS.bohr_to_ang / LengthConversion('boh
 _FS_PER_RYDBERG_TIME = 4.8377687e-2
 
 # exit codes of PwCalculation that mean: the SCF stopped before it converged
-_SCF_UNCONVERGED = {'ERROR_ELECTRONIC_CONVERGENCE_NOT_REACHED', 'WARNING_ELECTRONIC_CONVERGENCE_NOT_REACHED'}
 
 
 # PwCalculation inputs that PackedPwCalculation does not take
@@ -46,6 +43,10 @@ class QuantumEspressoLabeler(Labeler):
     _process_class = PwBaseWorkChain
     _protocol_file = 'label_quantumespresso'
     supports_md = True
+    scf_unconverged_exit_codes = (
+        'ERROR_ELECTRONIC_CONVERGENCE_NOT_REACHED',
+        'WARNING_ELECTRONIC_CONVERGENCE_NOT_REACHED',
+    )
     supports_packing = True
     engine_keys = {'pseudo_family': f'label of an aiida-pseudo family (default {DEFAULT_FAMILY_LABEL!r})'}
 
@@ -197,7 +198,7 @@ class QuantumEspressoLabeler(Labeler):
         """Energy in eV and forces in eV/Å as aiida-quantumespresso stores them (rescaled to dpdata's constants);
         its stress (GPa) has pw.x's sign (positive under compression), so the virial is ``volume * stress``."""
         forces = trajectory.get_array('forces')[-1] * _FORCE_RESCALE
-        stress = trajectory.get_array('stress')[-1] * EV_PER_ANGSTROM3_PER_GPA
+        stress = trajectory.get_array('stress')[-1]
         symbols, cell, positions = structure_arrays(structure)
         return Label(
             symbols=symbols,
@@ -205,7 +206,7 @@ class QuantumEspressoLabeler(Labeler):
             positions=positions,
             energy=float(parameters['energy']) * _ENERGY_RESCALE,
             forces=forces,
-            virial=abs(np.linalg.det(cell)) * stress,
+            virial=virial_from_pressure_gpa(stress, cell),
         )
 
     @classmethod
@@ -222,21 +223,10 @@ class QuantumEspressoLabeler(Labeler):
                     positions=positions,
                     energy=float(energy) * _ENERGY_RESCALE,
                     forces=forces * _FORCE_RESCALE,
-                    virial=abs(np.linalg.det(cell)) * stress * EV_PER_ANGSTROM3_PER_GPA,
+                    virial=virial_from_pressure_gpa(stress, cell),
                 )
             )
         return labels
-
-    def scf_unconverged(self, node: orm.ProcessNode) -> bool:
-        calculation = last_calculation(node)
-        return (
-            calculation is not None
-            and calculation.exit_code is not None
-            and (
-                calculation.exit_code.status
-                in {calculation.process_class.exit_codes[name].status for name in _SCF_UNCONVERGED}
-            )
-        )
 
     def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
         parameters = calculation.outputs.output_parameters if 'output_parameters' in calculation.outputs else None

@@ -12,7 +12,7 @@ import numpy as np
 from aiida import orm
 from aiida.plugins import WorkflowFactory
 
-from aiida_dpgen.labelers.base import Labeler, last_calculation, structure_arrays
+from aiida_dpgen.labelers.base import Labeler, structure_arrays
 from aiida_dpgen.labeling.frames import Label
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
@@ -38,6 +38,7 @@ class VaspLabeler(Labeler):
 
     _process_class = VaspWorkChain
     _protocol_file = 'label_vasp'
+    scf_unconverged_exit_codes = ('ERROR_ELECTRONIC_NOT_CONVERGED',)
     engine_keys = {
         'potential_family': 'an aiida-vasp POTCAR family (from `verdi data vasp-potcar uploadfamily`)',
         'potential_mapping': 'element -> POTCAR name in the family (default: the element itself, e.g. {"Cu": "Cu_pv"})',
@@ -116,10 +117,4 @@ class VaspLabeler(Labeler):
             energy=float(system['energies'][-1]),
             forces=np.array(system['forces'][-1])[order],
             virial=np.array(system['virials'][-1]) if 'virials' in system.data else None,
-        )
-
-    def scf_unconverged(self, node: orm.ProcessNode) -> bool:
-        calculation = last_calculation(node)
-        return calculation is not None and calculation.exit_status == (
-            calculation.process_class.exit_codes.ERROR_ELECTRONIC_NOT_CONVERGED.status
         )

@@ -48,9 +48,19 @@ class Label:
             raise ValueError('label: energy, forces or virial is not finite')
 
 
-def virial_from_stress(stress: np.ndarray, volume: float) -> np.ndarray:
-    """The virial (eV) from a stress tensor in eV/Å^3 in ASE's sign convention."""
-    return -volume * np.asarray(stress, dtype=float).reshape(3, 3)
+def virial_from_stress(stress: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """The virial (eV) of ``cell`` under a stress in eV/Å^3 with ASE's sign (negative under compression)."""
+    return -_volume(cell) * np.asarray(stress, dtype=float).reshape(3, 3)
+
+
+def virial_from_pressure_gpa(stress: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """The virial (eV) of ``cell`` under a stress in GPa with the sign pw.x and CP2K print (positive under
+    compression)."""
+    return _volume(cell) * np.asarray(stress, dtype=float).reshape(3, 3) * EV_PER_ANGSTROM3_PER_GPA
+
+
+def _volume(cell: np.ndarray) -> float:
+    return abs(float(np.linalg.det(np.asarray(cell, dtype=float))))
 
 
 def labels_to_systems(labels: Sequence[Label], type_map: Sequence[str]) -> list[dpdata.LabeledSystem]:

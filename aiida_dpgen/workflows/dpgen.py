@@ -17,7 +17,7 @@ from aiida_dpgen.properties.settings import validate_settings
 from aiida_dpgen.utils.cost import step_cost
 from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.explore import ExploreWorkChain
-from aiida_dpgen.workflows.label import LabelWorkChain, validate_packing
+from aiida_dpgen.workflows.label import LabelWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
 from aiida_dpgen.workflows.properties import PropertiesWorkChain, validate_reference
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
@@ -59,7 +59,7 @@ def validate_inputs(inputs: dict, _) -> str | None:
             labeler = labeler_from_specification(specification.get_dict())
             labeler.check_elements(sorted({el for node in configurations.values() for el in node.elements}))
             group_size = inputs['label'].get('group_size')
-            packing = validate_packing(group_size.value, labeler, 'label.') if group_size is not None else None
+            packing = labeler.validate_packing(group_size.value, 'label.') if group_size is not None else None
             if packing:
                 return packing
     except ValueError as exception:

@@ -9,7 +9,7 @@ from aiida.orm import Dict, Float, Int, to_aiida_type
 from aiida_dpgen.calculations.functions.collect_labels import collect_labels
 from aiida_dpgen.calculations.functions.extract_structures import extract_structures
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
-from aiida_dpgen.labelers.base import Labeler, available_labelers, labeler_from_specification, load_labeler
+from aiida_dpgen.labelers.base import labeler_from_specification
 from aiida_dpgen.utils.cost import core_count
 from aiida_dpgen.utils.grouping import balanced_groups
 from aiida_dpgen.workflows.launch import launched_children, submit_once
@@ -42,23 +42,7 @@ def validate_inputs(inputs: dict, _) -> str | None:
         labeler.check_elements(sorted({element for node in candidates.values() for element in node.elements}))
     except ValueError as exception:
         return str(exception)
-    return None if group_size is None else validate_packing(group_size.value, labeler)
-
-
-def validate_packing(group_size: int, labeler: Labeler, where: str = '') -> str | None:
-    """A ``group_size`` above 1 needs a labeler that packs single points (also checked by the loop)."""
-    if group_size <= 1:
-        return None
-    if not labeler.supports_packing:
-        packing = sorted(name for name in available_labelers() if load_labeler(name).supports_packing)
-        return (
-            f'{where}group_size={group_size}: the {labeler.engine!r} labeler runs one structure per job; '
-            f'labelers that pack single points: {packing}. Set group_size to 1'
-        )
-    if labeler.md:
-        return f'{where}group_size={group_size}: labeler.md runs one MD per job; set group_size to 1'
-    refusal = labeler.packing_refusal()
-    return f'{where}group_size={group_size}: {refusal}' if refusal else None
+    return None if group_size is None else labeler.validate_packing(group_size.value)
 
 
 class LabelWorkChain(WorkChain):

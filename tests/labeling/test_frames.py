@@ -19,7 +19,7 @@ def emt_label(atoms) -> Label:
         positions=atoms.positions,
         energy=atoms.get_potential_energy(),
         forces=atoms.get_forces(),
-        virial=virial_from_stress(atoms.get_stress(voigt=False), atoms.get_volume()),
+        virial=virial_from_stress(atoms.get_stress(voigt=False), atoms.get_cell()),
     )
 
 
