@@ -11,15 +11,13 @@ import hashlib
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Mapping
 
-import dpdata
 from aiida import orm
 
+from aiida_dpgen.compat.importer import load_dpgen_import
 from aiida_dpgen.compat.machine import StepMachine
+from aiida_dpgen.compat.nodes import load_configurations, load_datasets
 from aiida_dpgen.compat.param import DpgenParam
-from aiida_dpgen.compat.workdir import read_labeled_systems
-from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 from aiida_dpgen.labelers.base import labeler_from_specification
 
 LABEL_PLUGINS = {
@@ -29,34 +27,6 @@ LABEL_PLUGINS = {
     'gaussian': 'gaussian',
 }
 STEP_PLUGINS = {'train': 'dpgen.train', 'explore': 'dpgen.lammps'}
-
-
-def load_datasets(init_data: Mapping[str, list[pathlib.Path]], type_map: list[str]) -> dict[str, LabeledDatasetData]:
-    """One dataset per init_data_sys entry, from its DeePMD-kit system folders (deepmd/npy or deepmd/raw)."""
-    return {
-        name: LabeledDatasetData(
-            [system for folder in folders for system in read_labeled_systems(folder, type_map)], type_map=type_map
-        )
-        for name, folders in init_data.items()
-    }
-
-
-def load_configurations(
-    files: Mapping[str, list[pathlib.Path]], fmt: str, type_map: list[str]
-) -> dict[str, ConfigurationsData]:
-    """One configuration set per sys_configs entry, its files read by dpdata as ``fmt`` (DP-GEN's sys_format)."""
-    configurations = {}
-    for name, paths in files.items():
-        systems = []
-        for path in paths:
-            try:
-                systems.append(dpdata.System(str(path), fmt=fmt, type_map=type_map))
-            except Exception as exception:
-                raise ValueError(
-                    f'{path}: dpdata cannot read it as sys_format={fmt!r} ({exception}); set param.sys_format'
-                ) from exception
-        configurations[name] = ConfigurationsData(systems, type_map=type_map)
-    return configurations
 
 
 def _digest(files: dict[str, pathlib.Path]) -> str:
@@ -192,8 +162,6 @@ def build_dpgen_builder(
     if machines and 'label' in machines and labeler_from_specification(labeler).supports_packing:
         overrides['label'] = {'group_size': machines['label'].group_size}
     if continue_from is not None:
-        from aiida_dpgen.compat.importer import load_dpgen_import
-
         imported = load_dpgen_import(continue_from)
         datasets, configurations = imported['datasets'], imported['configurations']
     else:

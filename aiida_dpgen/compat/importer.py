@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from aiida import orm
 
 from aiida_dpgen.calculations.functions.import_dpgen_iteration import import_dpgen_iteration
-from aiida_dpgen.compat.build import load_configurations, load_datasets
+from aiida_dpgen.compat.nodes import load_configurations, load_datasets
 from aiida_dpgen.compat.trust import selection_settings
 from aiida_dpgen.compat.workdir import (
     IterationFiles,
@@ -29,8 +29,8 @@ from aiida_dpgen.compat.workdir import (
 )
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.data.model import sha256_of
+from aiida_dpgen.loop.iterations import ITERATION_LABELS, ITERATION_OUTPUTS, validate_restart_from
 from aiida_dpgen.utils.systems import validate_type_map
-from aiida_dpgen.workflows.dpgen import ITERATION_LABELS, ITERATION_OUTPUTS, validate_restart_from
 
 GROUP_PREFIX = 'dpgen-import/'
 EXTRA = 'dpgen_import'

@@ -11,6 +11,14 @@ from aiida_dpgen.calculations.functions.summarize_iteration import summarize_ite
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 from aiida_dpgen.exploration.selection import SelectionSettings
 from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.loop.iterations import (
+    ITERATION_LABELS,
+    ITERATION_OUTPUTS,
+    ITERATION_PREFIX,
+    models_trained_on,
+    validate_initial_datasets,
+    validate_restart_from,
+)
 from aiida_dpgen.loop.report import HEADER, format_row
 from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
 from aiida_dpgen.properties.settings import validate_settings
@@ -68,21 +76,6 @@ def validate_inputs(inputs: dict, _) -> str | None:
     return error or validate_restart_from(inputs.get('restart_from'), type_map)
 
 
-def validate_initial_datasets(datasets: dict) -> str | None:
-    if not datasets:
-        return 'datasets: no initial data; give at least one LabeledDatasetData (e.g. from InitDataWorkChain)'
-    reserved = sorted(name for name in datasets if name.startswith(ITERATION_PREFIX))
-    if reserved:
-        return (
-            f'datasets: the names {reserved} are taken by the labels of the iterations (iter_NNN); '
-            "give the initial data other names, e.g. 'init'"
-        )
-    empty = sorted(name for name, node in datasets.items() if node.nframes == 0)
-    if empty:
-        return f'datasets: {empty} have no frames; the first ensemble needs labeled frames to train on'
-    return None
-
-
 def validate_properties(properties: dict, type_map: list[str]) -> str | None:
     """The property tests of the final models (``properties``): settings, element and codes, before any job."""
     element = properties.get('element')
@@ -99,35 +92,6 @@ def validate_properties(properties: dict, type_map: list[str]) -> str | None:
         return f'properties.{exception}'
     error = validate_reference(properties.get('reference', {}), element.value, has_code=True)
     return f'properties.{error}' if error else None
-
-
-ITERATION_PREFIX = 'iter_'
-ITERATION_OUTPUTS = ('report', 'models')
-"""What every ``iterations.iter_NNN`` holds; ``labels`` (the iteration's new labels) only where it labeled any."""
-ITERATION_LABELS = 'labels'
-
-
-def validate_restart_from(iterations: dict | None, type_map: list[str]) -> str | None:
-    for name, iteration in sorted((iterations or {}).items()):
-        missing = [key for key in ITERATION_OUTPUTS if key not in iteration]
-        if not name.startswith(ITERATION_PREFIX) or missing:
-            return (
-                f'restart_from.{name}: expected iter_NNN with {", ".join(ITERATION_OUTPUTS)} and, where it labeled, '
-                f"{ITERATION_LABELS} (missing {missing}); pass a previous run's outputs.iterations, e.g. with "
-                'DpgenWorkChain.get_builder_restart_from(node)'
-            )
-        labels = iteration.get(ITERATION_LABELS)
-        if labels is not None and list(labels.type_map) != type_map:
-            return f'restart_from.{name}.{ITERATION_LABELS}: type_map={list(labels.type_map)}, expected {type_map}'
-    return None
-
-
-def models_trained_on(iterations: dict, datasets: list[str]) -> list[str]:
-    """The datasets the last of ``iterations``' ensembles was trained on: all of ``datasets`` but the last
-    iteration's own labels, which came after its models (an iteration that labeled nothing kept its ensemble)."""
-    last = iterations[sorted(iterations)[-1]] if iterations else {}
-    latest = sorted(iterations)[-1] if ITERATION_LABELS in last else None
-    return sorted(name for name in datasets if name != latest)
 
 
 def _dict(node: Dict | None) -> dict | None:

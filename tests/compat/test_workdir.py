@@ -443,7 +443,7 @@ def test_the_import_gives_reports_with_the_counts_of_the_files(imported):
 
 
 def test_the_import_chains_labels_and_models_as_a_dpgen_workchain_would(imported):
-    from aiida_dpgen.workflows.dpgen import ITERATION_OUTPUTS, models_trained_on, validate_restart_from
+    from aiida_dpgen.loop.iterations import ITERATION_OUTPUTS, models_trained_on, validate_restart_from
 
     _, result = imported
     restart_from = result['restart_from']
