@@ -1,0 +1,21 @@
+"""What the commands share: aiida-core's profile option and loading the profile only when a command needs it."""
+
+from __future__ import annotations
+
+import click
+from aiida.cmdline.params import options
+from click.core import ParameterSource
+
+PROFILE = options.PROFILE(help='AiiDA profile (default: the default profile).')
+"""aiida-core's ``-p/--profile``: a profile name, checked against the configuration; not loaded until a
+command calls :func:`load_profile` (``run --dry-run`` needs none)."""
+
+
+def load_profile(profile) -> None:
+    """Load the profile given with ``-p``; without it the one already loaded (``verdi run``, tests) or else the
+    default profile."""
+    import aiida
+
+    context = click.get_current_context(silent=True)
+    given = context is not None and context.get_parameter_source('profile') is not ParameterSource.DEFAULT
+    aiida.load_profile(profile.name if given and profile is not None else None)
