@@ -13,6 +13,7 @@ from aiida_dpgen.workflows.dpgen import DpgenWorkChain
 from aiida_dpgen.workflows.runner import run_get_node
 from aiida_dpgen.workflows.train import TrainWorkChain
 
+from ..documented import documented_commands
 from .conftest import require
 
 STAGE = {'systems': ['fcc'], 'temps': [300.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
@@ -139,7 +140,6 @@ def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_ar
     import os
     import subprocess
 
-    from aiida.tools.archive import create_archive
     from click.testing import CliRunner
 
     from aiida_dpgen.cli import cli
@@ -185,19 +185,27 @@ def test_a_finished_loop_answers_provenance_queries_reports_and_travels_as_an_ar
     formulas = {name for dataset in datasets.values() for name in dataset.system_names}
     assert sum(1 for _ in (tmp_path / 'data').rglob('type.raw')) == len(formulas)
 
-    # archive -> a fresh profile: the report reads the same, and the run continues there with restart_from
-    archive = tmp_path / 'loop.aiida'
-    create_archive([node], filename=archive)
+    # archive -> a fresh profile with the commands docs/provenance.md gives: the report reads the same, and the
+    # run continues there with restart_from
+    create, import_archive, report_command = documented_commands(
+        'provenance.md',
+        '## Sharing a run',
+        {'<DpgenWorkChain pk>': str(node.pk), '<DpgenWorkChain uuid>': node.uuid},
+    )
     environment = {**os.environ, 'AIIDA_PATH': str(tmp_path / 'fresh')}
 
-    def fresh(*command):
-        done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    def shell(command, environment=os.environ):
+        done = subprocess.run(command, env=environment, cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, ' '.join(command) + '\n' + done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
+    def fresh(*command):
+        return shell(list(command), environment)
+
+    shell(create)
     fresh('verdi', 'presto', '--use-zeromq', '--profile-name', 'fresh')
-    fresh('verdi', 'archive', 'import', str(archive))
-    assert row in fresh('aiida-dpgen', 'report', node.uuid)
+    fresh(*import_archive)
+    assert row in fresh(*report_command)
     script = tmp_path / 'continue.py'
     script.write_text(
         'import json\n'
