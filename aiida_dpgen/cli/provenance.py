@@ -21,7 +21,7 @@ def provenance_model_command(identifier, profile):
     load_profile(profile)
     from aiida.orm import load_node
 
-    from aiida_dpgen.tools.provenance import model_sources
+    from aiida_dpgen.tools.provenance import called_as, model_sources
 
     try:
         sources = model_sources(load_node(identifier))
@@ -31,9 +31,12 @@ def provenance_model_command(identifier, profile):
     for dataset in sources.initial_datasets:
         click.echo(f'  initial dataset {dataset.pk}: {dataset.nframes} frames (no creator: brought in)')
     for workchain in sources.label_workchains:
-        click.echo(f'  {workchain.process_label}<{workchain.pk}>')
-    for calculation in sources.calculations:
-        click.echo(f'    {calculation.process_label}<{calculation.pk}> on {calculation.computer.label}')
+        caller = workchain.caller
+        within = f' ({called_as(workchain)} of {caller.process_label}<{caller.pk}>)' if caller is not None else ''
+        calculations = sources.calculations_of(workchain)
+        click.echo(f'  {workchain.process_label}<{workchain.pk}>{within}: {len(calculations)} calculations')
+        for calculation in calculations:
+            click.echo(f'    {calculation.process_label}<{calculation.pk}> on {calculation.computer.label}')
 
 
 @provenance_group.command('frame')

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 from aiida import orm
+from aiida.common.links import LinkType
 
 from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
 
@@ -22,6 +23,11 @@ class DataSources:
     calculations: list[orm.CalcJobNode]
     initial_datasets: list[LabeledDatasetData]
     label_workchains: list[orm.WorkChainNode]
+    calculations_by_workchain: dict[int, list[orm.CalcJobNode]] = dataclasses.field(default_factory=dict)
+    """The calculations of each of ``label_workchains``, by the work chain's pk."""
+
+    def calculations_of(self, workchain: orm.WorkChainNode) -> list[orm.CalcJobNode]:
+        return self.calculations_by_workchain.get(workchain.pk, [])
 
 
 def training_datasets(model: DeepPotentialData) -> list[LabeledDatasetData]:
@@ -33,7 +39,7 @@ def training_datasets(model: DeepPotentialData) -> list[LabeledDatasetData]:
 
 def data_sources(dataset: LabeledDatasetData) -> DataSources:
     """Every labeling CalcJob whose output went into ``dataset``, through any number of merges."""
-    calculations, initial, workchains, seen = {}, {}, {}, set()
+    calculations, initial, workchains, by_workchain, seen = {}, {}, {}, {}, set()
     stack = [dataset]
     while stack:
         node = stack.pop()
@@ -50,18 +56,22 @@ def data_sources(dataset: LabeledDatasetData) -> DataSources:
                 creator.inputs[key] for key in creator.inputs if isinstance(creator.inputs[key], LabeledDatasetData)
             )
         elif function == 'collect_labels':
+            caller = creator.caller
+            if caller is not None:
+                workchains[caller.pk] = caller
             for link in creator.base.links.get_incoming(node_class=orm.Data).all():
                 producer = link.node.creator
                 if isinstance(producer, orm.CalcJobNode):
                     calculations[producer.pk] = producer
-            if creator.caller is not None:
-                workchains[creator.caller.pk] = creator.caller
+                    if caller is not None:
+                        by_workchain.setdefault(caller.pk, {})[producer.pk] = producer
         else:
             initial[node.pk] = node
     return DataSources(
         calculations=[calculations[pk] for pk in sorted(calculations)],
         initial_datasets=[initial[pk] for pk in sorted(initial)],
         label_workchains=[workchains[pk] for pk in sorted(workchains)],
+        calculations_by_workchain={pk: [found[key] for key in sorted(found)] for pk, found in by_workchain.items()},
     )
 
 
@@ -72,7 +82,16 @@ def model_sources(model: DeepPotentialData) -> DataSources:
         calculations=[node for source in sources for node in source.calculations],
         initial_datasets=[node for source in sources for node in source.initial_datasets],
         label_workchains=[node for source in sources for node in source.label_workchains],
+        calculations_by_workchain={
+            pk: calculations for source in sources for pk, calculations in source.calculations_by_workchain.items()
+        },
     )
+
+
+def called_as(process: orm.ProcessNode) -> str | None:
+    """The link label its caller gave ``process`` (``iter_003_label``, ``label``), ``None`` for a top process."""
+    link = process.base.links.get_incoming(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).first()
+    return None if link is None else link.link_label
 
 
 @dataclasses.dataclass

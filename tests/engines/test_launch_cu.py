@@ -46,6 +46,11 @@ def test_launch_cu_runs_the_loop_with_pw_labels(aiida_localhost, capsys, monkeyp
         if calculation.inputs.parameters['CONTROL']['calculation'] == 'md'
     ]
     assert len(md_runs) == len(sources.calculations) == 6
+    # `aiida-dpgen provenance model` lists each calculation under its own LabelWorkChain
+    initial_labeling = initial.creator.caller
+    assert initial_labeling in sources.label_workchains
+    assert sources.calculations_of(initial_labeling) == sources.calculations
+    assert initial_labeling.caller.uuid == init_data.uuid
     datasets = dict(node.outputs.datasets)
     assert sum(dataset.nframes for dataset in datasets.values()) == 12 + report['labeling']['labeled']
     for dataset in datasets.values():
