@@ -16,6 +16,8 @@ from __future__ import annotations
 from aiida.engine.runners import Runner
 from aiida.manage import get_manager
 
+from aiida_dpgen.utils.console import expected_messages_silenced
+
 
 class InterpreterRunner(Runner):
     """A runner without a broker that wakes parents through their in-interpreter children's futures."""
@@ -40,9 +42,11 @@ class InterpreterRunner(Runner):
 
 
 def run_get_node(process, inputs: dict | None = None, **kwargs):
-    """``aiida.engine.run_get_node`` on an `InterpreterRunner` (same arguments, same ``(results, node)``)."""
+    """``aiida.engine.run_get_node`` on an `InterpreterRunner` (same arguments, same ``(results, node)``), with
+    the messages that say nothing is wrong kept off the console (:mod:`aiida_dpgen.utils.console`)."""
     manager = get_manager()
     profile = manager.get_profile()
     poll_interval = 0.0 if profile.is_test_profile else manager.get_option('runner.poll.interval')
     runner = InterpreterRunner(poll_interval=poll_interval, communicator=None)
-    return runner.run_get_node(process, inputs, **kwargs)
+    with expected_messages_silenced():
+        return runner.run_get_node(process, inputs, **kwargs)
