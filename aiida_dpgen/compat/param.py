@@ -28,6 +28,10 @@ from aiida_dpgen.compat.arguments import (
 from aiida_dpgen.compat.trust import selection_settings
 from aiida_dpgen.compat.workdir import configuration_files, initial_data_paths
 from aiida_dpgen.exploration.schedule import from_model_devi_jobs
+from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.loop.schedule import LoopPlan
+from aiida_dpgen.training.ensemble import ensemble_size_error
+from aiida_dpgen.training.inputs import validate_parameters
 
 LABELER_ENGINE = {'vasp': 'vasp', 'pwscf': 'quantumespresso', 'cp2k': 'cp2k', 'gaussian': 'gaussian'}
 
@@ -84,13 +88,15 @@ def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') ->
     reuse = _train_reuse(data, notes)
     _only_auto(data, ('init_batch_size', 'sys_batch_size'))
     labeler, files, engine_notes = LABELER_TRANSLATORS[fp_style](data, type_map, base)
+    parameters = training_parameters(data['default_training_param'], notes)
+    _loop_checks(data['numb_models'], parameters, stages, names, labeler)
     return DpgenParam(
         type_map=type_map,
         init_data=_paths(initial_data_paths, base, data),
         configurations=dict(zip(names, _paths(configuration_files, base, data), strict=True)),
         sys_format=data.get('sys_format', 'vasp/poscar'),
         numb_models=data['numb_models'],
-        training_parameters=training_parameters(data['default_training_param'], notes),
+        training_parameters=parameters,
         compress=data.get('dp_compress', False),
         train_reuse=reuse,
         schedule=stages,
@@ -101,6 +107,27 @@ def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') ->
         notes=notes + engine_notes,
         warnings=warnings,
     )
+
+
+def _loop_checks(numb_models: int, parameters: dict, stages: list[dict], names: list[str], labeler: dict) -> None:
+    """What the loop itself would refuse before its first job, refused here (and so by ``--dry-run``) in
+    param.json's words: the ensemble size, the training input, the schedule and the labeler settings. The checks
+    that need the profile (codes, pseudopotential families) come when the run is built."""
+    errors = {
+        'numb_models': ensemble_size_error(numb_models),
+        'default_training_param': validate_parameters(parameters),
+    }
+    for key, error in errors.items():
+        if error:
+            raise DpgenInputError(f'param.json {key}: {error}')
+    try:
+        LoopPlan(stages, None, names)
+    except ValueError as exception:
+        raise DpgenInputError(f'param.json model_devi_jobs: {exception}') from None
+    try:
+        labeler_from_specification(labeler)
+    except ValueError as exception:
+        raise DpgenInputError(f'param.json fp_*: {exception}') from None
 
 
 def _path(base: pathlib.Path, prefix: str | None, name: str) -> pathlib.Path:

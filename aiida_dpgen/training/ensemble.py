@@ -10,6 +10,20 @@ SEED_UPPER_BOUND = 2**31 - 1
 """DeePMD-kit passes seeds to TensorFlow as 32-bit signed integers."""
 
 
+MINIMUM_ENSEMBLE = 2
+"""The fewest models whose disagreement is a model deviation."""
+
+
+def ensemble_size_error(numb_models: int) -> str | None:
+    """Why ``numb_models`` models cannot make an ensemble, or ``None``."""
+    if isinstance(numb_models, bool) or not isinstance(numb_models, int) or numb_models < MINIMUM_ENSEMBLE:
+        return (
+            f'numb_models={numb_models!r}: an ensemble needs at least {MINIMUM_ENSEMBLE} models to measure the model '
+            'deviation; use 4 as in the DP-GEN paper'
+        )
+    return None
+
+
 def draw_seeds(master_seed: int, count: int) -> list[int]:
     """``count`` distinct seeds drawn from one generator seeded with ``master_seed`` (reproducible)."""
     if count < 1:

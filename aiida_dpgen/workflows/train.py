@@ -10,19 +10,14 @@ from aiida.orm import ArrayData, Bool, Dict, Int, List, Str, to_aiida_type
 
 from aiida_dpgen.calculations.functions.summarize_training import summarize_training
 from aiida_dpgen.data import DeepPotentialData
-from aiida_dpgen.training.ensemble import draw_seeds
+from aiida_dpgen.training.ensemble import draw_seeds, ensemble_size_error
 from aiida_dpgen.workflows.base.train import DpTrainBaseWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
 
 def validate_numb_models(value: Int, _) -> str | None:
-    if value.value < 2:
-        return (
-            f'numb_models={value.value}: an ensemble needs at least 2 models to measure the model deviation; '
-            f'use 4 as in the DP-GEN paper'
-        )
-    return None
+    return ensemble_size_error(value.value)
 
 
 def validate_inputs(inputs: dict, _) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -306,3 +307,31 @@ def test_the_examples_are_the_shipped_files():
     """Guard against editing the fixtures: they are DP-GEN's files, their paths are replaced only in the tests."""
     jdata = json.loads((FIXTURES / 'param_CH4_vasp.json').read_text())
     assert jdata['init_data_prefix'] == '/data1/yfb222333/2_dpgen_gpu_multi'
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ({'numb_models': 1}, r'param.json numb_models: numb_models=1: an ensemble needs at least 2 models'),
+        (
+            {'default_training_param': {'model': {}, 'learning_rate': {}, 'loss': {}, 'training': {'numb_steps': 0}}},
+            r'param.json default_training_param: .*"training.numb_steps" is 0',
+        ),
+    ],
+)
+def test_the_dry_run_refuses_what_the_loop_would_refuse(vasp_example, tmp_path, change, message):
+    """`aiida-dpgen run --dry-run` refuses, before any profile is used, what DpgenWorkChain's own validators
+    would refuse when the run is built (numb_models: 1 went through the dry run before)."""
+    from click.testing import CliRunner
+
+    from aiida_dpgen.cli import cli
+
+    jdata, base = vasp_example
+    with pytest.raises(DpgenInputError, match=message):
+        translate_param({**jdata, **change}, base)
+    param = tmp_path / 'param.json'
+    param.write_text(json.dumps({**jdata, **change}))
+    result = CliRunner().invoke(
+        cli, ['run', str(param), '--dry-run', '--code', 'train=a', '--code', 'explore=b', '--code', 'label=c']
+    )
+    assert result.exit_code == 1 and re.search(message, result.output), result.output
