@@ -65,8 +65,8 @@ def install_labeler_files(param: DpgenParam) -> dict:
 
 
 def get_or_create_computer(settings: dict, label: str | None = None) -> orm.Computer:
-    """A computer with these host, transport, scheduler and work directory: an existing one, or a new one,
-    configured for the current user."""
+    """A computer with these host, transport, scheduler, work directory and, where given, MPI command
+    (``mpirun_command``): an existing one, or a new one, configured for the current user."""
     if not pathlib.PurePosixPath(settings['work_dir']).is_absolute():
         raise ValueError(
             f"machine.json remote_root={settings['work_dir']!r}: AiiDA needs an absolute path for the computer's "
@@ -80,8 +80,10 @@ def get_or_create_computer(settings: dict, label: str | None = None) -> orm.Comp
             'scheduler_type': settings['scheduler'],
         },
     )
+    mpirun_command = settings.get('mpirun_command')
     for computer in query.all(flat=True):
-        if computer.get_workdir() == settings['work_dir'] and computer.is_configured:
+        same_mpi = mpirun_command is None or computer.get_mpirun_command() == mpirun_command
+        if computer.get_workdir() == settings['work_dir'] and computer.is_configured and same_mpi:
             return computer
     scheduler = settings['scheduler'].split('.')[-1]
     label = label or f'dpgen-{settings["hostname"]}-{scheduler}'
@@ -97,7 +99,10 @@ def get_or_create_computer(settings: dict, label: str | None = None) -> orm.Comp
         transport_type=settings['transport'],
         scheduler_type=settings['scheduler'],
         workdir=settings['work_dir'],
-    ).store()
+    )
+    if mpirun_command is not None:
+        computer.set_mpirun_command(mpirun_command)
+    computer.store()
     computer.set_minimum_job_poll_interval(10.0 if settings['transport'] == 'core.ssh' else 2.0)
     computer.configure(**settings.get('ssh', {}))
     return computer
@@ -130,10 +135,14 @@ def get_or_create_code(computer: orm.Computer, code: dict, plugin: str, prepend_
 def codes_from_machine(machines: dict[str, StepMachine], label_engine: str) -> dict[str, orm.InstalledCode]:
     codes = {}
     for step, machine in machines.items():
-        computer = get_or_create_computer(machine.computer)
+        computer = get_or_create_computer({**machine.computer, **_mpi(machine.code)})
         plugin = STEP_PLUGINS.get(step) or LABEL_PLUGINS[label_engine]
         codes[step] = get_or_create_code(computer, machine.code, plugin)
     return codes
+
+
+def _mpi(code: dict) -> dict:
+    return {'mpirun_command': code['mpirun_command']} if 'mpirun_command' in code else {}
 
 
 def build_dpgen_builder(

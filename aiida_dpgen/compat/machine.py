@@ -38,6 +38,10 @@ TRANSPORTS = {
     'lazylocal': 'core.local',
 }
 MPI_LAUNCHERS = ('mpirun', 'mpiexec', 'srun', 'ibrun', 'aprun')
+PROCESS_COUNT_FLAGS = {'mpirun': '-np', 'mpiexec': '-n', 'srun': '-n', 'aprun': '-n', 'ibrun': None}
+"""How each launcher is told the number of processes; ibrun takes it from the scheduler."""
+COUNT_OPTIONS = ('-np', '-n', '--np', '--ntasks', '-c')
+"""A launcher's process-count options in DP-GEN commands: the count comes from the resources instead."""
 
 RESOURCE_KEYS = {
     'number_node': 'nodes',
@@ -190,7 +194,8 @@ def _computer(machine: Mapping, where: str, notes: list[str]) -> dict:
 
 
 def _code(command: str, where: str, notes: list[str]) -> dict:
-    """``[launcher [options]] executable [< input]``: the launcher becomes the computer's MPI command."""
+    """``[launcher [options]] executable [< input]``: the launcher and its options (but the process count, which
+    comes from the resources) become the computer's MPI command, ``mpirun_command``."""
     if not isinstance(command, str) or not command.strip():
         raise DpgenInputError(f'{where}={command!r}: expected the command line, e.g. "dp" or "mpirun -n 32 pw.x"')
     tokens = shlex.split(command)
@@ -202,16 +207,23 @@ def _code(command: str, where: str, notes: list[str]) -> dict:
         tokens = tokens[:redirection]
     withmpi = tokens[0] in MPI_LAUNCHERS
     rest = tokens[1:] if withmpi else tokens
+    options = []
     while withmpi and rest and rest[0].startswith('-'):
-        option = rest.pop(0)
-        if rest and '=' not in option and not rest[0].startswith('-') and len(rest) > 1:
-            rest.pop(0)
+        option = [rest.pop(0)]
+        if rest and '=' not in option[0] and not rest[0].startswith('-') and len(rest) > 1:
+            option.append(rest.pop(0))
+        if option[0].split('=', 1)[0] not in COUNT_OPTIONS:
+            options.extend(option)
     if len(rest) != 1:
         raise DpgenInputError(
             f'not supported: {where}={command!r}; give "[mpirun [options]] EXECUTABLE" without arguments '
             '(the MPI process count comes from resources.cpu_per_node)'
         )
-    return {'executable': rest[0], 'withmpi': withmpi}
+    if not withmpi:
+        return {'executable': rest[0], 'withmpi': False}
+    count = PROCESS_COUNT_FLAGS[tokens[0]]
+    launcher = [tokens[0], *options, *([count, '{tot_num_mpiprocs}'] if count else [])]
+    return {'executable': rest[0], 'withmpi': True, 'mpirun_command': launcher}
 
 
 def _resources(resources: Mapping, where: str, computer: dict, notes: list[str]) -> tuple[dict, int]:

@@ -24,6 +24,12 @@ from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 ENTRY_POINT_GROUP = 'aiida_dpgen.labelers'
 COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations', 'md'}
 SCF_UNCONVERGED = 'scf_unconverged'
+ATOMS_TOO_CLOSE = 'atoms too close'
+PHYSICS_REASONS = frozenset({SCF_UNCONVERGED, ATOMS_TOO_CLOSE})
+"""Reasons a frame gave no label that come from the frame itself; any other reason (a program that did not
+start, an engine error) is a problem of the settings or the computer."""
+PROGRAM_DID_NOT_START = 'program did not start'
+SCHEDULER_STDERR = '_scheduler-stderr.txt'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,9 +251,16 @@ class Labeler(ProtocolMixin, abc.ABC):
 
     def failure_reason(self, node: orm.ProcessNode) -> str:
         """Why a labeling run gave no label: ``scf_unconverged`` when the engine's SCF did not converge (the
-        frame is excluded, never added), otherwise the exit status and message."""
+        frame is excluded, never added); ``program did not start: <first line of the scheduler's stderr>`` when
+        the engine wrote no output (a launcher that refused to run, a missing library); otherwise the exit status
+        and message."""
         if self.scf_unconverged(node):
             return SCF_UNCONVERGED
+        calculation = last_calculation(node)
+        if calculation is not None and not calculation.is_finished_ok and not wrote_output(calculation):
+            stderr = first_line(calculation, SCHEDULER_STDERR)
+            if stderr:
+                return f'{PROGRAM_DID_NOT_START}: {stderr}'
         return f'exit status {node.exit_status}: {node.exit_message or node.process_state.value}'
 
     def scf_unconverged(self, node: orm.ProcessNode) -> bool:
@@ -267,6 +280,32 @@ def structure_arrays(structure: orm.StructureData) -> tuple[tuple[str, ...], np.
     """Element symbols (not kind names), cell and positions of ``structure``, in site order."""
     symbols = tuple(structure.get_kind(site.kind_name).symbol for site in structure.sites)
     return symbols, np.array(structure.cell, dtype=float), np.array([site.position for site in structure.sites])
+
+
+def wrote_output(calculation: orm.CalcJobNode) -> bool:
+    """Whether the engine wrote anything to its output file (the CalcJob's ``output_filename`` option); a
+    calculation without that option counts as having written."""
+    name = calculation.get_option('output_filename')
+    if name is None:
+        return True
+    if 'retrieved' not in calculation.outputs:
+        return False
+    try:
+        return bool(calculation.outputs.retrieved.base.repository.get_object_content(name, mode='r').strip())
+    except (FileNotFoundError, OSError):
+        return False
+
+
+def first_line(calculation: orm.CalcJobNode, name: str) -> str | None:
+    """The first line of a retrieved file that has a letter or a digit (Open MPI frames its messages with rows
+    of dashes), ``None`` where there is none."""
+    if 'retrieved' not in calculation.outputs:
+        return None
+    try:
+        text = calculation.outputs.retrieved.base.repository.get_object_content(name, mode='r')
+    except (FileNotFoundError, OSError):
+        return None
+    return next((line.strip() for line in text.splitlines() if any(char.isalnum() for char in line)), None)
 
 
 def last_calculation(node: orm.ProcessNode) -> orm.CalcJobNode | None:

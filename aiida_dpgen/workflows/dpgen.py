@@ -10,7 +10,7 @@ from aiida.orm import Dict, Int, to_aiida_type
 from aiida_dpgen.calculations.functions.summarize_iteration import summarize_iteration
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
 from aiida_dpgen.exploration.selection import SelectionSettings
-from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.labelers.base import PHYSICS_REASONS, labeler_from_specification
 from aiida_dpgen.loop.iterations import (
     ITERATION_LABELS,
     ITERATION_OUTPUTS,
@@ -229,6 +229,12 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         spec.exit_code(
             403, 'ERROR_LABELING_FAILED', message='Iteration {iteration}: labeling failed ({process}). {advice}'
         )
+        spec.exit_code(
+            405,
+            'ERROR_LABELING_ENGINE_FAILED',
+            message='Iteration {iteration}: none of the {count} labels succeeded, and not because of the frames '
+            '({reasons}): the labeling engine, its launcher or the computer is at fault ({process}). {advice}',
+        )
 
     @classmethod
     def get_builder_from_protocol(
@@ -434,8 +440,13 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
     def inspect_label(self):
         node = self._finished_step('label')
         if node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status and 'summary' in node.outputs:
-            # every candidate was excluded (e.g. SCF not converged): no data to add, which is an outcome
             summary = node.outputs.summary.get_dict()
+            reasons = summary.get('excluded_by_reason', {})
+            if reasons and not PHYSICS_REASONS.intersection(reasons):
+                # nothing the frames did: going on would label nothing again, iteration after iteration
+                exit_code = self.exit_codes.ERROR_LABELING_ENGINE_FAILED
+                return self._failed(exit_code, node, count=summary['frames'], reasons=reasons)
+            # every candidate was excluded by its physics (e.g. SCF not converged): no data to add, an outcome
             self.report(
                 f'{self._label}: no labels, all {summary["frames"]} candidates excluded: '
                 f'{summary["excluded_by_reason"]}'
@@ -457,13 +468,14 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         self.ctx.cost[step] = step_cost(node)
         return node
 
-    def _failed(self, exit_code, node):
+    def _failed(self, exit_code, node, **details):
         advice = (
             f'The {self.ctx.iteration} completed iteration(s) are in the outputs; fix the cause '
             f'(`verdi process report {node.pk}`) and continue with DpgenWorkChain.get_builder_restart_from(this run).'
         )
         self._output_final()
-        return exit_code.format(iteration=self.ctx.iteration, process=f'{node.process_label}<{node.pk}>', advice=advice)
+        process = f'{node.process_label}<{node.pk}>'
+        return exit_code.format(iteration=self.ctx.iteration, process=process, advice=advice, **details)
 
     def finish_iteration(self):
         previous_frames = self._frames()

@@ -9,7 +9,7 @@ from aiida.orm import Dict, Float, Int, to_aiida_type
 from aiida_dpgen.calculations.functions.collect_labels import collect_labels
 from aiida_dpgen.calculations.functions.extract_structures import extract_structures
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
-from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.labelers.base import ATOMS_TOO_CLOSE, labeler_from_specification
 from aiida_dpgen.utils.cost import core_count
 from aiida_dpgen.utils.grouping import balanced_groups
 from aiida_dpgen.workflows.launch import launched_children, submit_once
@@ -120,7 +120,7 @@ class LabelWorkChain(WorkChain):
             outputs = extract_structures(self.inputs.candidates[system], self.inputs.min_distance)
             screening = outputs.pop('screening').get_dict()
             for item in screening['excluded']:
-                self.ctx.screened.append({'system': system, **item, 'reason': 'atoms too close'})
+                self.ctx.screened.append({'system': system, **item, 'reason': ATOMS_TOO_CLOSE})
             for label, structure in outputs.items():
                 key = f'frame_{len(self.ctx.structures):06d}'
                 self.ctx.structures[key] = {'system': system, 'frame': int(label.split('_')[1]), 'structure': structure}

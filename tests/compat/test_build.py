@@ -161,3 +161,29 @@ def slurm_qe_machines():
     from .dpgen_examples import FIXTURES
 
     return translate_machine(json.loads((FIXTURES / 'machine-slurm-qe.json').read_text()))
+
+
+def test_the_users_mpi_launcher_is_the_label_computers_mpi_command(tmp_path, aiida_profile_clean):
+    """`mpirun --allow-run-as-root ...` in fp.command runs pw.x with those flags; a step without them keeps a
+    computer of its own with the default command."""
+    step = {'machine': {'batch_type': 'Shell', 'context_type': 'LocalContext', 'remote_root': str(tmp_path / 'w')}}
+    machines = translate_machine(
+        {
+            'train': {**step, 'command': 'dp'},
+            'model_devi': {**step, 'command': 'mpirun -np 2 lmp'},
+            'fp': {**step, 'command': 'mpirun --allow-run-as-root --bind-to none -np 1 pw.x < input'},
+        }
+    )
+    codes = codes_from_machine(machines, 'quantumespresso')
+    label_computer = codes['label'].computer
+    assert label_computer.get_mpirun_command() == [
+        'mpirun',
+        '--allow-run-as-root',
+        '--bind-to',
+        'none',
+        '-np',
+        '{tot_num_mpiprocs}',
+    ]
+    assert codes['explore'].computer.get_mpirun_command() == ['mpirun', '-np', '{tot_num_mpiprocs}']
+    assert codes['explore'].computer.pk == codes['train'].computer.pk != label_computer.pk
+    assert codes_from_machine(machines, 'quantumespresso')['label'].pk == codes['label'].pk, 'found again'

@@ -42,7 +42,11 @@ def test_dpgen_slurm_example(slurm_qe):
     }
     assert (explore.code['executable'], explore.group_size) == ('lmp_serial', 5)
     assert label.computer['hostname'] == 'xxx.xxx.xxx.xxx'
-    assert label.code == {'executable': '/gpfs/share/home/1600017784/yuzhi/soft/QE-mpi/PW/src/pw.x', 'withmpi': True}
+    assert label.code == {
+        'executable': '/gpfs/share/home/1600017784/yuzhi/soft/QE-mpi/PW/src/pw.x',
+        'withmpi': True,
+        'mpirun_command': ['mpirun', '-np', '{tot_num_mpiprocs}'],
+    }
     assert 'gpus_per_node' not in label.resources, 'zero GPUs is no GPU request'
     assert label.resources['walltime'] == '120:0:0'
     assert any("'< input' dropped" in note for note in label.notes)
@@ -70,8 +74,33 @@ def test_local_shell_machine():
         'hostname': 'localhost',
         'work_dir': '/tmp/w',
     }
-    assert label.code == {'executable': 'cp2k.psmp', 'withmpi': True}
+    assert label.code == {
+        'executable': 'cp2k.psmp',
+        'withmpi': True,
+        'mpirun_command': ['mpirun', '--oversubscribe', '-np', '{tot_num_mpiprocs}'],
+    }
     assert label.resources == {'nodes': 1, 'mpiprocs_per_node': 2, 'prepend_text': 'export OMP_NUM_THREADS=1'}
+
+
+@pytest.mark.parametrize(
+    ('command', 'mpirun_command'),
+    [
+        (
+            'mpirun --allow-run-as-root --bind-to none -np 1 pw.x < input',
+            ['mpirun', '--allow-run-as-root', '--bind-to', 'none', '-np', '{tot_num_mpiprocs}'],
+        ),
+        ('srun --mpi=pmix pw.x', ['srun', '--mpi=pmix', '-n', '{tot_num_mpiprocs}']),
+        ('mpiexec -n 32 --map-by core cp2k.psmp', ['mpiexec', '--map-by', 'core', '-n', '{tot_num_mpiprocs}']),
+        ('ibrun pw.x', ['ibrun']),
+    ],
+)
+def test_the_users_launcher_and_its_options_become_the_mpi_command(command, mpirun_command):
+    """A DP-GEN run that needed `--allow-run-as-root` (Open MPI as root) lost it to the computer's default
+    `mpirun -np N`, and every label failed; the launcher is kept, only the process count comes from resources."""
+    step = {'command': command, 'machine': {'batch_type': 'Shell', 'context_type': 'LocalContext'}, 'resources': {}}
+    label = translate_machine({'train': {**step, 'command': 'dp'}, 'model_devi': step, 'fp': step})['label']
+    assert label.code['withmpi'] is True
+    assert label.code['mpirun_command'] == mpirun_command
 
 
 @pytest.mark.parametrize(

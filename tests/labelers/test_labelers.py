@@ -248,3 +248,41 @@ def test_property_references_name_the_labelers_that_have_one(aiida_localhost):
         labeler_from_specification({'engine': 'quantumespresso'}).property_reference('Cu')
     emt = labeler_from_specification({'engine': 'ase', 'md': {'temperature': 50, 'nsteps': 3, 'timestep': 2.0}})
     assert emt.property_reference('Cu').calculator == {'calculator': 'ase.calculators.emt:EMT', 'kwargs': {}}
+
+
+def failed_labeling(exit_status: int, files: dict[str, str]) -> orm.WorkflowNode:
+    """A labeling work chain whose one pw.x calculation failed with ``exit_status`` and retrieved ``files``."""
+    from aiida.common.links import LinkType
+    from aiida.engine import ProcessState
+
+    workchain = orm.WorkflowNode(process_type='aiida.workflows:quantumespresso.pw.base')
+    workchain.set_process_state(ProcessState.FINISHED)
+    workchain.set_exit_status(402)
+    workchain.set_exit_message('The process failed with an unhandled failure.')
+    workchain.store()
+    calculation = orm.CalcJobNode(process_type='aiida.calculations:quantumespresso.pw')
+    calculation.set_option('output_filename', 'aiida.out')
+    calculation.set_process_state(ProcessState.FINISHED)
+    calculation.set_exit_status(exit_status)
+    calculation.base.links.add_incoming(workchain, LinkType.CALL_CALC, 'iteration_01')
+    calculation.store()
+    retrieved = orm.FolderData()
+    for name, content in files.items():
+        retrieved.base.repository.put_object_from_bytes(content.encode(), name)
+    retrieved.base.links.add_incoming(calculation, LinkType.CREATE, 'retrieved')
+    retrieved.store()
+    return workchain
+
+
+def test_a_program_that_never_started_is_reported_with_the_schedulers_stderr(aiida_profile):
+    """Open MPI refusing to run as root used to read `exit status 402: The process failed with an unhandled
+    failure`; the first line of the scheduler's stderr says what happened."""
+    labeler = labeler_from_specification({'engine': 'quantumespresso'})
+    stderr = '\n--------------------------------------------------------------------------\nmpirun has detected an '
+    stderr += 'attempt to run as root.\nRunning as root is *strongly* discouraged'
+    node = failed_labeling(305, {'aiida.out': '', '_scheduler-stderr.txt': stderr})
+    assert labeler.failure_reason(node) == 'program did not start: mpirun has detected an attempt to run as root.'
+    started = failed_labeling(
+        305, {'aiida.out': 'Program PWSCF v.7.1 starts on ...\n', '_scheduler-stderr.txt': stderr}
+    )
+    assert labeler.failure_reason(started) == 'exit status 402: The process failed with an unhandled failure.'

@@ -193,9 +193,23 @@ def test_a_labeling_step_that_excluded_every_candidate_adds_no_data_and_the_loop
     process = generate_workchain('dpgen.dpgen', loop_inputs)
     process.setup()
     process.should_iterate()
-    summary = {'frames': 2, 'excluded': 2, 'excluded_by_reason': {'SCF not converged': 2}, 'labeled': 0}
-    process.ctx.label = finished_label_node(401, summary)
+    summary = {'frames': 2, 'excluded': 2, 'excluded_by_reason': {'scf_unconverged': 1, 'atoms too close': 1}}
+    process.ctx.label = finished_label_node(401, {**summary, 'labeled': 0})
     assert process.inspect_label() is None
+
+
+def test_a_labeling_step_whose_engine_never_ran_stops_the_loop_naming_the_cause(generate_workchain, loop_inputs):
+    """Every label failed and not because of the frames (here: Open MPI refused to run as root): going on would
+    label nothing again in every iteration, so the loop stops with 405 and says why."""
+    process = generate_workchain('dpgen.dpgen', loop_inputs)
+    process.setup()
+    process.should_iterate()
+    reasons = {'program did not start: mpirun has detected an attempt to run as root.': 2}
+    process.ctx.label = finished_label_node(401, {'frames': 2, 'excluded': 2, 'excluded_by_reason': reasons})
+    exit_code = process.inspect_label()
+    assert exit_code.status == 405
+    assert 'none of the 2 labels succeeded' in exit_code.message
+    assert 'mpirun has detected an attempt to run as root' in exit_code.message
 
 
 def test_a_labeling_step_that_failed_otherwise_stops_the_loop_with_403(generate_workchain, loop_inputs):
