@@ -81,7 +81,10 @@ def param_arguments(fp_style: str) -> Argument:
             _arg('fp_params', dict, doc='ecut, ediff, kspacing, smearing, sigma'),
             _arg('user_fp_params', dict, doc='pw.x namelists (control, system, electrons) and kspacing'),
         ],
-        'cp2k': [_arg('user_fp_params', dict, doc='the CP2K input as a nested dictionary')],
+        'cp2k': [
+            _arg('user_fp_params', dict, doc='the CP2K input as a nested dictionary'),
+            _arg('external_input_path', str, doc='a CP2K input file, used whole but for cell and coordinates'),
+        ],
         'gaussian': [_arg('fp_params', dict, optional=False, doc='keywords, multiplicity, charge, nproc')],
     }
     return Argument('param.json', dict, sub_fields=common + engine.get(fp_style, []))
@@ -153,7 +156,6 @@ NOT_SUPPORTED = (
     'lmp_neigh_modify_one',
     'fp_aniso_kspacing',
     'fp_skip_bad_box',
-    'external_input_path',
     'cluster_cutoff',
     'cluster_cutoff_hard',
 )

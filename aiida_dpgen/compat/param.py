@@ -29,6 +29,7 @@ from aiida_dpgen.compat.trust import selection_settings
 from aiida_dpgen.compat.workdir import configuration_files, initial_data_paths
 from aiida_dpgen.exploration.schedule import from_model_devi_jobs
 from aiida_dpgen.labelers.base import labeler_from_specification
+from aiida_dpgen.labeling.cp2k_input import parse_cp2k_input
 from aiida_dpgen.loop.schedule import LoopPlan
 from aiida_dpgen.training.ensemble import ensemble_size_error
 from aiida_dpgen.training.inputs import validate_parameters
@@ -441,27 +442,73 @@ def _vasp(data: Mapping, type_map: list[str], base: pathlib.Path):
     return specification, files, ['param.json fp_incar: INCAR tags it does not set come from the labeler protocol']
 
 
+CP2K_LABELER_SECTIONS = ('FORCE_EVAL/SUBSYS/CELL', 'FORCE_EVAL/SUBSYS/COORD', 'FORCE_EVAL/SUBSYS/TOPOLOGY')
+"""Sections of a user's CP2K input that the labeler writes for each structure."""
+
+
 def _cp2k(data: Mapping, type_map: list[str], base: pathlib.Path):
-    """CP2K: ``user_fp_params`` merged into the labeler's input; the KIND section's basis sets and potentials by
+    """CP2K: ``user_fp_params`` merged into the labeler's input, or the input file ``external_input_path`` used
+    whole (as DP-GEN does) but for the cell and coordinates; the KIND sections' basis sets and potentials by
     element."""
-    if 'user_fp_params' not in data:
-        raise DpgenInputError('param.json fp_style "cp2k" needs user_fp_params: the CP2K input as a dictionary')
-    parameters = copy.deepcopy(data['user_fp_params'])
+    if ('user_fp_params' in data) == ('external_input_path' in data):
+        raise DpgenInputError(
+            'param.json fp_style "cp2k" needs one of user_fp_params (the CP2K input as a dictionary, merged into '
+            'the labeler protocol) and external_input_path (a CP2K input file, used as it is); give one'
+        )
     specification: dict = {'engine': 'cp2k'}
-    kinds = parameters.get('FORCE_EVAL', {}).get('SUBSYS', {}).pop('KIND', None)
-    if kinds is not None:
+    if 'external_input_path' in data:
+        path = base / data['external_input_path']
+        try:
+            parameters = parse_cp2k_input(path, skip=CP2K_LABELER_SECTIONS)
+        except ValueError as exception:
+            raise DpgenInputError(
+                f'param.json external_input_path={data["external_input_path"]!r}: {exception}'
+            ) from None
+        note = (
+            f'param.json external_input_path: {path} is the CP2K input; the labeler writes the cell, the '
+            'coordinates, the KIND elements and the printing of forces and stress'
+        )
+    else:
+        parameters = copy.deepcopy(data['user_fp_params'])
+        note = 'param.json user_fp_params: sections it does not set come from the labeler protocol'
+    specification.update(_cp2k_kinds(parameters))
+    if 'external_input_path' in data:
+        specification['parameters'] = parameters
+    else:
+        specification['overrides'] = parameters
+    return specification, {}, [note]
+
+
+def _cp2k_kinds(parameters: dict) -> dict:
+    """The KIND sections' basis sets and potentials by element, taken out of ``parameters`` (the labeler writes
+    a KIND per element of each structure): DP-GEN's ``{"_": [elements], "BASIS_SET": [...]}`` or CP2K's own
+    repeated sections."""
+    subsys = parameters.get('FORCE_EVAL', {}).get('SUBSYS', {})
+    kinds = subsys.pop('KIND', None)
+    if kinds is None:
+        return {}
+    if isinstance(kinds, Mapping):
         names = kinds.get('_')
         names = [names] if isinstance(names, str) else names
-        for key, ours in (('BASIS_SET', 'basis_set'), ('POTENTIAL', 'potential')):
-            values = kinds.get(key)
-            if values is None:
-                continue
-            values = [values] * len(names) if isinstance(values, str) else values
-            specification[ours] = dict(zip(names, values, strict=True))
-        if not parameters['FORCE_EVAL']['SUBSYS']:
-            parameters['FORCE_EVAL'].pop('SUBSYS')
-    specification['overrides'] = parameters
-    return specification, {}, ['param.json user_fp_params: sections it does not set come from the labeler protocol']
+        kinds = [
+            {
+                '_': name,
+                **{
+                    key: kinds[key] if isinstance(kinds[key], str) else kinds[key][index]
+                    for key in ('BASIS_SET', 'POTENTIAL')
+                    if key in kinds
+                },
+            }
+            for index, name in enumerate(names)
+        ]
+    found = {}
+    for key, ours in (('BASIS_SET', 'basis_set'), ('POTENTIAL', 'potential')):
+        by_element = {kind['_']: kind[key] for kind in kinds if key in kind}
+        if by_element:
+            found[ours] = by_element
+    if not subsys:
+        parameters['FORCE_EVAL'].pop('SUBSYS')
+    return found
 
 
 GAUSSIAN_NOT_SUPPORTED = ('keywords_high_multiplicity', 'fragment_guesses', 'basis_set')

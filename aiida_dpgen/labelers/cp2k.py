@@ -114,6 +114,9 @@ class Cp2kLabeler(Labeler):
         'basis_set': 'basis set name for every element, or element -> name (default from the protocol: '
         'DZVP-MOLOPT-SR-GTH)',
         'potential': 'pseudopotential name for every element, or element -> name (default from the protocol: GTH-PBE)',
+        'parameters': "the whole CP2K input as a nested dictionary instead of the protocol's (DP-GEN's "
+        'external_input_path); the labeler still writes the cell, the coordinates, the KIND sections and the '
+        'printing of forces and stress, and adds no k-points',
     }
 
     @property
@@ -135,9 +138,13 @@ class Cp2kLabeler(Labeler):
             raise ValueError(f'labeler.{key}={names!r} has no entry for {element}; add "{element}": NAME')
         return names[element]
 
+    def _input(self, protocol: dict) -> dict:
+        """The user's whole input where given, else the protocol's parameters; ``overrides`` merged in."""
+        return recursive_merge(self.specification.get('parameters', protocol['parameters']), self.overrides)
+
     def check_elements(self, elements: list[str]) -> None:
         basis, potential, protocol = self._names()
-        dft = recursive_merge(protocol['parameters'], self.overrides)['FORCE_EVAL']['DFT']
+        dft = self._input(protocol)['FORCE_EVAL']['DFT']
         for key, name in (('basis_set', basis), ('potential', potential)):
             filename = dft['BASIS_SET_FILE_NAME' if key == 'basis_set' else 'POTENTIAL_FILE_NAME']
             path = self.data_directory / filename
@@ -156,11 +163,13 @@ class Cp2kLabeler(Labeler):
     def parameters(self, structure: orm.StructureData) -> dict:
         basis, potential, protocol = self._names()
         _, cell, _ = structure_arrays(structure)
-        parameters = recursive_merge(protocol['parameters'], self.overrides)
+        parameters = self._input(protocol)
         dft = parameters['FORCE_EVAL']['DFT']
         for key in ('BASIS_SET_FILE_NAME', 'POTENTIAL_FILE_NAME'):
             dft[key] = str(self.data_directory / dft[key])
-        if all(structure.pbc):
+        if 'parameters' in self.specification:
+            parameters = recursive_merge(parameters, self._labels_printed(all(structure.pbc)))
+        elif all(structure.pbc):
             mesh = kpoints_mesh(cell, protocol['kpoints_spacing'])
             dft.setdefault('KPOINTS', {'SCHEME': 'MONKHORST-PACK ' + ' '.join(str(n) for n in mesh)})
         kinds = [
@@ -176,6 +185,16 @@ class Cp2kLabeler(Labeler):
         if self.md:
             parameters = recursive_merge(parameters, self.md_parameters(self.md))
         return parameters
+
+    @staticmethod
+    def _labels_printed(periodic: bool) -> dict:
+        """What a user's input must have for the labels to be read: a single point that prints its forces and,
+        for a periodic cell, computes and prints its stress."""
+        force_eval: dict = {'PRINT': {'FORCES': {'_': 'ON'}}}
+        if periodic:
+            force_eval['STRESS_TENSOR'] = 'ANALYTICAL'
+            force_eval['PRINT']['STRESS_TENSOR'] = {'_': 'ON'}
+        return {'GLOBAL': {'RUN_TYPE': 'ENERGY_FORCE'}, 'FORCE_EVAL': force_eval}
 
     @staticmethod
     def md_parameters(md: dict) -> dict:

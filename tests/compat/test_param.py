@@ -335,3 +335,22 @@ def test_the_dry_run_refuses_what_the_loop_would_refuse(vasp_example, tmp_path, 
         cli, ['run', str(param), '--dry-run', '--code', 'train=a', '--code', 'explore=b', '--code', 'label=c']
     )
     assert result.exit_code == 1 and re.search(message, result.output), result.output
+
+
+def test_cp2k_external_input_path_is_the_labelers_whole_input(tmp_path):
+    """DP-GEN's CP2K template is used as it is but for what the labeler writes per frame: the cell, the
+    coordinates and the KIND sections (their basis sets and potentials become the labeler's by element)."""
+    from .dpgen_examples import FIXTURES
+
+    jdata, base = example_tree(tmp_path, 'cp2k')
+    jdata.pop('user_fp_params')
+    jdata['external_input_path'] = str(FIXTURES / 'template_CH4_cp2k.inp')
+    labeler = translate_param(jdata, base).labeler
+    assert labeler['basis_set'] == {'H': 'DZVP-MOLOPT-SR-GTH', 'C': 'DZVP-MOLOPT-SR-GTH'}
+    assert labeler['potential'] == {'H': 'GTH-PBE-q1', 'C': 'GTH-PBE-q4'}
+    assert 'SUBSYS' not in labeler['parameters']['FORCE_EVAL'] and 'overrides' not in labeler
+    assert labeler['parameters']['FORCE_EVAL']['DFT']['MGRID']['CUTOFF'] == '400'
+    with pytest.raises(DpgenInputError, match='needs one of user_fp_params .* and external_input_path'):
+        translate_param({**jdata, 'user_fp_params': {}}, base)
+    with pytest.raises(DpgenInputError, match=r"external_input_path='missing.inp': .*missing.inp: cannot read it"):
+        translate_param({**jdata, 'external_input_path': 'missing.inp'}, base)

@@ -336,3 +336,34 @@ def test_packed_tasks_whose_scf_did_not_converge_are_labeled_again_alone(pw_code
     assert node.exit_status == LabelWorkChain.exit_codes.ERROR_NO_LABELS.status
     summary = results['summary'].get_dict()
     assert summary['excluded_by_reason'] == {'scf_unconverged': 2} and summary['packed_labels'] == 0
+
+
+def test_dpgens_cp2k_template_labels_methane_with_the_real_cp2k(cp2k_code, tmp_path):
+    """DP-GEN's CP2K example labels with the user's own input file (external_input_path): the job runs that
+    input, with the frame's cell and coordinates, and its labels are what dpdata reads from CP2K's output."""
+    from ase.io import read
+
+    from aiida_dpgen.compat.param import translate_param
+
+    from ..compat.dpgen_examples import CH4_CONFIGURATIONS, FIXTURES, example_tree
+
+    jdata, base = example_tree(tmp_path, 'cp2k')
+    jdata.pop('user_fp_params')
+    jdata['external_input_path'] = str(FIXTURES / 'template_CH4_cp2k.inp')
+    param = translate_param(jdata, base)
+    methane = read(base / 'data' / CH4_CONFIGURATIONS / '000000' / 'POSCAR', format='vasp')
+    candidates = {'sys_000': ConfigurationsData.from_ase([methane], param.type_map).store()}
+    labeler = {**param.labeler, 'options': QE_OPTIONS}
+    results, node = run_get_node(LabelWorkChain, candidates=candidates, labeler=labeler, code=cp2k_code)
+    assert node.is_finished_ok, node.exit_message
+    job = next(child for child in node.called_descendants if isinstance(child, CalcJobNode))
+    written = job.base.repository.get_object_content('aiida.inp')
+    for line in ('CUTOFF 400', 'MINIMIZER DIIS', 'SCF_GUESS RESTART', 'POTENTIAL GTH-PBE-q4'):
+        assert line in written, f'{line!r} of the template is not in the job input:\n{written}'
+    assert 'KPOINTS' not in written and 'DPGEN' not in written, 'no k-points added; aiida-cp2k names the project'
+    output = job.outputs.retrieved.base.repository.get_object_content('aiida.out')
+    (tmp_path / 'cp2k.out').write_text(output)
+    reference = dpdata.LabeledSystem(str(tmp_path / 'cp2k.out'), fmt='cp2k/output')
+    labels = results['dataset'].to_dpdata()[0]
+    np.testing.assert_allclose(labels['energies'], reference['energies'], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(labels['forces'], reference['forces'], rtol=0, atol=1e-6)
