@@ -350,7 +350,7 @@ def test_cp2k_external_input_path_is_the_labelers_whole_input(tmp_path):
     assert labeler['potential'] == {'H': 'GTH-PBE-q1', 'C': 'GTH-PBE-q4'}
     assert 'SUBSYS' not in labeler['parameters']['FORCE_EVAL'] and 'overrides' not in labeler
     assert labeler['parameters']['FORCE_EVAL']['DFT']['MGRID']['CUTOFF'] == '400'
-    with pytest.raises(DpgenInputError, match='needs one of user_fp_params .* and external_input_path'):
+    with pytest.raises(DpgenInputError, match=r'needs one of user_fp_params .* and external_input_path'):
         translate_param({**jdata, 'user_fp_params': {}}, base)
     with pytest.raises(DpgenInputError, match=r"external_input_path='missing.inp': .*missing.inp: cannot read it"):
         translate_param({**jdata, 'external_input_path': 'missing.inp'}, base)
