@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-EV_PER_ANGSTROM3_IN_GPA = 160.21766208
+from aiida_dpgen.labeling.frames import EV_PER_ANGSTROM3_IN_GPA
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import dpdata
 import numpy as np
 
-EV_PER_ANGSTROM3_PER_GPA = 1 / 160.21766208
+EV_PER_ANGSTROM3_IN_GPA = 160.21766208
+"""1 eV/Å^3 in GPa (CODATA 2014, as dpdata)."""
+EV_PER_ANGSTROM3_PER_GPA = 1 / EV_PER_ANGSTROM3_IN_GPA
 EV_PER_ANGSTROM3_PER_KBAR = EV_PER_ANGSTROM3_PER_GPA / 10
 MD_KEYS = {'temperature': 'K, e.g. 50', 'nsteps': 'MD steps, e.g. 20', 'timestep': 'fs, e.g. 2.0'}
 """The settings of a short ab initio MD whose every step is a label (a labeler's ``md``)."""

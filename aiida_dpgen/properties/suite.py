@@ -27,6 +27,8 @@ from ase.eos import EquationOfState
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 
+# the suite runs alone in a job's folder with the code's Python, so it imports nothing of this package;
+# the constant is aiida_dpgen.labeling.frames.EV_PER_ANGSTROM3_IN_GPA
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
 EV_PER_ANGSTROM2_IN_J_PER_M2 = 16.021766208
 PROTOTYPES = ('fcc', 'hcp', 'bcc', 'sc', 'diamond', 'dhcp')
