@@ -18,6 +18,7 @@ import numpy as np
 from aiida.common import CalcInfo, CodeInfo, CodeRunMode
 from aiida.engine import CalcJob
 from aiida.orm import AbstractCode, ArrayData, Dict, List, SinglefileData, to_aiida_type
+from aiida_lammps.data.trajectory import LammpsTrajectory
 from ase.data import atomic_masses, atomic_numbers
 
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
@@ -137,6 +138,14 @@ class DpLammpsCalculation(CalcJob):
         spec.output('task_summary', valid_type=Dict, required=False, help='Tasks by outcome, and frames.')
         spec.output('statistics', valid_type=Dict, required=False, help='Per system: counts, ratios, histogram.')
         spec.output('candidate_frames', valid_type=ArrayData, required=False, help='Capped candidates, packed.')
+        spec.output_namespace(
+            'failed_trajectories',
+            valid_type=LammpsTrajectory,
+            dynamic=True,
+            required=False,
+            help="The trajectories of the tasks that lost atoms or failed (task_NNNNNN), as aiida-lammps' "
+            'LammpsTrajectory: what a user opens to see how the MD went wrong.',
+        )
         spec.default_output_node = 'task_results'
 
         spec.exit_code(300, 'ERROR_NO_RETRIEVED_TEMPORARY_FOLDER', message='The temporary retrieved folder is missing.')
@@ -209,8 +218,8 @@ class DpLammpsCalculation(CalcJob):
         calcinfo.provenance_exclude_list = [task_folder(index) for index in self.inputs.tasks.get_list()]
         if 'python' in self.inputs:
             codeinfos.append(self._selection_on_computer(folder, tasks))
-            calcinfo.retrieve_list = [(f'{FAILED_LOGS}/*', '.', 2), *extra]
-            calcinfo.retrieve_temporary_list = [job.ARRAYS_FILE, job.RESULTS_FILE]
+            calcinfo.retrieve_list = [(f'{FAILED_LOGS}/*.log', '.', 2), *extra]
+            calcinfo.retrieve_temporary_list = [job.ARRAYS_FILE, job.RESULTS_FILE, (f'{FAILED_LOGS}/*.dump', '.', 2)]
         else:
             calcinfo.retrieve_list = [(f'task.*/{LOG_FILE}', '.', 2), *extra]
             calcinfo.retrieve_temporary_list = [(f'task.*/{MODEL_DEVI_FILE}', '.', 2), (f'task.*/{DUMP_FILE}', '.', 2)]

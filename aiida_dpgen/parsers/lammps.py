@@ -15,12 +15,14 @@ import pathlib
 from aiida.engine import ExitCode
 from aiida.orm import ArrayData, Dict
 from aiida.parsers import Parser
+from aiida_lammps.data.trajectory import LammpsTrajectory
+from aiida_lammps.parsers.parse_raw.lammps_output import parse_outputfile
 
-from aiida_dpgen.calculations.lammps import model_type_map
+from aiida_dpgen.calculations.lammps import FAILED_LOGS, model_type_map
 from aiida_dpgen.exploration import job
 from aiida_dpgen.exploration.schedule import expand_tasks, validate_stage
 from aiida_dpgen.exploration.selection import SelectionSettings
-from aiida_dpgen.exploration.tasks import LOG_FILE
+from aiida_dpgen.exploration.tasks import DUMP_FILE, LOG_FILE
 from aiida_dpgen.exploration.trajectory import COMPLETED, FAILED, LOST_ATOMS
 from aiida_dpgen.utils.repository import read_texts
 
@@ -42,6 +44,7 @@ class DpLammpsParser(Parser):
             selection = self._select_here(temporary, stage)
 
         results = selection.results
+        self._diagnose_unfinished(results, temporary)
         self.out('deviations', self._deviations(selection.deviations))
         summary = _summary(results)
         self.out('task_results', Dict({'tasks': results, 'summary': summary}))
@@ -79,6 +82,41 @@ class DpLammpsParser(Parser):
             temporary, described, stage['systems'], settings, lambda folder: logs.get(f'{folder}/{LOG_FILE}', '')
         )
 
+    def _diagnose_unfinished(self, results: dict, temporary: pathlib.Path) -> None:
+        """The tasks that lost atoms or failed, read with aiida-lammps: every error of the log (with the command
+        that raised it, where LAMMPS names it) and its warnings go into the task's result, and the trajectory
+        becomes a ``LammpsTrajectory`` output. Their logs and dumps came back either way (selecting here or on
+        the computer)."""
+        unfinished = [index for index, result in results.items() if result['status'] != COMPLETED]
+        if not unfinished:
+            return
+        names = {index: job.task_folder(int(index)) for index in unfinished}
+        logs = read_texts(
+            self.retrieved,
+            [path for name in names.values() for path in (f'{FAILED_LOGS}/{name}.log', f'{name}/{LOG_FILE}')],
+        )
+        trajectories = {}
+        for index, name in names.items():
+            text = logs.get(f'{FAILED_LOGS}/{name}.log', logs.get(f'{name}/{LOG_FILE}'))
+            if text:
+                results[index].update(lammps_log_messages(text))
+            dump = next(
+                (
+                    path
+                    for path in (temporary / FAILED_LOGS / f'{name}.dump', temporary / name / DUMP_FILE)
+                    if path.is_file()
+                ),
+                None,
+            )
+            if dump is None:
+                continue
+            try:
+                trajectories[name.replace('.', '_')] = LammpsTrajectory(str(dump))
+            except OSError as exception:  # aiida-lammps refuses frames of different atom counts, or none
+                results[index]['trajectory'] = f'not stored: {exception}'
+        if trajectories:
+            self.out('failed_trajectories', trajectories)
+
     @staticmethod
     def _deviations(arrays: dict) -> ArrayData:
         node = ArrayData()
@@ -94,6 +132,16 @@ class DpLammpsParser(Parser):
         node.base.attributes.set('systems', list(systems))
         node.base.attributes.set('type_map', model_type_map(self.node.inputs.models))
         return node
+
+
+def lammps_log_messages(text: str) -> dict:
+    """``errors`` (each a dict with the ``message`` and, where LAMMPS prints it, the ``command``) and
+    ``warnings`` of a LAMMPS log, as aiida-lammps' log parser reads them."""
+    try:
+        parsed = parse_outputfile(file_contents=text)['global']
+    except (ValueError, SyntaxError, IndexError) as exception:  # its thermo table reader on a cut-off log
+        return {'log_unreadable': f'{type(exception).__name__}: {exception}'}
+    return {'errors': parsed['errors'], 'warnings': parsed['warnings']}
 
 
 def _summary(results: dict) -> dict:

@@ -167,9 +167,15 @@ def test_template_task_that_loses_atoms_keeps_its_frames_and_is_reported(lmp_cod
     assert (periodic['V_BOUNDARY'], periodic['status'], periodic['frames']) == ('p', 'completed', 21)
     assert (fixed['V_BOUNDARY'], fixed['status']) == ('f', 'lost_atoms')
     assert fixed['message'].startswith('ERROR: Lost atoms')
+    assert fixed['errors'] == [{'message': fixed['message']}], "aiida-lammps' log parser reads the same error"
     assert 0 < fixed['frames'] < 21, 'the frames written before the loss are parsed'
     assert fixed['accurate'] + fixed['candidate'] + fixed['failed'] == fixed['frames']
     assert results['statistics']['overall']['frames'] == 21 + fixed['frames']
+    (job,) = [child for child in node.called_descendants if child.process_label == 'DpLammpsCalculation']
+    trajectory = job.outputs.failed_trajectories.task_000001
+    assert trajectory.number_steps > 0 and trajectory.number_atoms == 32, 'what the aiida-lammps tools open'
+    assert all(step % 10 == 0 for step in trajectory.time_steps)
+    assert 'task_000000' not in job.outputs.failed_trajectories
 
 
 def test_relative_force_deviations_divide_by_the_rms_force_of_each_trajectory(lmp_code, ensemble):
@@ -213,7 +219,7 @@ def test_selecting_on_the_computer_chooses_the_same_frames_and_brings_back_no_tr
     assert there_node.is_finished_ok, there_node.exit_message
     jobs = [child for child in there_node.called_descendants if child.process_label == 'DpLammpsCalculation']
     for job in jobs:
-        assert job.get_retrieve_temporary_list() == ['selection.npz', 'selection.json']
+        assert job.get_retrieve_temporary_list() == ['selection.npz', 'selection.json', ['failed_logs/*.dump', '.', 2]]
         assert job.outputs.retrieved.base.repository.list_object_names() == [
             name for name in job.outputs.retrieved.base.repository.list_object_names() if not name.startswith('task.')
         ], 'no task logs kept: every task completed'

@@ -148,7 +148,7 @@ def test_selecting_on_the_computer_gives_exactly_what_selecting_here_gives(
     # any code of the computer as LAMMPS: only the folder is prepared here
     inputs = {**job_inputs(), 'tasks': List([0, 1]), 'selection': Dict(selection), 'code': python, 'python': python}
     folder, calc_info = generate_calc_job('dpgen.lammps', inputs)
-    assert calc_info.retrieve_temporary_list == [ARRAYS_FILE, RESULTS_FILE]
+    assert calc_info.retrieve_temporary_list == [ARRAYS_FILE, RESULTS_FILE, ('failed_logs/*.dump', '.', 2)]
     assert [info.cmdline_params for info in calc_info.codes_info][-1] == ['select_on_computer.py']
     for case in ('lost_atoms', 'lost_atoms.temporary'):
         shutil.copytree(RUN / case, folder, dirs_exist_ok=True)
@@ -171,14 +171,14 @@ def test_selecting_on_the_computer_gives_exactly_what_selecting_here_gives(
         [sys.executable, 'select_on_computer.py'], cwd=folder, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert sorted(path.name for path in (folder / 'failed_logs').iterdir()) == ['task.000001.log']
+    assert sorted(path.name for path in (folder / 'failed_logs').iterdir()) == ['task.000001.dump', 'task.000001.log']
 
     retrieved = tmp_path / 'retrieved_remote'
     (retrieved / 'failed_logs').mkdir(parents=True)
     shutil.copy(folder / 'failed_logs' / 'task.000001.log', retrieved / 'failed_logs')
     temporary = tmp_path / 'remote_temporary'
-    temporary.mkdir()
-    for name in (ARRAYS_FILE, RESULTS_FILE):
+    (temporary / 'failed_logs').mkdir(parents=True)
+    for name in (ARRAYS_FILE, RESULTS_FILE, 'failed_logs/task.000001.dump'):
         shutil.copy(folder / name, temporary / name)
     remote, remote_node = parse(str(retrieved), [0, 1], selection, str(temporary), python=python)
 
@@ -190,6 +190,10 @@ def test_selecting_on_the_computer_gives_exactly_what_selecting_here_gives(
         for array in here[name].get_arraynames():
             np.testing.assert_array_equal(remote[name].get_array(array), here[name].get_array(array))
     assert len(here['candidate_frames'].get_array('step')) == selection['fp_task_max']
+    assert list(remote['failed_trajectories']) == list(here['failed_trajectories']) == ['task_000001']
+    assert (
+        remote['failed_trajectories']['task_000001'].time_steps == here['failed_trajectories']['task_000001'].time_steps
+    )
 
 
 def test_a_job_that_selects_on_the_computer_but_left_no_selection_names_it(parse, aiida_localhost):
@@ -204,3 +208,22 @@ def test_a_job_that_selects_on_the_computer_but_left_no_selection_names_it(parse
     expected = DpLammpsCalculation.exit_codes.ERROR_NO_SELECTION_FILE
     assert calcfunction.exit_status == expected.status
     assert 'select.err' in calcfunction.exit_message
+
+
+def test_a_task_that_lost_atoms_is_read_with_aiida_lammps_log_parser_and_keeps_its_trajectory(parse):
+    """aiida-lammps reads the log of a task that did not complete (its errors and warnings go into the task's
+    result) and its trajectory becomes a LammpsTrajectory, which the aiida-lammps tools open; the completed
+    task keeps neither, as its trajectory never leaves the computer when selecting there."""
+    from aiida_lammps.data.trajectory import LammpsTrajectory
+
+    results, node = parse('lost_atoms', [0, 1], SELECTION, 'lost_atoms.temporary')
+    tasks = results['task_results']['tasks']
+    assert tasks['1']['errors'] == [{'message': 'ERROR: Lost atoms: original 32 current 26'}]
+    assert tasks['1']['errors'][0]['message'] == tasks['1']['message'], 'the same error as the selection reads'
+    assert tasks['1']['warnings'] == []
+    assert 'errors' not in tasks['0']
+    (name,) = results['failed_trajectories']
+    trajectory = results['failed_trajectories'][name]
+    assert name == 'task_000001' and isinstance(trajectory, LammpsTrajectory)
+    assert trajectory.number_atoms == 32 and trajectory.time_steps[0] == 0
+    assert trajectory.field_names == ['id', 'type', 'x', 'y', 'z']

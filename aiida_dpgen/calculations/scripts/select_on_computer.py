@@ -4,8 +4,9 @@ Reads ``select_tasks.json`` (the tasks as ``[index, system, description]``, the 
 aiida-dpgen's own selection (``aiida_dpgen.exploration.job.select_job``, imported from the zip next to this
 script, numpy its only requirement) over the task folders the MD left, and writes ``selection.npz`` and
 ``selection.json``: every frame's deviations, each task's outcome and counts, the statistics per system and the
-capped candidate frames. Only those, and the logs of tasks that did not complete (copied to ``failed_logs/``),
-go back to the AiiDA machine; the trajectories stay here.
+capped candidate frames. Only those, and the logs and trajectories of the tasks that did not complete (copied to
+``failed_logs/``, for the user to see what went wrong), go back to the AiiDA machine; the other trajectories stay
+here.
 """
 
 import json
@@ -34,10 +35,13 @@ def main():
     job.save(selection, HERE)
     logs = HERE / specification['failed_logs']
     for index, result in selection.results.items():
-        log = HERE / job.task_folder(int(index)) / 'log.lammps'
-        if result['status'] != 'completed' and log.exists():
-            logs.mkdir(exist_ok=True)
-            shutil.copy(log, logs / f'{job.task_folder(int(index))}.log')
+        if result['status'] == 'completed':
+            continue
+        folder = HERE / job.task_folder(int(index))
+        for name, suffix in (('log.lammps', '.log'), (job.DUMP_FILE, '.dump')):
+            if (folder / name).exists():
+                logs.mkdir(exist_ok=True)
+                shutil.copy(folder / name, logs / f'{job.task_folder(int(index))}{suffix}')
 
 
 if __name__ == '__main__':
