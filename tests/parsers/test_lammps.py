@@ -191,9 +191,8 @@ def test_selecting_on_the_computer_gives_exactly_what_selecting_here_gives(
             np.testing.assert_array_equal(remote[name].get_array(array), here[name].get_array(array))
     assert len(here['candidate_frames'].get_array('step')) == selection['fp_task_max']
     assert list(remote['failed_trajectories']) == list(here['failed_trajectories']) == ['task_000001']
-    assert (
-        remote['failed_trajectories']['task_000001'].time_steps == here['failed_trajectories']['task_000001'].time_steps
-    )
+    steps = [outputs['failed_trajectories']['task_000001'].time_steps for outputs in (remote, here)]
+    assert steps[0] == steps[1]
 
 
 def test_a_job_that_selects_on_the_computer_but_left_no_selection_names_it(parse, aiida_localhost):
@@ -216,7 +215,7 @@ def test_a_task_that_lost_atoms_is_read_with_aiida_lammps_log_parser_and_keeps_i
     task keeps neither, as its trajectory never leaves the computer when selecting there."""
     from aiida_lammps.data.trajectory import LammpsTrajectory
 
-    results, node = parse('lost_atoms', [0, 1], SELECTION, 'lost_atoms.temporary')
+    results, _ = parse('lost_atoms', [0, 1], SELECTION, 'lost_atoms.temporary')
     tasks = results['task_results']['tasks']
     assert tasks['1']['errors'] == [{'message': 'ERROR: Lost atoms: original 32 current 26'}]
     assert tasks['1']['errors'][0]['message'] == tasks['1']['message'], 'the same error as the selection reads'
