@@ -199,6 +199,18 @@ class EngineClock:
         self.executable.chmod(0o755)
         self.log.touch()
 
+    @classmethod
+    def reading(cls, folder: pathlib.Path, name: str) -> EngineClock:
+        """The clock ``name`` in ``folder`` as it is, to read its runs; its wrapper is left alone. (Building an
+        ``EngineClock`` writes the wrapper anew: doing that to read the clocks of a run that is going once
+        replaced its engines with another program.)"""
+        clock = cls.__new__(cls)
+        clock.log = folder / f'{name}.clock'
+        clock.executable = folder / f'{name}-clocked'
+        if not clock.log.is_file():
+            raise ValueError(f'{clock.log}: no such clock; name one of the *.clock files in {folder}')
+        return clock
+
     def runs(self) -> list[tuple[float, float, float]]:
         """``(start, end, cpu_seconds)`` of every run so far."""
         return [tuple(map(float, line.split())) for line in self.log.read_text().splitlines() if line.strip()]

@@ -215,3 +215,19 @@ def test_the_engine_clock_logs_each_run_with_its_cpu_seconds(tmp_path):
     assert len(runs) == 2
     (start, end, cpu), _ = runs
     assert end > start and 0 < cpu <= (end - start) * 2 + 0.05
+
+
+def test_reading_a_clock_leaves_its_wrapper_as_it_is(tmp_path):
+    """Reading the clocks of a run that is going must not write its engine wrappers again."""
+    import sys
+
+    from aiida_dpgen.tools.bare import EngineClock
+
+    clock = EngineClock(sys.executable, tmp_path, name='python')
+    subprocess.run([str(clock.executable), '-c', 'pass'], check=True)
+    wrapper = clock.executable.read_text()
+    read = EngineClock.reading(tmp_path, 'python')
+    assert read.runs() == clock.runs() and len(read.runs()) == 1
+    assert clock.executable.read_text() == wrapper
+    with pytest.raises(ValueError, match=r'lmp.clock: no such clock'):
+        EngineClock.reading(tmp_path, 'lmp')
