@@ -282,29 +282,27 @@ def structure_arrays(structure: orm.StructureData) -> tuple[tuple[str, ...], np.
     return symbols, np.array(structure.cell, dtype=float), np.array([site.position for site in structure.sites])
 
 
+def retrieved_text(calculation: orm.CalcJobNode, name: str) -> str | None:
+    """The text of a file the calculation retrieved, ``None`` where it retrieved nothing or not that file."""
+    if 'retrieved' not in calculation.outputs:
+        return None
+    try:
+        return calculation.outputs.retrieved.base.repository.get_object_content(name, mode='r')
+    except OSError:  # FileNotFoundError included
+        return None
+
+
 def wrote_output(calculation: orm.CalcJobNode) -> bool:
     """Whether the engine wrote anything to its output file (the CalcJob's ``output_filename`` option); a
     calculation without that option counts as having written."""
     name = calculation.get_option('output_filename')
-    if name is None:
-        return True
-    if 'retrieved' not in calculation.outputs:
-        return False
-    try:
-        return bool(calculation.outputs.retrieved.base.repository.get_object_content(name, mode='r').strip())
-    except (FileNotFoundError, OSError):
-        return False
+    return name is None or bool((retrieved_text(calculation, name) or '').strip())
 
 
 def first_line(calculation: orm.CalcJobNode, name: str) -> str | None:
     """The first line of a retrieved file that has a letter or a digit (Open MPI frames its messages with rows
     of dashes), ``None`` where there is none."""
-    if 'retrieved' not in calculation.outputs:
-        return None
-    try:
-        text = calculation.outputs.retrieved.base.repository.get_object_content(name, mode='r')
-    except (FileNotFoundError, OSError):
-        return None
+    text = retrieved_text(calculation, name) or ''
     return next((line.strip() for line in text.splitlines() if any(char.isalnum() for char in line)), None)
 
 

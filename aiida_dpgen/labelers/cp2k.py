@@ -14,7 +14,7 @@ from aiida_cp2k.workchains.base import Cp2kBaseWorkChain
 from ase.data import chemical_symbols
 from dpdata.unit import EnergyConversion, LengthConversion
 
-from aiida_dpgen.labelers.base import SCF_UNCONVERGED, Labeler, structure_arrays
+from aiida_dpgen.labelers.base import SCF_UNCONVERGED, Labeler, retrieved_text, structure_arrays
 from aiida_dpgen.labeling.frames import Label, kpoints_mesh, virial_from_pressure_gpa
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
@@ -278,11 +278,8 @@ class Cp2kLabeler(Labeler):
         return SCF_UNCONVERGED if 'SCF run NOT converged' in output else None
 
     def wall_seconds(self, calculation: orm.CalcJobNode) -> float | None:
-        if 'retrieved' not in calculation.outputs:
-            return None
-        try:
-            output = calculation.outputs.retrieved.base.repository.get_object_content(OUTPUT_FILE, mode='r')
-        except FileNotFoundError:
+        output = retrieved_text(calculation, OUTPUT_FILE)
+        if output is None:
             return None
         match = re.search(r'^\s*CP2K\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)', output, re.MULTILINE)
         return float(match[1]) if match else None

@@ -193,15 +193,21 @@ def test_unknown_key_warns_with_closest(vasp_example):
     assert any("did you mean 'model_devi_f_trust_hi'" in warning for warning in param.warnings)
 
 
+PER_SYSTEM_LEVELS = {
+    'model_devi_f_trust_lo': [0.05, 0.08],
+    'model_devi_v_trust_lo': 0.1,
+    'model_devi_v_trust_hi': {'0': 0.5, '1': 0.6},
+}
+"""DP-GEN's trust levels as a list, a number and a dictionary by system index."""
+
+
 def test_a_fresh_run_and_an_import_of_the_same_param_json_select_with_the_same_settings(vasp_example, tmp_path):
     """`aiida-dpgen run` and `aiida-dpgen import` translate trust levels with one function: an iteration that
     explored every system is selected with the settings the fresh run uses, per-system levels included."""
     jdata, base = vasp_example
     changed = {
         **jdata,
-        'model_devi_f_trust_lo': [0.05, 0.08],
-        'model_devi_v_trust_lo': 0.1,
-        'model_devi_v_trust_hi': {'0': 0.5, '1': 0.6},
+        **PER_SYSTEM_LEVELS,
         'fp_task_max': 7,
         'model_devi_skip': 3,
     }
@@ -227,9 +233,7 @@ def test_per_system_trust_levels_and_reuse(vasp_example):
     jdata, base = vasp_example
     changed = {
         **jdata,
-        'model_devi_f_trust_lo': [0.05, 0.08],
-        'model_devi_v_trust_lo': 0.1,
-        'model_devi_v_trust_hi': {'0': 0.5, '1': 0.6},
+        **PER_SYSTEM_LEVELS,
         'training_reuse_iter': 1,
         'training_reuse_numb_steps': 1000,
         'training_reuse_start_lr': 1e-4,
