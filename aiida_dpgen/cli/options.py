@@ -19,3 +19,19 @@ def load_profile(profile) -> None:
     context = click.get_current_context(silent=True)
     given = context is not None and context.get_parameter_source('profile') is not ParameterSource.DEFAULT
     aiida.load_profile(profile.name if given and profile is not None else None)
+    keep_database_log()
+
+
+def keep_database_log() -> None:
+    """Give the processes' log records back to the database where the storage is already loaded.
+
+    verdi's ``-v`` option configures logging without the database handler, expecting the storage to be loaded
+    later (which adds it again). In an interpreter that has loaded it already (``verdi run``, a notebook, the
+    tests) the handler would stay off, and every later process's reports would be missing from
+    ``verdi process report``."""
+    from aiida.common.log import configure_logging
+    from aiida.manage import get_manager
+
+    manager = get_manager()
+    if manager.get_profile() is not None and manager.profile_storage_loaded:
+        configure_logging(with_orm=True)

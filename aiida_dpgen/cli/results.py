@@ -139,7 +139,7 @@ def export_data_command(identifier, directory, fmt, profile):
 
     node = load_node(identifier)
     dataset = node if isinstance(node, LabeledDatasetData) else None
-    if dataset is None and node.process_label == 'DpgenWorkChain' and 'datasets' in node.outputs:
+    if dataset is None and getattr(node, 'process_label', None) == 'DpgenWorkChain' and 'datasets' in node.outputs:
         dataset = combined(dict(node.outputs.datasets))
     if dataset is None:
         raise click.ClickException(f'{identifier}: neither a dataset nor a DpgenWorkChain with datasets outputs')

@@ -7,9 +7,15 @@ from aiida import orm
 
 def dpgen_node(identifier) -> orm.WorkChainNode:
     """The DpgenWorkChain node with this pk or UUID; a clear error for anything else."""
-    node = orm.load_node(identifier)
-    if node.process_label != 'DpgenWorkChain':
-        raise ValueError(f'node {identifier}: a {node.process_label or type(node).__name__}, not a DpgenWorkChain')
+    from aiida.common.exceptions import MultipleObjectsError, NotExistent
+
+    try:
+        node = orm.load_node(identifier)
+    except (NotExistent, MultipleObjectsError) as exception:
+        raise ValueError(f'node {identifier}: {exception}; give the pk or UUID of a DpgenWorkChain') from exception
+    label = getattr(node, 'process_label', None)
+    if label != 'DpgenWorkChain':
+        raise ValueError(f'node {identifier}: a {label or type(node).__name__}, not a DpgenWorkChain')
     return node
 
 
