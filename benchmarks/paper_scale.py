@@ -56,6 +56,7 @@ from aiida_dpgen.exploration.tasks import (
     model_filename,
     write_conf,
 )
+from aiida_dpgen.loop.iterations import ITERATION_PREFIX
 from aiida_dpgen.tools.bare import EngineClock, library_replaying_lmp, recording_key
 from aiida_dpgen.tools.scale import IterationWindow, busy_seconds, summarize_targets
 from aiida_dpgen.workflows.dpgen import DpgenWorkChain
@@ -388,10 +389,12 @@ def retrieved_bytes(job: orm.CalcJobNode) -> int:
 
 
 def windows(node: orm.WorkChainNode) -> list[IterationWindow]:
-    """Each iteration's start and end: the loop's creation or the previous report, to its own report."""
+    """Each iteration's start and end: the loop's creation or the previous report, to its own report. The
+    iterations a continued loop took over from the run it continues ended before it started: they have none."""
     reports = node.outputs.iterations
-    ends = sorted((reports[name]['report'].creator.ctime.timestamp(), name) for name in reports)
     start = node.ctime.timestamp()
+    ends = sorted((reports[name]['report'].creator.ctime.timestamp(), name) for name in reports)
+    ends = [(end, name) for end, name in ends if end > start]
     result = []
     for end, name in ends:
         result.append(IterationWindow(name=name, start=start, end=end))
@@ -424,7 +427,8 @@ def count_in_window(window: IterationWindow) -> tuple[int, int]:
 def iteration_rows(node: orm.WorkChainNode, clocks: dict, samples: list[Sample]) -> list[dict]:
     rows = []
     runs = {step: clock.runs() for step, clock in clocks.items()}
-    for number, window in enumerate(windows(node)):
+    for window in windows(node):
+        number = int(window.name.removeprefix(ITERATION_PREFIX))
         iteration = node.outputs.iterations[window.name]
         report = iteration['report'].get_dict()
         intervals = [(start, end) for step_runs in runs.values() for start, end, _ in step_runs]
@@ -612,6 +616,14 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help="Submit the loop to this profile's daemon (start it with `verdi daemon start 2`) instead of running it "
         "here; runner RSS is then the daemon workers'.",
     )
+    parser.add_argument(
+        '--continue-from',
+        type=pathlib.Path,
+        default=None,
+        help="A stopped run's paper_scale.json: continue its loop (same profile) after the iterations the file "
+        'has rows for (remove the rows of any to run again), up to --iterations, and report its rows and the new '
+        'ones together.',
+    )
     parser.add_argument('--markdown', action='store_true', help='With --report: the table in Markdown.')
     parser.add_argument(
         '--report', type=pathlib.Path, default=None, help="A finished run's paper_scale.json: print and plot it again."
@@ -631,6 +643,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         parser.error(f'--poll-interval={arguments.poll_interval}: expected a positive number of seconds')
     if arguments.report is not None and not arguments.report.is_file():
         parser.error(f'--report={arguments.report}: no such file; give the paper_scale.json of a finished run')
+    if arguments.continue_from is not None and not arguments.continue_from.is_file():
+        parser.error(
+            f'--continue-from={arguments.continue_from}: no such file; give the paper_scale.json of the stopped run'
+        )
     if arguments.recordings is not None and not arguments.recordings.is_dir():
         parser.error(f'--recordings={arguments.recordings}: no such folder; leave the option out to record them now')
     return arguments
@@ -740,7 +756,39 @@ def loop_builder(arguments: argparse.Namespace, output: pathlib.Path) -> tuple:
     builder.explore.group_size = orm.Int(arguments.group_size)
     builder.label.group_size = orm.Int(arguments.label_group_size)
     builder.convergence = orm.Dict({'max_iterations': len(schedule)})
+    if arguments.continue_from is not None:
+        kept = len(json.loads(arguments.continue_from.read_text())['rows'])
+        builder = continued(builder, stopped_loop(arguments.continue_from), kept)
     return builder, clocks
+
+
+def stopped_loop(path: pathlib.Path) -> orm.WorkChainNode:
+    """The loop of the run whose paper_scale.json is ``path``, in this profile."""
+    from aiida.common.exceptions import NotExistent
+
+    pk = json.loads(path.read_text())['pk']
+    try:
+        node = orm.load_node(pk)
+    except NotExistent as exception:
+        raise SystemExit(f'--continue-from={path}: its loop <{pk}> is not in this profile; run in its profile') from None
+    if getattr(node, 'process_label', None) != 'DpgenWorkChain':
+        raise SystemExit(f'--continue-from={path}: node <{pk}> is a {type(node).__name__}, not a DpgenWorkChain')
+    return node
+
+
+def continued(fresh, node: orm.WorkChainNode, kept: int):
+    """The stopped loop ``node`` continued after its first ``kept`` iterations with ``fresh``'s codes (clocked
+    anew, so that this run's engines are timed) and iteration limit: the same data, models and settings."""
+    builder = DpgenWorkChain.get_builder_restart_from(node)
+    builder.restart_from = {name: builder.restart_from[name] for name in sorted(builder.restart_from)[:kept]}
+    builder.train.base.dp.code = fresh.train.base.dp.code
+    builder.explore.lammps.lammps.code = fresh.explore.lammps.lammps.code
+    if 'python' in fresh.explore.lammps.lammps:
+        builder.explore.lammps.lammps.python = fresh.explore.lammps.lammps.python
+    builder.label.code = fresh.label.code
+    builder.convergence = fresh.convergence
+    print(f'continuing DpgenWorkChain<{node.pk}> after its {len(builder.restart_from)} completed iterations', flush=True)
+    return builder
 
 
 def run_measured(builder, storage: Storage, daemon: bool) -> tuple[orm.WorkChainNode, float, list[Sample]]:
@@ -775,6 +823,14 @@ def main() -> None:
 
     rows = iteration_rows(node, clocks, samples)
     times = query_times(node, profile, output)
+    continued_from = None
+    if arguments.continue_from is not None:
+        # the stopped run's rows for the iterations this run took over, their time added to this run's
+        previous = json.loads(arguments.continue_from.read_text())
+        taken_over = previous['rows']
+        rows = taken_over + rows
+        continued_from = {'pk': previous['pk'], 'iterations': len(taken_over)}
+        wall += sum(row['wall'] for row in taken_over)
     result = {
         'pk': node.pk,
         'finished_ok': node.is_finished_ok,
@@ -786,6 +842,7 @@ def main() -> None:
         'query_seconds': times,
         'targets': summarize_targets(rows, times, wall),
         'profile': profile,
+        'continued_from': continued_from,
         'arguments': {key: str(value) for key, value in vars(arguments).items()},
     }
     path = output / 'paper_scale.json'

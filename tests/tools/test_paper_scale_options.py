@@ -31,6 +31,10 @@ def paper_scale():
         (['--poll-interval', '0'], '--poll-interval=0.0: expected a positive number of seconds'),
         (['--recordings', '/nonexistent/recordings'], 'no such folder; leave the option out to record them now'),
         (['--report', '/nonexistent/paper_scale.json'], 'no such file; give the paper_scale.json of a finished run'),
+        (
+            ['--continue-from', '/nonexistent/paper_scale.json'],
+            'no such file; give the paper_scale.json of the stopped run',
+        ),
     ],
 )
 def test_an_option_out_of_range_is_one_line_naming_it_and_the_fix(paper_scale, capsys, arguments, message):
