@@ -769,8 +769,10 @@ def stopped_loop(path: pathlib.Path) -> orm.WorkChainNode:
     pk = json.loads(path.read_text())['pk']
     try:
         node = orm.load_node(pk)
-    except NotExistent as exception:
-        raise SystemExit(f'--continue-from={path}: its loop <{pk}> is not in this profile; run in its profile') from None
+    except NotExistent:
+        raise SystemExit(
+            f'--continue-from={path}: its loop <{pk}> is not in this profile; run in its profile'
+        ) from None
     if getattr(node, 'process_label', None) != 'DpgenWorkChain':
         raise SystemExit(f'--continue-from={path}: node <{pk}> is a {type(node).__name__}, not a DpgenWorkChain')
     return node
@@ -787,7 +789,9 @@ def continued(fresh, node: orm.WorkChainNode, kept: int):
         builder.explore.lammps.lammps.python = fresh.explore.lammps.lammps.python
     builder.label.code = fresh.label.code
     builder.convergence = fresh.convergence
-    print(f'continuing DpgenWorkChain<{node.pk}> after its {len(builder.restart_from)} completed iterations', flush=True)
+    print(
+        f'continuing DpgenWorkChain<{node.pk}> after its {len(builder.restart_from)} completed iterations', flush=True
+    )
     return builder
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.resources
 import io
 import json
+import pathlib
 import zipfile
 from functools import cached_property
 
@@ -47,6 +48,18 @@ def model_type_map(models) -> list[str]:
     return list(maps.pop())
 
 
+def model_suffix(models) -> str:
+    """The frozen-model suffix the ensemble shares (``.pb`` or ``.pth``): LAMMPS runs one backend per pair style."""
+    suffixes = {pathlib.PurePath(model.filename).suffix for model in models.values()}
+    if len(suffixes) != 1:
+        backends = sorted({model.deepmd_backend for model in models.values()})
+        raise ValueError(
+            f'models: the ensemble mixes backends {backends}; train every model with one backend '
+            '(train.base.dp.backend)'
+        )
+    return suffixes.pop()
+
+
 def validate_inputs(inputs: dict, _) -> str | None:
     """Everything a job needs is consistent before it is submitted; the message names the port and the fix."""
     models, configurations = inputs.get('models', {}), inputs.get('configurations', {})
@@ -56,6 +69,7 @@ def validate_inputs(inputs: dict, _) -> str | None:
         return 'configurations: none given; pass ConfigurationsData nodes by system name'
     try:
         type_map = model_type_map(models)
+        model_suffix(models)
         stage = validate_stage(inputs['stage'].get_dict(), list(configurations))
         tasks = expand_tasks(stage, {name: node.nframes for name, node in configurations.items()})
         if 'selection' in inputs:
@@ -174,7 +188,7 @@ class DpLammpsCalculation(CalcJob):
         masses = self._stage.get('masses') or [atomic_masses[atomic_numbers[element]] for element in type_map]
         tasks = expand_tasks(self._stage, {name: node.nframes for name, node in configurations.items()})
         frames = {name: list(configuration_frames(configurations[name])) for name in self._stage['systems']}
-        nmodels = len(self.inputs.models)
+        nmodels, suffix = len(self.inputs.models), model_suffix(self.inputs.models)
         forces = 'selection' in self.inputs and bool(self.inputs.selection.get('f_avg_relative', False))
 
         codeinfos = []
@@ -187,11 +201,12 @@ class DpLammpsCalculation(CalcJob):
                 positions = shuffled_positions(positions, self._stage.get('velocity_seed', 1), index)
             write_conf(subfolder.get_abs_path(CONF_FILE), cell, positions, types, len(type_map))
             if task.template_values:
+                values = dict(task.template_values)
                 script = template_input(
-                    self._stage['template'], dict(task.template_values), nmodels, task.md.trj_freq, name, forces
+                    self._stage['template'], values, nmodels, task.md.trj_freq, name, forces, suffix=suffix
                 )
             else:
-                script = md_input(task.md, nmodels, masses, name, forces)
+                script = md_input(task.md, nmodels, masses, name, forces, suffix=suffix)
             with subfolder.open(INPUT_FILE, 'w') as handle:
                 handle.write(script)
             codeinfo = CodeInfo()
@@ -200,7 +215,7 @@ class DpLammpsCalculation(CalcJob):
             codeinfos.append(codeinfo)
 
         local_copy_list = [
-            (model.uuid, model.filename, model_filename(number))
+            (model.uuid, model.filename, model_filename(number, suffix))
             for number, (_, model) in enumerate(sorted(self.inputs.models.items()))
         ]
         filenames = self.inputs.filenames.get_dict() if 'filenames' in self.inputs else {}

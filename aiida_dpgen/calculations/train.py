@@ -14,6 +14,7 @@ from aiida_dpgen.training.inputs import (
     BACKEND_FLAGS,
     CHECKPOINT_PREFIX,
     FROZEN_MODEL_SUFFIX,
+    backend_error,
     build_training_input,
     sampling_probabilities,
     validate_parameters,
@@ -73,6 +74,10 @@ def validate_inputs(inputs: dict, _) -> str | None:
             f"give the `type_map` input the init model's type map"
         )
     backend = inputs.get('backend')
+    if backend is not None and 'parameters' in inputs:
+        error = backend_error(inputs['parameters'].get_dict(), backend.value)
+        if error:
+            return error
     if init_model is not None and backend is not None:
         expected = FROZEN_MODEL_SUFFIX.get(backend.value)
         if expected and not init_model.filename.endswith(expected):

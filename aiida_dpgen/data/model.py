@@ -67,18 +67,18 @@ class DeepPotentialData(SinglefileData):
         """Read type map, cutoff, descriptor and seed from the model itself (loads DeePMD-kit, seconds)."""
         from deepmd.infer import DeepPot
 
+        from aiida_dpgen.training.inputs import descriptor_summary
+
         model = DeepPot(str(path))
-        definition = model.get_model_def_script() or {}
-        descriptor = definition.get('descriptor', {})
-        sel = descriptor.get('sel')
+        summary = descriptor_summary({'model': model.get_model_def_script() or {}})
         return cls(
             str(path),
             type_map=model.get_type_map(),
             rcut=model.get_rcut(),
-            descriptor=descriptor.get('type'),
-            seed=descriptor.get('seed'),
+            descriptor=summary['descriptor'],
+            seed=summary['seed'],
             training_steps=training_steps,
-            sel=sel if isinstance(sel, list) else None,
+            sel=summary['sel'],
         )
 
     @property

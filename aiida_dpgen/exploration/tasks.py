@@ -32,8 +32,10 @@ def task_folder(index: int) -> str:
     return f'task.{index:06d}'
 
 
-def model_filename(index: int) -> str:
-    return f'graph.{index:03d}.pb'
+def model_filename(index: int, suffix: str = '.pb') -> str:
+    """The ensemble's model ``index`` in a job's folder; ``suffix`` is the frozen model's (``.pb`` TensorFlow,
+    ``.pth`` PyTorch): LAMMPS' DeePMD plugin picks the backend by it."""
+    return f'graph.{index:03d}{suffix}'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +88,10 @@ class MdSettings:
                 raise ValueError(f'{key}={values[key]!r}: expected a positive number (integer for counts)')
 
 
-def pair_style_lines(nmodels: int, trj_freq: int, relative_f=None, relative_v=None) -> list[str]:
-    models = ' '.join(f'../{model_filename(index)}' for index in range(nmodels))
+def pair_style_lines(
+    nmodels: int, trj_freq: int, relative_f=None, relative_v=None, *, suffix: str = '.pb'
+) -> list[str]:
+    models = ' '.join(f'../{model_filename(index, suffix)}' for index in range(nmodels))
     options = f'out_file {MODEL_DEVI_FILE} out_freq {trj_freq}'
     if relative_f is not None:
         options += f' relative {relative_f}'
@@ -106,7 +110,13 @@ def dump_lines(trj_freq: int, forces: bool = False) -> list[str]:
 
 
 def md_input(
-    settings: MdSettings, nmodels: int, masses: Sequence[float], folder: str, dump_forces: bool = False
+    settings: MdSettings,
+    nmodels: int,
+    masses: Sequence[float],
+    folder: str,
+    dump_forces: bool = False,
+    *,
+    suffix: str = '.pb',
 ) -> str:
     """The LAMMPS script of one task with a built-in ensemble."""
     if nmodels < 1:
@@ -131,7 +141,7 @@ def md_input(
         f'neigh_modify every {settings.neighbor_every} delay 0 check no',
         f'read_data {CONF_FILE}',
         *(f'mass {index + 1} {mass}' for index, mass in enumerate(masses)),
-        *pair_style_lines(nmodels, settings.trj_freq, settings.relative_f, settings.relative_v),
+        *pair_style_lines(nmodels, settings.trj_freq, settings.relative_f, settings.relative_v, suffix=suffix),
         'thermo_style custom step temp pe ke etotal press vol lx ly lz xy xz yz',
         f'thermo {settings.trj_freq}',
         *dump_lines(settings.trj_freq, dump_forces),
@@ -167,7 +177,14 @@ def validate_template(template: str, values: Mapping[str, object]) -> None:
 
 
 def template_input(  # noqa: PLR0917 (a template, its values and where the task runs)
-    template: str, values: Mapping[str, object], nmodels: int, trj_freq: int, folder: str, dump_forces: bool = False
+    template: str,
+    values: Mapping[str, object],
+    nmodels: int,
+    trj_freq: int,
+    folder: str,
+    dump_forces: bool = False,
+    *,
+    suffix: str = '.pb',
 ) -> str:
     """Fill a DP-GEN style template: placeholders replaced, the deepmd pair style and the dump set by us.
 
@@ -180,7 +197,7 @@ def template_input(  # noqa: PLR0917 (a template, its values and where the task 
     for line in text.splitlines():
         words = line.split('#', 1)[0].split()
         if words[:2] == ['pair_style', 'deepmd']:
-            lines.extend(pair_style_lines(nmodels, trj_freq))
+            lines.extend(pair_style_lines(nmodels, trj_freq, suffix=suffix))
             lines.extend(dump_lines(trj_freq, dump_forces))
         elif words[:1] == ['pair_coeff']:
             continue

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import pathlib
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -20,6 +21,19 @@ def ensemble_size_error(numb_models: int) -> str | None:
         return (
             f'numb_models={numb_models!r}: an ensemble needs at least {MINIMUM_ENSEMBLE} models to measure the model '
             'deviation; use 4 as in the DP-GEN paper'
+        )
+    return None
+
+
+def backend_mismatch(model_files: Mapping[str, str], suffix: str, key: str, backend_key: str) -> str | None:
+    """Why models with these file names (by key) cannot start training whose frozen models end in ``suffix``
+    (``.pb`` TensorFlow, ``.pth`` PyTorch), or None: DeePMD-kit continues a model only in its own backend."""
+    other = sorted(name for name, filename in model_files.items() if pathlib.PurePath(filename).suffix != suffix)
+    if other:
+        found = sorted({pathlib.PurePath(model_files[name]).suffix for name in other})
+        return (
+            f'{key}: models {other} are {"/".join(found)} files, but {backend_key} trains {suffix} models; '
+            f'start from models of the same backend or set {backend_key} to theirs'
         )
     return None
 

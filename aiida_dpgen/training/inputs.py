@@ -42,6 +42,14 @@ BACKEND_FLAGS = {'tf': '--tf', 'pt': '--pt'}
 FROZEN_MODEL_SUFFIX = {'tf': '.pb', 'pt': '.pth'}
 CHECKPOINT_PREFIX = {'tf': 'model.ckpt', 'pt': 'model.ckpt.pt'}
 
+TENSORFLOW_DESCRIPTORS = frozenset(
+    {
+        'se_e2_a', 'se_a', 'se_e2_r', 'se_r', 'se_e3', 'se_at', 'se_a_3be', 'se_atten', 'dpa1', 'se_atten_v2',
+        'se_a_mask', 'se_a_ef', 'se_a_tpe', 'se_a_ebd', 'se_a_tpe_v2', 'se_a_ebd_v2', 'loc_frame', 'hybrid',
+    }
+)  # fmt: skip
+"""The descriptors DeePMD-kit 3.2's TensorFlow backend registers; DPA-2, DPA-3 and later exist only in the others."""
+
 
 def _get(mapping: Mapping, path: Sequence[str]):
     for key in path:
@@ -72,6 +80,20 @@ def validate_parameters(parameters: Mapping) -> str | None:
     steps = _get(parameters, ('training', 'numb_steps'))
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
         return f'parameters: key "training.numb_steps" is {steps!r}; expected a positive integer number of steps'
+    return None
+
+
+def backend_error(parameters: Mapping, backend: str) -> str | None:
+    """An error naming the descriptor and the fix where the ``backend`` cannot train it, else None."""
+    if backend != 'tf':
+        return None
+    for descriptor in _descriptors(parameters.get('model', {})):
+        kind = descriptor.get('type')
+        if kind is not None and kind not in TENSORFLOW_DESCRIPTORS:
+            return (
+                f"parameters: model.descriptor type {kind!r} is not in DeePMD-kit's TensorFlow backend; "
+                "set backend='pt' (PyTorch; train.base.dp.backend) or use a TensorFlow descriptor such as se_e2_a"
+            )
     return None
 
 
@@ -127,16 +149,25 @@ def descriptor_summary(training_input: Mapping) -> dict:
     """Descriptor type, cutoff (Å), sel and seed of a training input, for the model node's attributes.
 
     Give DeePMD-kit's ``out.json`` (the input with ``sel: auto`` resolved) where there is one; a ``sel``
-    that is still ``auto`` is reported as None.
+    that is still ``auto`` is reported as None. A frozen model's definition (``{'model': ...}``, no
+    ``training``) gives the descriptor's seed. For DPA-3 the cutoff and ``sel`` are its edges' (``repflow``),
+    for DPA-2 its first block's (``repinit``): those bound which neighbours a model sees.
     """
     descriptor = training_input['model'].get('descriptor', {})
-    rcut = descriptor.get('rcut')
-    if rcut is None and descriptor.get('type') == 'hybrid':
+    rcut, sel = descriptor.get('rcut'), descriptor.get('sel')
+    if descriptor.get('type') == 'hybrid' and rcut is None:
         rcut = max((sub.get('rcut', 0) for sub in descriptor.get('list', [])), default=None)
-    sel = descriptor.get('sel')
+    elif descriptor.get('type') == 'dpa3':
+        repflow = descriptor.get('repflow', {})
+        rcut, sel = repflow.get('e_rcut'), repflow.get('e_sel')
+        sel = [sel] if isinstance(sel, int) else sel
+    elif descriptor.get('type') == 'dpa2':
+        repinit = descriptor.get('repinit', {})
+        rcut, sel = repinit.get('rcut'), repinit.get('nsel')
+        sel = [sel] if isinstance(sel, int) else sel
     return {
         'descriptor': descriptor.get('type'),
         'rcut': rcut,
         'sel': sel if isinstance(sel, list) else None,
-        'seed': training_input['training'].get('seed'),
+        'seed': training_input.get('training', {}).get('seed', descriptor.get('seed')),
     }

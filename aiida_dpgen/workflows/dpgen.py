@@ -22,6 +22,8 @@ from aiida_dpgen.loop.iterations import (
 from aiida_dpgen.loop.report import HEADER, format_row
 from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
 from aiida_dpgen.properties.settings import validate_settings
+from aiida_dpgen.training.ensemble import backend_mismatch
+from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX
 from aiida_dpgen.utils.cost import step_cost
 from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.explore import ExploreWorkChain
@@ -73,7 +75,18 @@ def validate_inputs(inputs: dict, _) -> str | None:
     except ValueError as exception:
         return str(exception)
     error = validate_properties(inputs['properties'], type_map) if inputs.get('properties') else None
-    return error or validate_restart_from(inputs.get('restart_from'), type_map)
+    return error or validate_restart_from(inputs.get('restart_from'), type_map) or validate_reuse_backend(inputs)
+
+
+def validate_reuse_backend(inputs: dict) -> str | None:
+    """With ``train_reuse``, the first new ensemble starts from the last reused one: both in one backend."""
+    restart_from, backend = inputs.get('restart_from') or {}, inputs['train']['base']['dp'].get('backend')
+    if not inputs.get('train_reuse') or not restart_from or backend is None:
+        return None
+    last = sorted(restart_from)[-1]
+    files = {name: model.filename for name, model in restart_from[last]['models'].items()}
+    suffix = FROZEN_MODEL_SUFFIX.get(backend.value)
+    return backend_mismatch(files, suffix, f'restart_from.{last}.models', 'train.base.dp.backend') if suffix else None
 
 
 def validate_properties(properties: dict, type_map: list[str]) -> str | None:
@@ -275,7 +288,11 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         inputs = cls.get_protocol_inputs(protocol, overrides)
         protocol = protocol or cls.get_default_protocol()
         train = TrainWorkChain.get_builder_from_protocol(
-            codes['train'], {}, protocol=inputs['train']['protocol'] or protocol, overrides=inputs['train']['overrides']
+            codes['train'],
+            {},
+            protocol=inputs['train']['protocol'] or protocol,
+            overrides=inputs['train']['overrides'],
+            model=inputs['train'].get('model'),
         )
         if 'train' in step_options:
             train.base.dp.metadata.options = {**train.base.dp.metadata.options, **step_options['train']}

@@ -10,7 +10,8 @@ from aiida.orm import ArrayData, Bool, Dict, Int, List, Str, to_aiida_type
 
 from aiida_dpgen.calculations.functions.summarize_training import summarize_training
 from aiida_dpgen.data import DeepPotentialData
-from aiida_dpgen.training.ensemble import draw_seeds, ensemble_size_error
+from aiida_dpgen.training.ensemble import backend_mismatch, draw_seeds, ensemble_size_error
+from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX
 from aiida_dpgen.workflows.base.train import DpTrainBaseWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin, recursive_merge
@@ -22,6 +23,12 @@ def validate_numb_models(value: Int, _) -> str | None:
 
 def validate_inputs(inputs: dict, _) -> str | None:
     init_models = inputs.get('init_models') or {}
+    backend = inputs.get('base', {}).get('dp', {}).get('backend')
+    if init_models and backend is not None and backend.value in FROZEN_MODEL_SUFFIX:
+        files = {name: model.filename for name, model in init_models.items()}
+        error = backend_mismatch(files, FROZEN_MODEL_SUFFIX[backend.value], 'init_models', 'base.dp.backend')
+        if error:
+            return error
     if inputs.get('reuse_parameters') is not None and not init_models:
         return 'reuse_parameters is set but init_models is empty; give the previous models in `init_models`'
     parameters = inputs.get('base', {}).get('dp', {}).get('parameters')
@@ -44,6 +51,8 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
     """
 
     _protocol_file = 'train'
+    _protocol_variants = {'se_e2_a': 'train', 'dpa3': 'train_dpa3'}
+    """Protocols per model architecture: se_e2_a (TensorFlow, the paper's), DPA-3 (PyTorch)."""
 
     @classmethod
     def define(cls, spec):
@@ -102,15 +111,18 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
         datasets: Mapping,
         protocol: str | None = None,
         overrides: Mapping | None = None,
+        model: str | None = None,
         **kwargs,
     ):
         """A builder from the ``fast``, ``balanced`` or ``stringent`` protocol, updated by ``overrides``.
 
         :param code: the ``dp`` code.
         :param datasets: training datasets by key.
+        :param model: the architecture whose protocols to use: ``se_e2_a`` (default; TensorFlow) or ``dpa3``
+            (PyTorch).
         :param kwargs: further ``base.dp`` inputs, e.g. ``validation_dataset`` or ``type_map``.
         """
-        inputs = cls.get_protocol_inputs(protocol, overrides)
+        inputs = cls.get_protocol_inputs(protocol, overrides, variant=model)
         builder = cls.get_builder()
         builder.numb_models = Int(inputs['numb_models'])
         builder.seed = Int(inputs['seed'])

@@ -59,6 +59,20 @@ def test_each_task_gets_its_folder_script_and_run(generate_calc_job, lammps_inpu
     assert calc_info.provenance_exclude_list == ['task.000001', 'task.000002', 'task.000005']
 
 
+def test_pytorch_models_keep_their_suffix_so_that_lammps_loads_them_with_that_backend(generate_calc_job, lammps_inputs):
+    # the file's content is not read here; LAMMPS' plugin picks the backend by the suffix
+    model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
+    models = {
+        f'model_{i}': DeepPotentialData(str(model), filename='frozen_model.pth', type_map=['Cu']) for i in range(2)
+    }
+    folder, calc_info = generate_calc_job('dpgen.lammps', {**lammps_inputs, 'models': models})
+    assert sorted(target for _, _, target in calc_info.local_copy_list) == ['graph.000.pth', 'graph.001.pth']
+    assert (
+        'pair_style deepmd ../graph.000.pth ../graph.001.pth out_file'
+        in (folder / 'task.000001' / 'in.lammps').read_text()
+    )
+
+
 def test_configuration_elements_are_mapped_onto_the_models_type_map(generate_calc_job, lammps_inputs, tmp_path):
     model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
     lammps_inputs['models'] = {
@@ -123,6 +137,7 @@ def test_shuffled_atoms_trade_places_reproducibly(generate_calc_job, lammps_inpu
         ({'tasks': [6]}, 'tasks: [6] are not task indices of this stage (0 to 5)'),
         ({'selection': {'f_trust_lo': 0.3, 'f_trust_hi': 0.1}}, 'selection: trust levels: f_lo=0.3 and f_hi=0.1'),
         ({'models': 'al'}, "configurations.fcc: elements ['Cu'] are not in the models' type_map ['Al']"),
+        ({'models': 'mixed'}, "models: the ensemble mixes backends ['pytorch', 'tensorflow']; train every model"),
         ({'stage': {**STAGE, 'masses': [1.0, 2.0]}}, 'stage.masses=[1.0, 2.0]: expected one mass per element'),
         ({'stage': {**STAGE, 'masses': ['heavy']}}, "stage.masses=['heavy']: expected a list of positive masses"),
     ],
@@ -133,5 +148,8 @@ def test_bad_input_is_refused_before_submission_naming_the_key(generate_calc_job
         change['models'] = {'model_0': lammps_inputs['models']['model_0']}
     elif change.get('models') == 'al':
         change['models'] = {f'm{i}': DeepPotentialData(str(model), type_map=['Al']).store() for i in range(2)}
+    elif change.get('models') == 'mixed':
+        pytorch = DeepPotentialData(str(model), filename='frozen_model.pth', type_map=['Cu']).store()
+        change['models'] = {'m0': lammps_inputs['models']['model_0'], 'm1': pytorch}
     with pytest.raises(ValueError, match=re.escape(message)):
         generate_calc_job('dpgen.lammps', {**lammps_inputs, **change})

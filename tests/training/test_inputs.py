@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from aiida_dpgen.training.inputs import (
+    backend_error,
     build_training_input,
     descriptor_summary,
     sampling_probabilities,
@@ -95,3 +96,27 @@ def test_sampling_follows_frame_counts_times_dataset_weights():
     assert sampling_probabilities(frames, {'iter_000': 4.0}) == pytest.approx([0.25, 1 / 12, 2 / 3])
     with pytest.raises(ValueError, match='weighted frame count is zero'):
         sampling_probabilities(frames, {'init': 0.0, 'iter_000': 0.0})
+
+
+DPA3 = {'type': 'dpa3', 'repflow': {'e_rcut': 4.0, 'e_sel': 40, 'a_rcut': 3.5, 'a_sel': 20, 'nlayers': 2}}
+
+
+def test_dpa3_is_refused_with_the_tensorflow_backend_alone_and_in_a_hybrid():
+    dpa3 = {**PARAMETERS, 'model': {**PARAMETERS['model'], 'descriptor': DPA3}}
+    error = backend_error(dpa3, 'tf')
+    assert error == (
+        "parameters: model.descriptor type 'dpa3' is not in DeePMD-kit's TensorFlow backend; set backend='pt' "
+        '(PyTorch; train.base.dp.backend) or use a TensorFlow descriptor such as se_e2_a'
+    )
+    hybrid = {
+        **PARAMETERS,
+        'model': {'descriptor': {'type': 'hybrid', 'list': [PARAMETERS['model']['descriptor'], DPA3]}},
+    }
+    assert "'dpa3'" in backend_error(hybrid, 'tf')
+    assert backend_error(dpa3, 'pt') is None
+    assert backend_error(PARAMETERS, 'tf') is None
+
+
+def test_the_summary_of_a_dpa3_model_gives_its_edges_cutoff_and_sel():
+    summary = descriptor_summary({'model': {'descriptor': {**DPA3, 'seed': 7}}})
+    assert summary == {'descriptor': 'dpa3', 'rcut': 4.0, 'sel': [40], 'seed': 7}

@@ -159,6 +159,37 @@ def test_a_restart_from_without_the_iteration_outputs_is_refused(generate_workch
         generate_workchain('dpgen.dpgen', {**loop_inputs, 'restart_from': broken})
 
 
+def test_a_pytorch_loop_reusing_the_tensorflow_models_it_restarts_from_is_refused(
+    generate_workchain, codes, make_cu_frames
+):
+    from aiida.orm import Dict
+
+    from aiida_dpgen.data import DeepPotentialData
+
+    from ..conftest import FIXTURES
+
+    dataset = LabeledDatasetData.from_ase(make_cu_frames('fcc', 3), ['Cu']).store()
+    configurations = {'fcc': ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True)], ['Cu']).store()}
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        datasets={'init': dataset},
+        configurations=configurations,
+        schedule=[STAGE, STAGE],
+        selection=SELECTION,
+        labeler={'engine': 'ase'},
+        protocol='fast',
+        overrides={'train': {'model': 'dpa3'}, 'train_reuse': {'training': {'numb_steps': 100}}},
+    )
+    assert builder.train.base.dp.backend.value == 'pt'
+    model = FIXTURES / 'models' / 'cu_se_e2_a.pb'
+    models = {f'model_{i}': DeepPotentialData(str(model), type_map=['Cu']).store() for i in range(2)}
+    builder.restart_from = {'iter_000': {'report': Dict({'iteration': 0}).store(), 'models': models}}
+    with pytest.raises(
+        ValueError, match=re.escape("restart_from.iter_000.models: models ['model_0', 'model_1'] are .pb")
+    ):
+        generate_workchain('dpgen.dpgen', builder._inputs(prune=True))
+
+
 def test_initial_datasets_named_like_the_iterations_labels_are_refused(generate_workchain, loop_inputs):
     datasets = {'iter_000': loop_inputs['datasets']['init']}
     with pytest.raises(ValueError, match=re.escape("datasets: the names ['iter_000'] are taken by the labels")):

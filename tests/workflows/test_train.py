@@ -102,3 +102,35 @@ def test_reusing_models_with_sel_auto_is_refused_naming_the_models_sel(generate_
     builder.init_models = {'model_0': previous}
     with pytest.raises(ValueError, match=r'sel is "auto".*set it explicitly \(the init models have sel=\[40\]\)'):
         generate_workchain('dpgen.train', dict(builder))
+
+
+def test_dpa3_protocols_train_with_the_pytorch_backend(dp_code, dataset):
+    assert set(TrainWorkChain.get_available_protocols(variant='dpa3')) == {'fast', 'balanced', 'stringent'}
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, protocol='fast', model='dpa3')
+    assert builder.base.dp.backend.value == 'pt'
+    repflow = builder.base.dp.parameters['model']['descriptor']['repflow']
+    assert (repflow['nlayers'], repflow['e_rcut'], repflow['e_sel'], repflow['a_sel']) == (2, 4.0, 40, 20)
+    stringent = TrainWorkChain.get_protocol_inputs('stringent', variant='dpa3')['base']['dp']['parameters']
+    # DeePMD-kit's DPA-3 water example
+    assert {key: stringent['model']['descriptor']['repflow'][key] for key in ('n_dim', 'e_dim', 'a_dim')} == {
+        'n_dim': 128,
+        'e_dim': 64,
+        'a_dim': 32,
+    }
+    with pytest.raises(ValueError, match=r"'dpa4' has no protocols for TrainWorkChain; choose one of \['dpa3'"):
+        TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, model='dpa4')
+
+
+def test_dpa3_with_the_tensorflow_backend_is_refused_before_any_job(generate_workchain, dp_code, dataset):
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, protocol='fast', model='dpa3')
+    builder.base.dp.backend = 'tf'
+    with pytest.raises(ValueError, match=r"descriptor type 'dpa3' is not in DeePMD-kit's TensorFlow backend"):
+        generate_workchain('dpgen.train', dict(builder))
+
+
+def test_tensorflow_models_cannot_start_a_pytorch_ensemble(generate_workchain, dp_code, dataset):
+    previous = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu']).store()
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, protocol='fast', model='dpa3')
+    builder.init_models = {'model_0': previous}
+    with pytest.raises(ValueError, match=r"init_models: models \['model_0'\] are .pb files, but base.dp.backend"):
+        generate_workchain('dpgen.train', dict(builder))

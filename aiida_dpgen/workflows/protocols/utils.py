@@ -43,25 +43,39 @@ class ProtocolMixin:
 
     The YAML has ``default_inputs``, ``default_protocol`` and ``protocols`` (each with a ``description``
     and the inputs that differ from the defaults); the names ``fast``, ``balanced`` and ``stringent`` mean
-    the same across training, exploration and labeling.
+    the same across training, exploration and labeling. A workchain with ``_protocol_variants`` (variant
+    name -> file) has one such file per variant, e.g. one per model architecture; ``variant=None`` is
+    ``_protocol_file``.
     """
 
     _protocol_file: str
+    _protocol_variants: Mapping[str, str] = {}
 
     @classmethod
-    def get_default_protocol(cls) -> str:
-        return default_protocol(cls._protocol_file)
+    def protocol_file(cls, variant: str | None = None) -> str:
+        if variant is None:
+            return cls._protocol_file
+        if variant not in cls._protocol_variants:
+            raise ValueError(
+                f'{variant!r} has no protocols for {cls.__name__}; choose one of {sorted(cls._protocol_variants)}'
+            )
+        return cls._protocol_variants[variant]
 
     @classmethod
-    def get_available_protocols(cls) -> dict[str, dict]:
-        return {
-            name: {'description': spec['description']} for name, spec in _load(cls._protocol_file)['protocols'].items()
-        }
+    def get_default_protocol(cls, variant: str | None = None) -> str:
+        return default_protocol(cls.protocol_file(variant))
 
     @classmethod
-    def get_protocol_inputs(cls, protocol: str | None = None, overrides: Mapping | None = None) -> dict:
+    def get_available_protocols(cls, variant: str | None = None) -> dict[str, dict]:
+        protocols = _load(cls.protocol_file(variant))['protocols']
+        return {name: {'description': spec['description']} for name, spec in protocols.items()}
+
+    @classmethod
+    def get_protocol_inputs(
+        cls, protocol: str | None = None, overrides: Mapping | None = None, variant: str | None = None
+    ) -> dict:
         """The default inputs, updated by the named protocol's, updated by ``overrides``."""
-        content = _load(cls._protocol_file)
+        content = _load(cls.protocol_file(variant))
         protocol = protocol or content['default_protocol']
         if protocol not in content['protocols']:
             raise ValueError(f'protocol={protocol!r} does not exist; choose one of {sorted(content["protocols"])}')
