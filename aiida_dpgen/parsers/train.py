@@ -28,6 +28,22 @@ SCHEDULER_OUT_OF_WALLTIME = 120
 """aiida-core's CalcJob exit statuses set by the scheduler plugins before the parser runs."""
 
 _WALL_TIME = re.compile(r'wall time: (?P<seconds>[\d.]+) s')
+"""TensorFlow: the training's wall time, once at its end."""
+_INTERVAL_WALL_TIME = re.compile(r'total wall time = (?P<seconds>[\d.]+) s')
+"""PyTorch: the wall time since the previous display, at every display."""
+FINISHED_MARKERS = ('finished training', 'Trained model has been saved to')
+"""What ``dp train`` logs once it has trained every step: TensorFlow, PyTorch."""
+
+
+def training_wall_seconds(logs: str) -> float | None:
+    """The training's wall time from either backend's log, or None where it has not said."""
+    wall = _WALL_TIME.search(logs)
+    if wall:
+        return float(wall['seconds'])
+    intervals = [float(match['seconds']) for match in _INTERVAL_WALL_TIME.finditer(logs)]
+    return sum(intervals) if intervals else None
+
+
 _TIME_PER_BATCH = re.compile(r'average training time: (?P<seconds>[\d.eE+-]+) s/batch')
 
 
@@ -69,7 +85,7 @@ class DpTrainParser(Parser):
         reason = divergence(curve)
         if reason:
             return self.exit_codes.ERROR_TRAINING_DIVERGED.format(reason=reason)
-        stopped_early = last_step < numb_steps and 'finished training' not in logs
+        stopped_early = last_step < numb_steps and not any(marker in logs for marker in FINISHED_MARKERS)
         if stopped_early or self.node.exit_status == SCHEDULER_OUT_OF_WALLTIME:
             return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(step=last_step, numb_steps=numb_steps)
 
@@ -102,14 +118,13 @@ class DpTrainParser(Parser):
 
     @staticmethod
     def _output_parameters(metrics: dict, logs: str, numb_steps: int, last_step: int) -> dict:
-        wall = _WALL_TIME.search(logs)
         per_batch = _TIME_PER_BATCH.search(logs)
         seconds_per_batch = float(per_batch['seconds']) if per_batch else None
         return {
             'final': metrics,
             'numb_steps': numb_steps,
             'last_step': last_step,
-            'wall_time_seconds': float(wall['seconds']) if wall else None,
+            'wall_time_seconds': training_wall_seconds(logs),
             'seconds_per_batch': seconds_per_batch,
             'steps_per_second': 1 / seconds_per_batch if seconds_per_batch else None,
         }

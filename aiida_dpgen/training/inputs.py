@@ -97,6 +97,21 @@ def backend_error(parameters: Mapping, backend: str) -> str | None:
     return None
 
 
+UNCOMPRESSIBLE_DESCRIPTORS = frozenset({'dpa3'})
+"""Descriptors `dp compress` refuses in DeePMD-kit 3.2 ("Compression is unsupported for DPA3")."""
+
+
+def compression_error(parameters: Mapping) -> str | None:
+    """Why ``dp compress`` cannot compress a model of these ``parameters``, or None."""
+    for descriptor in _descriptors(parameters.get('model', {})):
+        if descriptor.get('type') in UNCOMPRESSIBLE_DESCRIPTORS:
+            return (
+                f'compress: DeePMD-kit cannot compress a {descriptor["type"]!r} model; set compress=False '
+                '(train.base.dp.compress)'
+            )
+    return None
+
+
 def sampling_probabilities(frames_per_system: Mapping[str, Sequence[int]], weights: Mapping[str, float]) -> list[float]:
     """Per-system sampling probabilities for DeePMD-kit's ``sys_probs``, in dataset then system order.
 

@@ -63,6 +63,37 @@ def _probe(name: str, executable: str, command: list[str], pattern: str, *, stdi
     return EngineStatus(name, path, version, problem)
 
 
+BACKENDS = {
+    'TensorFlow': ('tensorflow', 'deepmd.tf', 'tensorflow-cpu==2.21.0'),
+    'PyTorch': ('torch', 'deepmd.pt', 'torch==2.11.0 with mpich, e3nn and nvidia-cuda-runtime-cu12'),
+}
+"""DeePMD-kit's backends the loop trains with (`backend` tf, pt): the framework, DeePMD-kit's module for it,
+and what scripts/install-engines.sh installs for it (the versions DeePMD-kit 3.2.0's wheel is built against)."""
+
+
+def _probe_backend(name: str) -> EngineStatus:
+    """Whether ``dp``'s own interpreter imports the backend; its framework version."""
+    framework, module, requirement = BACKENDS[name]
+    title = f'DeePMD-kit {name} backend'
+    dp = shutil.which('dp')
+    if dp is None:
+        return EngineStatus(title, None, None, '`dp` is not on PATH; run scripts/install.sh')
+    first_line = Path(dp).read_bytes()[:200].split(b'\n', 1)[0].decode(errors='replace')
+    python = first_line[2:].strip() if first_line.startswith('#!') else None
+    if not python:
+        return EngineStatus(title, dp, None, f'{dp} is not a Python script; cannot tell its interpreter')
+    script = f'import {framework}, {module}; print("version", {framework}.__version__)'
+    try:
+        output = _run([python, '-c', script])
+    except (OSError, subprocess.TimeoutExpired) as exception:
+        return EngineStatus(title, python, None, f'{python} did not run: {exception}')
+    match = re.search(r'^version (\S+)$', output, re.MULTILINE)
+    if match is None:
+        last = output.strip().splitlines()[-1] if output.strip() else 'no output'
+        return EngineStatus(title, python, None, f'{module} does not import ({last}); install {requirement}')
+    return EngineStatus(title, python, f'{framework} {match.group(1)}')
+
+
 def _lammps_has_deepmd(output: str) -> str | None:
     if 'pair style plugin deepmd' not in output:
         return 'lmp runs without the `pair_style deepmd` plugin; install deepmd-kit[lmp] in the same environment'
@@ -88,6 +119,7 @@ def probe_engines() -> list[EngineStatus]:
     """Run each engine briefly and return what was found; nothing raises."""
     return [
         _probe('DeePMD-kit', 'dp', ['--version'], r'DeePMD-kit (v\S+)'),
+        *(_probe_backend(name) for name in BACKENDS),
         _probe(
             'LAMMPS (+DeePMD plugin)',
             'lmp',

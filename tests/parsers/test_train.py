@@ -16,14 +16,15 @@ DpTrainCalculation = CalculationFactory('dpgen.train')
 
 @pytest.fixture
 def parse(aiida_profile, generate_calc_job_node, tmp_path):
-    def run(case: str, with_model: bool = True, exit_status: int | None = None):
+    def run(case: str, with_model: bool = True, exit_status: int | None = None, backend: str = 'tf'):
         node = generate_calc_job_node(
-            'dpgen.train', case, {'backend': Str('tf'), 'compress': Bool(False)}, exit_status=exit_status
+            'dpgen.train', case, {'backend': Str(backend), 'compress': Bool(False)}, exit_status=exit_status
         )
         temporary = tmp_path / 'temporary'
         temporary.mkdir()
+        suffix = {'tf': '.pb', 'pt': '.pth'}[backend]
         if with_model:
-            shutil.copy(FIXTURES / 'models' / 'cu_se_e2_a.pb', temporary / 'frozen_model.pb')
+            shutil.copy(FIXTURES / 'models' / f'cu_se_e2_a{suffix}', temporary / f'frozen_model{suffix}')
         results, calcfunction = DpTrainParser.parse_from_node(
             node, store_provenance=False, retrieved_temporary_folder=str(temporary)
         )
@@ -48,6 +49,26 @@ def test_healthy_run_gives_model_learning_curve_and_final_errors(parse):
     assert parameters['last_step'] == parameters['numb_steps'] == 60
     assert parameters['wall_time_seconds'] == pytest.approx(0.558)
     assert parameters['steps_per_second'] == pytest.approx(1 / 0.0017)
+
+
+def test_a_pytorch_run_gives_its_pth_model_learning_curve_and_wall_time(parse):
+    results, calcfunction = parse('pytorch', backend='pt')
+
+    assert calcfunction.is_finished_ok, calcfunction.exit_message
+    model = results['model']
+    assert (model.filename, model.deepmd_backend) == ('frozen_model.pth', 'pytorch')
+    assert (model.type_map, model.rcut, model.descriptor, model.sel, model.training_steps) == (
+        ['Cu'],
+        4.0,
+        'se_e2_a',
+        [40],
+        200,
+    )
+    assert results['learning_curve'].get_array('step').tolist() == [1, 50, 100, 150, 200]
+    parameters = results['output_parameters'].get_dict()
+    # PyTorch logs the wall time of each display interval, not the total
+    assert parameters['wall_time_seconds'] == pytest.approx(0.50 + 2.21 + 1.65 + 1.74 + 2.70)
+    assert parameters['seconds_per_batch'] == pytest.approx(0.0406)
 
 
 def test_exploding_loss_is_reported_as_diverged(parse):

@@ -25,3 +25,21 @@ def test_engines_command_exits_nonzero_when_an_engine_is_missing(monkeypatch, tm
 
     assert result.exit_code == 1
     assert 'MISSING' in result.output
+
+
+def test_a_backend_that_does_not_import_names_what_to_install(monkeypatch, tmp_path):
+    python = tmp_path / 'python'
+    python.write_text('#!/bin/sh\necho "ModuleNotFoundError: No module named \'torch\'" >&2\nexit 1\n')
+    dp = tmp_path / 'dp'
+    dp.write_text(f'#!{python}\n')
+    for script in (python, dp):
+        script.chmod(0o755)
+    monkeypatch.setenv('PATH', str(tmp_path))
+
+    status = engines._probe_backend('PyTorch')
+
+    assert not status.ok
+    assert status.problem == (
+        "deepmd.pt does not import (ModuleNotFoundError: No module named 'torch'); install torch==2.11.0 with "
+        'mpich, e3nn and nvidia-cuda-runtime-cu12'
+    )

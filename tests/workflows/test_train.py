@@ -134,3 +134,10 @@ def test_tensorflow_models_cannot_start_a_pytorch_ensemble(generate_workchain, d
     builder.init_models = {'model_0': previous}
     with pytest.raises(ValueError, match=r"init_models: models \['model_0'\] are .pb files, but base.dp.backend"):
         generate_workchain('dpgen.train', dict(builder))
+
+
+def test_compressing_a_dpa3_model_is_refused(generate_workchain, dp_code, dataset):
+    overrides = {'base': {'dp': {'compress': True}}}
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, 'fast', overrides, model='dpa3')
+    with pytest.raises(ValueError, match=r"compress: DeePMD-kit cannot compress a 'dpa3' model; set compress=False"):
+        generate_workchain('dpgen.train', dict(builder))

@@ -1,0 +1,83 @@
+"""DeePMD-kit's PyTorch backend through the loop's own steps: a `dp --pt` ensemble trains and freezes `.pth`
+models, LAMMPS runs them with the model deviation, and a DPA-3 model trains; the real `dp` and `lmp`."""
+
+from __future__ import annotations
+
+import numpy as np
+from aiida.orm import InstalledCode
+from aiida.plugins import WorkflowFactory
+from ase.build import bulk
+
+from aiida_dpgen.data import ConfigurationsData
+from aiida_dpgen.workflows.runner import run_get_node
+
+from .conftest import require
+
+TrainWorkChain = WorkflowFactory('dpgen.train')
+ExploreWorkChain = WorkflowFactory('dpgen.explore')
+
+SHORT = {'training': {'numb_steps': 100, 'disp_freq': 50, 'save_freq': 100}}
+
+
+def test_a_pytorch_ensemble_trains_freezes_and_drives_a_lammps_exploration(
+    dp_installed_code, emt_cu_dataset, aiida_localhost
+):
+    from deepmd.infer import DeepPot
+
+    dataset = emt_cu_dataset()
+    overrides = {'numb_models': 2, 'base': {'dp': {'backend': 'pt', 'parameters': SHORT}}}
+    builder = TrainWorkChain.get_builder_from_protocol(dp_installed_code, {'init': dataset}, 'fast', overrides)
+    trained, node = run_get_node(builder)
+
+    assert node.is_finished_ok, node.exit_message
+    models = trained['models']
+    assert {model.filename for model in models.values()} == {'frozen_model.pth'}
+    assert {model.deepmd_backend for model in models.values()} == {'pytorch'}
+    frame = dataset.to_dpdata()['Cu8']
+    predictions = []
+    for model in models.values():
+        assert (model.descriptor, model.rcut, model.training_steps) == ('se_e2_a', 4.0, 100)
+        with model.as_path() as path:
+            _, forces, _ = DeepPot(str(path)).eval(frame['coords'][:1], frame['cells'][:1], frame['atom_types'])
+        predictions.append(forces)
+    assert not np.allclose(*predictions), 'two seeds, two models'
+    assert trained['learning_curves']['model_0'].get_array('step')[-1] == 100
+
+    lmp = InstalledCode(
+        label='lmp',
+        computer=aiida_localhost,
+        filepath_executable=require('lmp'),
+        default_calc_job_plugin='dpgen.lammps',
+    ).store()
+    configurations = {'fcc': ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61, cubic=True)], ['Cu']).store()}
+    stage = {'systems': ['fcc'], 'temps': [600.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+    selection = {'f_trust_lo': 0.0, 'f_trust_hi': 10.0, 'fp_task_max': 3, 'seed': 1}
+    explored, node = run_get_node(
+        ExploreWorkChain,
+        models=dict(models),
+        configurations=configurations,
+        stage=stage,
+        selection=selection,
+        lammps={'lammps': {'code': lmp}},
+    )
+
+    assert node.is_finished_ok, node.exit_message
+    deviations = next(iter(explored['deviations'].values()))
+    max_devi_f = deviations.get_array('values')[:, list(deviations.base.attributes.get('columns')).index('max_devi_f')]
+    summary = explored['task_summary'].get_dict()
+    assert summary['frames'] == 11 and summary['failed'] == 0
+    assert np.all(np.isfinite(max_devi_f)) and np.any(max_devi_f > 0), 'two different models disagree'
+    assert len(explored['candidates']['fcc'].to_ase()) == 3
+
+
+def test_a_dpa3_model_trains_with_the_pytorch_backend(dp_installed_code, emt_cu_dataset):
+    dataset = emt_cu_dataset(nframes=6)
+    overrides = {'numb_models': 2, 'base': {'dp': {'parameters': {'training': {'numb_steps': 20, 'disp_freq': 10}}}}}
+    builder = TrainWorkChain.get_builder_from_protocol(
+        dp_installed_code, {'init': dataset}, 'fast', overrides, model='dpa3'
+    )
+    trained, node = run_get_node(builder)
+
+    assert node.is_finished_ok, node.exit_message
+    model = trained['models']['model_0']
+    assert (model.filename, model.descriptor, model.rcut, model.sel) == ('frozen_model.pth', 'dpa3', 4.0, [40])
