@@ -45,11 +45,17 @@ def validate_init_mode(value: Str, _) -> str | None:
 
 
 def validate_inputs(inputs: dict, _) -> str | None:
-    """Cross-port checks: every dataset fits the type map, weights name datasets, the init model matches."""
+    """Cross-port checks: every dataset fits the type map, weights name datasets, the model suits the backend,
+    the init model matches."""
     datasets = inputs.get('datasets', {})
     if not datasets:
         return 'datasets: no training dataset given; pass at least one LabeledDatasetData in the `datasets` namespace'
     type_map = resolve_type_map(inputs)
+    return _data_error(inputs, type_map) or _model_error(inputs) or _init_model_error(inputs, type_map)
+
+
+def _data_error(inputs: dict, type_map: list[str]) -> str | None:
+    datasets = inputs['datasets']
     named = dict(datasets)
     if 'validation_dataset' in inputs:
         named['validation_dataset'] = inputs['validation_dataset']
@@ -68,26 +74,32 @@ def validate_inputs(inputs: dict, _) -> str | None:
         negative = {key: value for key, value in weights.items() if not value >= 0}
         if negative:
             return f'dataset_weights={negative}: weights must be zero or positive numbers'
-    init_model = inputs.get('init_model')
-    if init_model is not None and init_model.type_map != type_map:
+    return None
+
+
+def _model_error(inputs: dict) -> str | None:
+    """A descriptor the backend lacks, or compression of a model DeePMD-kit cannot compress."""
+    if 'parameters' not in inputs:
+        return None
+    parameters, backend, compress = inputs['parameters'].get_dict(), inputs.get('backend'), inputs.get('compress')
+    error = backend_error(parameters, backend.value) if backend is not None else None
+    if error is None and compress is not None and compress.value:
+        error = compression_error(parameters)
+    return error
+
+
+def _init_model_error(inputs: dict, type_map: list[str]) -> str | None:
+    init_model, backend = inputs.get('init_model'), inputs.get('backend')
+    if init_model is None:
+        return None
+    if init_model.type_map != type_map:
         return (
             f'init_model has type_map={init_model.type_map}, but this training uses type_map={type_map}; '
             f"give the `type_map` input the init model's type map"
         )
-    backend = inputs.get('backend')
-    if backend is not None and 'parameters' in inputs:
-        error = backend_error(inputs['parameters'].get_dict(), backend.value)
-        if error:
-            return error
-    compress = inputs.get('compress')
-    if compress is not None and compress.value and 'parameters' in inputs:
-        error = compression_error(inputs['parameters'].get_dict())
-        if error:
-            return error
-    if init_model is not None and backend is not None:
-        expected = FROZEN_MODEL_SUFFIX.get(backend.value)
-        if expected and not init_model.filename.endswith(expected):
-            return f'init_model {init_model.filename!r} does not match backend={backend.value!r} ({expected} files)'
+    expected = FROZEN_MODEL_SUFFIX.get(backend.value) if backend is not None else None
+    if expected and not init_model.filename.endswith(expected):
+        return f'init_model {init_model.filename!r} does not match backend={backend.value!r} ({expected} files)'
     return None
 
 
