@@ -50,6 +50,10 @@ def model_type_map(models) -> list[str]:
 
 def model_suffix(models) -> str:
     """The frozen-model suffix the ensemble shares (``.pb`` or ``.pth``): LAMMPS runs one backend per pair style."""
+    checkpoints = sorted(name for name, model in models.items() if model.is_checkpoint)
+    if checkpoints:
+        message = f'models: {checkpoints} are PyTorch checkpoints (.pt); LAMMPS runs frozen models: freeze them'
+        raise ValueError(message + ' (`dp --pt freeze`) and give the .pth files')
     suffixes = {pathlib.PurePath(model.filename).suffix for model in models.values()}
     if len(suffixes) != 1:
         backends = sorted({model.deepmd_backend for model in models.values()})

@@ -10,6 +10,7 @@ from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Bool, Dict, Int, List, RemoteData, Str, to_aiida_type
 
 from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
+from aiida_dpgen.training.finetune import finetune_error
 from aiida_dpgen.training.inputs import (
     BACKEND_FLAGS,
     CHECKPOINT_PREFIX,
@@ -90,16 +91,23 @@ def _model_error(inputs: dict) -> str | None:
 
 def _init_model_error(inputs: dict, type_map: list[str]) -> str | None:
     init_model, backend = inputs.get('init_model'), inputs.get('backend')
+    head = inputs.get('finetune_head')
     if init_model is None:
-        return None
+        return 'finetune_head: set, but there is no init_model to fine-tune; give the pretrained one' if head else None
+    backend = backend.value if backend is not None else 'tf'
+    if inputs.get('init_mode') is not None and inputs['init_mode'].value == 'finetune':
+        head = head.value if head is not None else None
+        return finetune_error(init_model.filename, init_model.type_map, init_model.heads, backend, type_map, head)
+    if head is not None:
+        return "finetune_head: only for init_mode='finetune'; leave it out or fine-tune"
     if init_model.type_map != type_map:
         return (
             f'init_model has type_map={init_model.type_map}, but this training uses type_map={type_map}; '
             f"give the `type_map` input the init model's type map"
         )
-    expected = FROZEN_MODEL_SUFFIX.get(backend.value) if backend is not None else None
+    expected = FROZEN_MODEL_SUFFIX.get(backend)
     if expected and not init_model.filename.endswith(expected):
-        return f'init_model {init_model.filename!r} does not match backend={backend.value!r} ({expected} files)'
+        return f'init_model {init_model.filename!r} does not match backend={backend!r} ({expected} files)'
     return None
 
 
@@ -179,6 +187,14 @@ class DpTrainCalculation(CalcJob):
             valid_type=DeepPotentialData,
             required=False,
             help='Frozen model to start from (`dp train --init-frz-model`, or `--finetune`, see `init_mode`).',
+        )
+        spec.input(
+            'finetune_head',
+            valid_type=Str,
+            required=False,
+            serializer=to_aiida_type,
+            help='The head (branch) of a multi-task pretrained model to fine-tune from (`--model-branch`); '
+            'without it DeePMD-kit starts a new fitting net.',
         )
         spec.input(
             'init_mode',
@@ -303,10 +319,15 @@ class DpTrainCalculation(CalcJob):
                 remote_copy_list.append((parent.computer.uuid, f'{parent.get_remote_path()}/{pattern}', '.'))
             train_arguments += ['--restart', CHECKPOINT_PREFIX[backend]]
         elif 'init_model' in self.inputs:
-            init_model = self.inputs.init_model
-            init_filename = f'init_model{FROZEN_MODEL_SUFFIX[backend]}'
+            init_model, mode = self.inputs.init_model, self.inputs.init_mode.value
+            init_filename = f'init_model{pathlib.PurePath(init_model.filename).suffix}'
             local_copy_list.append((init_model.uuid, init_model.filename, init_filename))
-            train_arguments += [INIT_MODES[self.inputs.init_mode.value], init_filename]
+            train_arguments += [INIT_MODES[mode], init_filename]
+            if mode == 'finetune' and backend == 'pt':
+                # the model's architecture is the pretrained one's, whatever the protocol's descriptor says
+                train_arguments.append('--use-pretrain-script')
+                if 'finetune_head' in self.inputs:
+                    train_arguments += ['--model-branch', self.inputs.finetune_head.value]
 
         model = self.model_filename(backend)
         codes_info = [

@@ -46,6 +46,8 @@ def param_arguments(fp_style: str) -> Argument:
         _arg('ratio_failed', number, doc='largest tolerated ratio of failed labeling calculations'),
         _arg('default_training_param', dict, optional=False, doc='DeePMD-kit training input'),
         _arg('dp_compress', bool, doc='compress the frozen models'),
+        _arg('train_backend', str, doc='tensorflow (default) or pytorch'),
+        _arg('training_finetune_model', [list, str], doc='at iteration 0, fine-tune every model from this model'),
         _arg('training_init_model', bool, doc='every training starts from the previous ensemble'),
         _arg('training_reuse_iter', [int, type(None)], doc='retrain from the previous ensemble from this iteration'),
         _arg('training_reuse_numb_steps', [int, type(None)], doc='training steps when reusing'),
@@ -118,7 +120,7 @@ NO_EFFECT = {
     'detailed_report_make_fp': 'the per-iteration report always has the selection counts per system',
     'dp_train_skip_neighbor_stat': 'a speed-up of `dp train` start-up; the training inputs are the same',
     'one_h5': 'datasets are stored in the AiiDA repository, not in HDF5 files',
-    'model_format': 'frozen models are .pb files (TensorFlow backend)',
+    'model_format': 'frozen models are .pb (train_backend tensorflow) or .pth (pytorch) files',
     'deepmd_version': 'the installed DeePMD-kit runs',
     'api_version': 'only api_version 1.0 is read',
 }
@@ -127,7 +129,6 @@ NO_EFFECT = {
 ONLY_DEFAULT = {
     'mlp_engine': 'dp',
     'model_devi_engine': 'lammps',
-    'train_backend': 'tensorflow',
     'use_ele_temp': 0,
     'model_devi_nopbc': False,
     'model_devi_plumed': False,
@@ -145,7 +146,6 @@ NOT_SUPPORTED = (
     'fp_cluster_vacuum',
     'training_iter0_model_path',
     'training_init_frozen_model',
-    'training_finetune_model',
     'model_devi_activation_func',
     'srtab_file_path',
     'model_devi_numb_candi_f',

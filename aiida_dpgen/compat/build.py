@@ -37,6 +37,16 @@ def _digest(files: dict[str, pathlib.Path]) -> str:
     return digest.hexdigest()[:12]
 
 
+def pretrained_model_node(path: pathlib.Path):
+    """The pretrained model as a node: a PyTorch checkpoint or a frozen model, with what it says of itself."""
+    from aiida_dpgen.data import DeepPotentialData
+    from aiida_dpgen.training.finetune import CHECKPOINT_SUFFIX
+
+    if path.suffix == CHECKPOINT_SUFFIX:
+        return DeepPotentialData.from_checkpoint(path)
+    return DeepPotentialData.from_frozen_model(path)
+
+
 def install_labeler_files(param: DpgenParam) -> dict:
     """The labeler specification with its pseudopotential family, installed from ``labeler_files`` if missing."""
     specification = dict(param.labeler)
@@ -190,6 +200,10 @@ def build_dpgen_builder(
     builder.train.numb_models = orm.Int(param.numb_models)
     builder.train.base.dp.parameters = orm.Dict(param.training_parameters)
     builder.train.base.dp.compress = orm.Bool(param.compress)
+    builder.train.base.dp.backend = orm.Str(param.backend)
+    if param.pretrained_model is not None:
+        builder.train.pretrained_model = pretrained_model_node(param.pretrained_model)
+        builder.finetune_policy = orm.Str(param.finetune_policy)
     if param.train_reuse is not None:
         builder.train_reuse = orm.Dict(param.train_reuse)
     if param.max_excluded_ratio is not None:

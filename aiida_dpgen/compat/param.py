@@ -56,6 +56,10 @@ class DpgenParam:
     labeler: dict
     labeler_files: dict[str, pathlib.Path]
     """element -> pseudopotential (UPF or POTCAR) file the labeler needs installed"""
+    backend: str = 'tf'
+    pretrained_model: pathlib.Path | None = None
+    """training_finetune_model: the model every member of the first ensemble fine-tunes from"""
+    finetune_policy: str = 'first'
     max_excluded_ratio: float | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
@@ -90,6 +94,8 @@ def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') ->
     _only_auto(data, ('init_batch_size', 'sys_batch_size'))
     labeler, files, engine_notes = LABELER_TRANSLATORS[fp_style](data, type_map, base)
     parameters = training_parameters(data['default_training_param'], notes)
+    backend = _backend(data)
+    pretrained, policy = _finetuning(data, base, reuse, notes)
     _loop_checks(data['numb_models'], parameters, stages, names, labeler)
     return DpgenParam(
         type_map=type_map,
@@ -100,6 +106,9 @@ def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') ->
         training_parameters=parameters,
         compress=data.get('dp_compress', False),
         train_reuse=reuse,
+        backend=backend,
+        pretrained_model=pretrained,
+        finetune_policy=policy,
         schedule=stages,
         selection=selection_settings(data, names),
         labeler=labeler,
@@ -276,6 +285,44 @@ def _without_comments(value):
     if isinstance(value, list):
         return [_without_comments(item) for item in value]
     return value
+
+
+TRAIN_BACKENDS = {'tensorflow': 'tf', 'pytorch': 'pt'}
+"""DP-GEN's train_backend -> the training's backend."""
+
+
+def _backend(data: Mapping) -> str:
+    name = data.get('train_backend', 'tensorflow')
+    if name not in TRAIN_BACKENDS:
+        raise DpgenInputError(
+            f'not supported: param.json train_backend={name!r}; aiida-dpgen trains with {", ".join(TRAIN_BACKENDS)}'
+        )
+    return TRAIN_BACKENDS[name]
+
+
+def _finetuning(
+    data: Mapping, base: pathlib.Path, reuse: dict | None, notes: list[str]
+) -> tuple[pathlib.Path | None, str]:
+    """``training_finetune_model`` as the loop's pretrained model and fine-tuning policy."""
+    models = data.get('training_finetune_model')
+    if not models:
+        return None, 'first'
+    paths = sorted({str(model) for model in ([models] if isinstance(models, str) else models)})
+    if len(paths) > 1:
+        raise DpgenInputError(
+            f'not supported: param.json training_finetune_model={paths}: different models per member; every member '
+            'fine-tunes from one pretrained model here (with its own seed): give one path'
+        )
+    path = base / paths[0]
+    if not path.is_file():
+        raise DpgenInputError(f'param.json training_finetune_model: {path} does not exist; give the pretrained model')
+    if reuse is not None:
+        return path, 'first'
+    notes.append(
+        'param.json training_finetune_model without training_reuse_*: every iteration fine-tunes from the '
+        "pretrained model again (finetune_policy 'always'), where DP-GEN trains later iterations from scratch"
+    )
+    return path, 'always'
 
 
 def _train_reuse(data: Mapping, notes: list[str]) -> dict | None:

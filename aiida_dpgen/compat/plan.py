@@ -34,8 +34,13 @@ def describe_run(param: DpgenParam, machines: dict[str, StepMachine] | None = No
     descriptor = param.training_parameters.get('model', {}).get('descriptor', {})
     lines.append(
         f'training: {param.numb_models} models, {descriptor.get("type")} rcut {descriptor.get("rcut")} Å, '
-        f'{training.get("numb_steps")} steps'
+        f'{training.get("numb_steps")} steps, backend {param.backend}'
         + (f'; reuse from iteration 1: {param.train_reuse}' if param.train_reuse is not None else '')
+        + (
+            f'; fine-tuned from {param.pretrained_model} ({param.finetune_policy})'
+            if param.pretrained_model is not None
+            else ''
+        )
     )
     lines.append(f'selection: {json.dumps(param.selection)}')
     files = {element: str(path) for element, path in param.labeler_files.items()}

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 
 from aiida.orm import SinglefileData
 
+from aiida_dpgen.training.finetune import CHECKPOINT_SUFFIX
 from aiida_dpgen.utils.systems import validate_type_map
 
-BACKEND_BY_SUFFIX = {'.pb': 'tensorflow', '.pth': 'pytorch', '.savedmodel': 'jax', '.dp': 'numpy'}
-"""DeePMD-kit decides the backend of a frozen model by its file suffix; so do we."""
+BACKEND_BY_SUFFIX = {'.pb': 'tensorflow', '.pth': 'pytorch', '.savedmodel': 'jax', '.dp': 'numpy', '.pt': 'pytorch'}
+"""DeePMD-kit decides the backend of a model by its file suffix; so do we. ``.pt`` is a PyTorch training
+checkpoint: what its fine-tuning starts from, not a model LAMMPS can run."""
 
 
 def sha256_of(handle) -> str:
@@ -22,7 +24,8 @@ def sha256_of(handle) -> str:
 
 
 class DeepPotentialData(SinglefileData):
-    """A frozen DeePMD-kit model (``dp freeze`` output) in the node repository.
+    """A frozen DeePMD-kit model (``dp freeze`` output), or a PyTorch checkpoint to fine-tune from, in the node
+    repository.
 
     Attributes: ``backend`` (from the suffix: tensorflow for ``.pb``, pytorch for ``.pth``), ``type_map``,
     ``rcut`` (Å), ``descriptor`` (e.g. ``se_e2_a``), ``sel`` (neighbours per type inside rcut, as
@@ -41,6 +44,7 @@ class DeepPotentialData(SinglefileData):
         seed: int | None = None,
         training_steps: int | None = None,
         sel: Sequence[int] | None = None,
+        heads: Sequence[str] | None = None,
         **kwargs,
     ):
         super().__init__(file, filename=filename, **kwargs)
@@ -59,6 +63,7 @@ class DeepPotentialData(SinglefileData):
         self.base.attributes.set('seed', None if seed is None else int(seed))
         self.base.attributes.set('training_steps', None if training_steps is None else int(training_steps))
         self.base.attributes.set('sel', None if sel is None else [int(value) for value in sel])
+        self.base.attributes.set('heads', None if heads is None else [str(head) for head in heads])
         with self.open(mode='rb') as handle:
             self.base.attributes.set('sha256', sha256_of(handle))
 
@@ -80,6 +85,39 @@ class DeepPotentialData(SinglefileData):
             training_steps=training_steps,
             sel=summary['sel'],
         )
+
+    @classmethod
+    def from_checkpoint(cls, path: str | pathlib.Path) -> DeepPotentialData:
+        """A PyTorch checkpoint (``.pt``) with the type map, descriptor and, for a multi-task model, the heads
+        read from it (loads torch, seconds). A multi-task model's type map is its heads' together."""
+        import torch
+
+        from aiida_dpgen.training.inputs import descriptor_summary
+
+        state = torch.load(str(path), map_location='cpu', weights_only=True)
+        parameters = state['model']['_extra_state']['model_params']
+        heads = sorted(parameters['model_dict']) if 'model_dict' in parameters else None
+        branches = [parameters['model_dict'][head] for head in heads] if heads else [parameters]
+        type_map = list(dict.fromkeys(element for branch in branches for element in branch['type_map']))
+        summary = descriptor_summary({'model': branches[0]})
+        return cls(
+            str(path),
+            type_map=type_map,
+            rcut=summary['rcut'],
+            descriptor=summary['descriptor'],
+            sel=summary['sel'],
+            heads=heads,
+        )
+
+    @property
+    def is_checkpoint(self) -> bool:
+        """A PyTorch training checkpoint (fine-tune from it), not a frozen model."""
+        return pathlib.PurePath(self.filename).suffix == CHECKPOINT_SUFFIX
+
+    @property
+    def heads(self) -> list[str] | None:
+        """The heads (``model_dict`` branches) of a multi-task checkpoint; None for a single-task model."""
+        return self.base.attributes.get('heads')
 
     @property
     def deepmd_backend(self) -> str:

@@ -169,6 +169,8 @@ def descriptor_summary(training_input: Mapping) -> dict:
     for DPA-2 its first block's (``repinit``): those bound which neighbours a model sees.
     """
     descriptor = training_input['model'].get('descriptor', {})
+    if not isinstance(descriptor, Mapping):  # a multi-task branch naming a shared descriptor
+        descriptor = {}
     rcut, sel = descriptor.get('rcut'), descriptor.get('sel')
     if descriptor.get('type') == 'hybrid' and rcut is None:
         rcut = max((sub.get('rcut', 0) for sub in descriptor.get('list', [])), default=None)

@@ -23,6 +23,7 @@ from aiida_dpgen.loop.report import HEADER, format_row
 from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
 from aiida_dpgen.properties.settings import validate_settings
 from aiida_dpgen.training.ensemble import backend_mismatch
+from aiida_dpgen.training.finetune import finetune_error
 from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX
 from aiida_dpgen.utils.cost import step_cost
 from aiida_dpgen.utils.resources import job_options
@@ -75,7 +76,54 @@ def validate_inputs(inputs: dict, _) -> str | None:
     except ValueError as exception:
         return str(exception)
     error = validate_properties(inputs['properties'], type_map) if inputs.get('properties') else None
-    return error or validate_restart_from(inputs.get('restart_from'), type_map) or validate_reuse_backend(inputs)
+    return (
+        error
+        or validate_restart_from(inputs.get('restart_from'), type_map)
+        or validate_reuse_backend(inputs)
+        or validate_finetuning(inputs, type_map)
+    )
+
+
+FINETUNE_POLICIES = ('first', 'always')
+
+
+def validate_finetune_policy(value: orm.Str, _) -> str | None:
+    if value.value not in FINETUNE_POLICIES:
+        return f'finetune_policy={value.value!r}: choose one of {list(FINETUNE_POLICIES)}'
+    return None
+
+
+def validate_finetuning(inputs: dict, type_map: list[str]) -> str | None:
+    """The pretrained model suits the run's elements and backend; the policy and train_reuse agree."""
+    train = inputs['train']
+    pretrained, head = train.get('pretrained_model'), train.get('finetune_head')
+    if pretrained is None:
+        return (
+            'train.finetune_head: set, but there is no train.pretrained_model; give one or leave it out'
+            if head
+            else None
+        )
+    if (
+        inputs.get('finetune_policy') is not None
+        and inputs['finetune_policy'].value == 'always'
+        and inputs.get('train_reuse')
+    ):
+        return (
+            "finetune_policy='always' fine-tunes every ensemble from train.pretrained_model, but train_reuse starts "
+            "each from the previous ensemble: give one of them (finetune_policy='first' uses train_reuse after the "
+            'first iteration)'
+        )
+    backend = train['base']['dp'].get('backend')
+    return finetune_error(
+        pretrained.filename,
+        pretrained.type_map,
+        pretrained.heads,
+        backend.value if backend is not None else 'tf',
+        type_map,
+        head.value if head is not None else None,
+        key='train.pretrained_model',
+        head_key='train.finetune_head',
+    )
 
 
 def validate_reuse_backend(inputs: dict) -> str | None:
@@ -195,6 +243,16 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             serializer=to_aiida_type,
             help='From the second iteration on, start each model from the previous ensemble with these training '
             'parameters merged in (DP-GEN training_reuse_*), e.g. {"training": {"numb_steps": 2000}}.',
+        )
+        spec.input(
+            'finetune_policy',
+            valid_type=orm.Str,
+            default=lambda: orm.Str('first'),
+            serializer=to_aiida_type,
+            validator=validate_finetune_policy,
+            help='With train.pretrained_model: `first` fine-tunes the first ensemble from it and starts each later '
+            'one from the previous ensemble (with train_reuse merged in, where given), as dpgen2 does; `always` '
+            'fine-tunes every ensemble from the pretrained model on all the data so far.',
         )
         spec.input_namespace(
             'restart_from',
@@ -396,15 +454,24 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         inputs.base.dp = AttributeDict(inputs.base.dp)
         inputs.base.dp.datasets = dict(self.ctx.datasets)
         inputs.seed = Int(inputs.seed.value + self.ctx.iteration)
-        if self.ctx.models and 'train_reuse' in self.inputs:
+        if self.ctx.models and self._continues_previous_ensemble():
+            inputs.pop('pretrained_model', None)
+            inputs.pop('finetune_head', None)
             inputs.init_models = self.ctx.models
-            inputs.reuse_parameters = self.inputs.train_reuse
+            if 'train_reuse' in self.inputs:
+                inputs.reuse_parameters = self.inputs.train_reuse
         node = self._submit_step('train', TrainWorkChain, inputs)
         self.report(
             f'{self._label}: training on {self._frames()} frames in {len(self.ctx.datasets)} datasets, '
             f'TrainWorkChain<{node.pk}>'
         )
         return ToContext(train=node)
+
+    def _continues_previous_ensemble(self) -> bool:
+        """Whether a new ensemble starts from the previous one: with train_reuse, or after a first fine-tuning."""
+        if 'pretrained_model' in self.inputs.train:
+            return self.inputs.finetune_policy.value == 'first'
+        return 'train_reuse' in self.inputs
 
     def inspect_train(self):
         node = self._finished_step('train')

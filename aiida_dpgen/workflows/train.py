@@ -11,6 +11,7 @@ from aiida.orm import ArrayData, Bool, Dict, Int, List, Str, to_aiida_type
 from aiida_dpgen.calculations.functions.summarize_training import summarize_training
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.training.ensemble import backend_mismatch, draw_seeds, ensemble_size_error
+from aiida_dpgen.training.finetune import finetune_error
 from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX
 from aiida_dpgen.workflows.base.train import DpTrainBaseWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
@@ -23,6 +24,14 @@ def validate_numb_models(value: Int, _) -> str | None:
 
 def validate_inputs(inputs: dict, _) -> str | None:
     init_models = inputs.get('init_models') or {}
+    pretrained = inputs.get('pretrained_model')
+    if init_models and pretrained is not None:
+        return 'init_models and pretrained_model: give one; the members start either from earlier models or fine-tune'
+    if inputs.get('finetune_head') is not None and pretrained is None:
+        return 'finetune_head: set, but there is no pretrained_model to fine-tune; give one or leave it out'
+    error = _pretrained_error(inputs, pretrained) if pretrained is not None else None
+    if error:
+        return error
     backend = inputs.get('base', {}).get('dp', {}).get('backend')
     if init_models and backend is not None and backend.value in FROZEN_MODEL_SUFFIX:
         files = {name: model.filename for name, model in init_models.items()}
@@ -42,6 +51,20 @@ def validate_inputs(inputs: dict, _) -> str | None:
     return None
 
 
+def _pretrained_error(inputs: dict, pretrained: DeepPotentialData) -> str | None:
+    dp = inputs.get('base', {}).get('dp', {})
+    datasets, type_map = dp.get('datasets') or {}, dp.get('type_map')
+    if type_map is not None:
+        elements = list(type_map.get_list())
+    else:
+        elements = list(dict.fromkeys(element for node in datasets.values() for element in node.type_map))
+    backend = dp['backend'].value if dp.get('backend') is not None else 'tf'
+    head = inputs['finetune_head'].value if inputs.get('finetune_head') is not None else None
+    return finetune_error(
+        pretrained.filename, pretrained.type_map, pretrained.heads, backend, elements, head, key='pretrained_model'
+    )
+
+
 class TrainWorkChain(ProtocolMixin, WorkChain):
     """Train ``numb_models`` models in parallel on the same data, seeds drawn from one seeded generator.
 
@@ -58,7 +81,9 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
     def define(cls, spec):
         super().define(spec)
         spec.expose_inputs(
-            DpTrainBaseWorkChain, namespace='base', exclude=('dp.seed', 'dp.parent_folder', 'dp.init_model')
+            DpTrainBaseWorkChain,
+            namespace='base',
+            exclude=('dp.seed', 'dp.parent_folder', 'dp.init_model', 'dp.init_mode', 'dp.finetune_head'),
         )
         spec.input(
             'numb_models',
@@ -81,6 +106,20 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
             dynamic=True,
             required=False,
             help="Models to start from (e.g. the previous iteration's); model i starts from the i-th, cycled.",
+        )
+        spec.input(
+            'pretrained_model',
+            valid_type=DeepPotentialData,
+            required=False,
+            help='A pretrained model every member fine-tunes from (`dp train --finetune`): a PyTorch checkpoint '
+            '(.pt) for backend pt, a frozen .pb for tf. Its type map must hold every element of the data.',
+        )
+        spec.input(
+            'finetune_head',
+            valid_type=Str,
+            required=False,
+            serializer=to_aiida_type,
+            help="The head of a multi-task pretrained_model to fine-tune from (DeePMD-kit's --model-branch).",
         )
         spec.input(
             'reuse_parameters',
@@ -149,9 +188,15 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
             inputs.dp.seed = Int(seed)
             if init_models:
                 inputs.dp.init_model = init_models[index % len(init_models)]
+                inputs.dp.init_mode = Str('init_frz_model')
                 if 'reuse_parameters' in self.inputs:
                     merged = recursive_merge(inputs.dp.parameters.get_dict(), self.inputs.reuse_parameters.get_dict())
                     inputs.dp.parameters = Dict(merged)
+            elif 'pretrained_model' in self.inputs:
+                inputs.dp.init_model = self.inputs.pretrained_model
+                inputs.dp.init_mode = Str('finetune')
+                if 'finetune_head' in self.inputs:
+                    inputs.dp.finetune_head = self.inputs.finetune_head
             inputs.metadata = {'call_link_label': f'train_model_{index}'}
             future = submit_once(self, launched, DpTrainBaseWorkChain, **inputs)
             self.report(f'launched DpTrainBaseWorkChain<{future.pk}> for model {index} with seed {seed}')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aiida.common import CodeRunMode
@@ -160,3 +161,61 @@ def test_training_on_each_iterations_labels_sees_the_frames_of_the_merged_datase
 
     assert frames(seen) == frames(merged)
     assert sum(system.get_nframes() for system in seen) == sum(d.nframes for d in train_inputs['datasets'].values())
+
+
+def checkpoint(type_map, heads=None) -> DeepPotentialData:
+    """A stand-in for a PyTorch checkpoint: the checks read the node's suffix, type map and heads, not the file."""
+    return DeepPotentialData(
+        str(FIXTURES / 'models' / 'cu_se_e2_a.pth'), filename='pretrained.pt', type_map=type_map, heads=heads
+    ).store()
+
+
+def test_pytorch_fine_tuning_starts_from_the_checkpoint_with_its_own_architecture_and_head(
+    generate_calc_job, train_inputs
+):
+    pretrained = checkpoint(['Al', 'Cu', 'Ni'], heads=['Domains_Alloy', 'Domains_Metals'])
+    inputs = {**train_inputs, 'backend': 'pt', 'init_model': pretrained, 'init_mode': 'finetune'}
+
+    _, calc_info = generate_calc_job('dpgen.train', {**inputs, 'finetune_head': 'Domains_Metals'})
+
+    assert (pretrained.uuid, 'pretrained.pt', 'init_model.pt') in calc_info.local_copy_list
+    assert calc_info.codes_info[0].cmdline_params == [
+        '--pt', 'train', 'input.json', '--finetune', 'init_model.pt', '--use-pretrain-script',
+        '--model-branch', 'Domains_Metals',
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ('pretrained', 'change', 'message'),
+    [
+        (
+            {'type_map': ['Cu'], 'filename': 'frozen_model.pth'},
+            {},
+            "init_model 'frozen_model.pth': fine-tuning with backend='pt' starts from a .pt file (a PyTorch training "
+            'checkpoint, model.ckpt-<step>.pt; DeePMD-kit refuses a frozen .pth there)',
+        ),
+        (
+            {'type_map': ['Al', 'Ni']},
+            {},
+            "init_model: the pretrained type_map ['Al', 'Ni'] lacks ['Cu'] of this run; fine-tune a model pretrained",
+        ),
+        (
+            {'type_map': ['Cu'], 'heads': ['Alloy', 'Water']},
+            {'finetune_head': 'Metals'},
+            "finetune_head='Metals': the pretrained model has the heads ['Alloy', 'Water']; choose one of them",
+        ),
+        (
+            {'type_map': ['Cu']},
+            {'finetune_head': 'Metals'},
+            "finetune_head='Metals': the pretrained model has one head; leave finetune_head out",
+        ),
+    ],
+)
+def test_a_pretrained_model_that_cannot_be_fine_tuned_is_refused_naming_the_fix(
+    generate_calc_job, train_inputs, pretrained, change, message
+):
+    filename = pretrained.pop('filename', 'pretrained.pt')
+    model = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pth'), filename=filename, **pretrained).store()
+    inputs = {**train_inputs, 'backend': 'pt', 'init_model': model, 'init_mode': 'finetune', **change}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_calc_job('dpgen.train', inputs)

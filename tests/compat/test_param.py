@@ -168,6 +168,15 @@ def vasp_example(tmp_path):
         ({'mass_map': [1]}, r'mass_map=\[1\]: expected "auto" or one mass'),
         ({'model_devi_v_trust_hi': 0.3}, r'model_devi_\*_trust_\*: .*v_lo=10000000000.0 and v_hi=0.3'),
         ({'training_reuse_iter': 3}, r'not supported: param.json training_reuse_iter=3'),
+        (
+            {'train_backend': 'jax'},
+            r"not supported: param.json train_backend='jax'; aiida-dpgen trains with tensorflow",
+        ),
+        (
+            {'training_finetune_model': ['a.pt', 'b.pt']},
+            r"training_finetune_model=\['a.pt', 'b.pt'\]: different models per member; .* give one path",
+        ),
+        ({'training_finetune_model': 'absent.pt'}, r'training_finetune_model: .*absent.pt does not exist'),
         ({'init_batch_size': [1]}, r'not supported: param.json init_batch_size'),
         ({'sys_configs': [['nothing*/POSCAR'], ['no/POSCAR']]}, r'sys_configs\[0\].*no file matches'),
         ({'fp_pp_files': ['POTCAR_H']}, r'expected one file per type_map entry'),
@@ -227,6 +236,20 @@ def test_a_fresh_run_and_an_import_of_the_same_param_json_select_with_the_same_s
     assert iteration_selection(changed, iteration, names) == fresh
     assert fresh['per_system'] == {'sys_001': {'f_trust_lo': 0.08, 'v_trust_hi': 0.6}}
     assert (fresh['fp_task_max'], fresh['skip']) == (7, 3)
+
+
+def test_pytorch_backend_and_fine_tuning_from_one_pretrained_model(vasp_example):
+    jdata, base = vasp_example
+    (base / 'pretrained.pt').write_bytes(b'a checkpoint')
+    changed = {**jdata, 'train_backend': 'pytorch', 'training_finetune_model': ['pretrained.pt'] * 4}
+
+    param = translate_param(changed, base)
+    assert (param.backend, param.pretrained_model, param.finetune_policy) == ('pt', base / 'pretrained.pt', 'always')
+    assert any('every iteration fine-tunes from the pretrained model again' in note for note in param.notes)
+
+    reused = translate_param({**changed, 'training_reuse_iter': 1}, base)
+    assert reused.finetune_policy == 'first', 'with training_reuse_* the later ensembles start from the previous one'
+    assert translate_param(jdata, base).backend == 'tf'
 
 
 def test_per_system_trust_levels_and_reuse(vasp_example):

@@ -81,3 +81,45 @@ def test_a_dpa3_model_trains_with_the_pytorch_backend(dp_installed_code, emt_cu_
     assert node.is_finished_ok, node.exit_message
     model = trained['models']['model_0']
     assert (model.filename, model.descriptor, model.rcut, model.sel) == ('frozen_model.pth', 'dpa3', 4.0, [40])
+
+
+def test_an_ensemble_fine_tuned_from_a_pretrained_checkpoint_descends_from_it_in_the_graph(
+    dp_installed_code, emt_cu_dataset, tmp_path
+):
+    import json
+    import subprocess
+
+    from aiida.orm import CalcJobNode, QueryBuilder
+
+    from aiida_dpgen.data import DeepPotentialData
+
+    # pretrain: one model on other frames, with a type map wider than the run's (Ni is not in the data)
+    pretraining = emt_cu_dataset(nframes=6, seed=7)
+    systems = pretraining.export(str(tmp_path / 'data'))
+    parameters = TrainWorkChain.get_protocol_inputs('fast')['base']['dp']['parameters']
+    parameters['model']['type_map'] = ['Ni', 'Cu']
+    parameters['training'].update(numb_steps=50, save_freq=50, training_data={'systems': systems})
+    (tmp_path / 'input.json').write_text(json.dumps(parameters))
+    subprocess.run([require('dp'), '--pt', 'train', 'input.json'], cwd=tmp_path, check=True, capture_output=True)
+    pretrained = DeepPotentialData.from_checkpoint(tmp_path / 'model.ckpt-50.pt').store()
+    assert (pretrained.type_map, pretrained.descriptor, pretrained.heads) == (['Ni', 'Cu'], 'se_e2_a', None)
+
+    dataset = emt_cu_dataset()
+    overrides = {'numb_models': 2, 'base': {'dp': {'backend': 'pt', 'parameters': SHORT}}}
+    builder = TrainWorkChain.get_builder_from_protocol(dp_installed_code, {'init': dataset}, 'fast', overrides)
+    builder.pretrained_model = pretrained
+    trained, node = run_get_node(builder)
+
+    assert node.is_finished_ok, node.exit_message
+    for model in trained['models'].values():
+        assert model.type_map == ['Cu'] and model.filename == 'frozen_model.pth'
+        started_from = (
+            QueryBuilder()
+            .append(DeepPotentialData, filters={'id': pretrained.pk}, tag='pretrained')
+            .append(CalcJobNode, with_incoming='pretrained', tag='job', edge_filters={'label': 'init_model'})
+            .append(DeepPotentialData, with_incoming='job', filters={'id': model.pk})
+            .count()
+        )
+        assert started_from == 1, 'the graph says which pretrained model each member was fine-tuned from'
+    job = next(child for child in node.called_descendants if isinstance(child, CalcJobNode))
+    assert 'Change output bias' in job.outputs.retrieved.base.repository.get_object_content('train.err')

@@ -293,3 +293,87 @@ def test_an_init_data_work_chain_without_outputs_is_named(codes):
         )
     with pytest.raises(ValueError, match='datasets and configurations: give both'):
         DpgenWorkChain.get_builder_from_protocol(codes, schedule=[STAGE], selection=SELECTION, labeler={})
+
+
+class _Submitted:
+    pk = 1
+
+
+def pretrained_checkpoint(type_map=('Cu',), heads=None):
+    from aiida_dpgen.data import DeepPotentialData
+
+    from ..conftest import FIXTURES
+
+    model = FIXTURES / 'models' / 'cu_se_e2_a.pth'  # the checks read suffix, type map and heads, not the file
+    return DeepPotentialData(str(model), filename='model.ckpt-1000.pt', type_map=list(type_map), heads=heads).store()
+
+
+def pytorch_loop_inputs(loop_inputs, **train) -> dict:
+    from aiida.orm import Str
+
+    inputs = {**loop_inputs, 'train': {**loop_inputs['train'], **train}}
+    inputs['train']['base'] = {**inputs['train']['base'], 'dp': {**inputs['train']['base']['dp'], 'backend': Str('pt')}}
+    return inputs
+
+
+@pytest.mark.parametrize(
+    ('policy', 'second_starts_from'), [('first', 'the first ensemble'), ('always', 'the pretrained model')]
+)
+def test_a_fine_tuned_loop_starts_each_ensemble_from_what_its_policy_says(
+    generate_workchain, loop_inputs, monkeypatch, policy, second_starts_from
+):
+    pretrained = pretrained_checkpoint(['Ag', 'Cu'])
+    inputs = pytorch_loop_inputs(loop_inputs, pretrained_model=pretrained)
+    process = generate_workchain('dpgen.dpgen', {**inputs, 'finetune_policy': policy})
+    process.setup()
+    submitted = []
+    monkeypatch.setattr(process, 'submit', lambda cls, **inputs: submitted.append(inputs) or _Submitted())
+    monkeypatch.setattr(process, 'report', lambda message: None)
+
+    process.run_train()
+    first_models = {'model_0': pretrained_checkpoint()}  # stands for the first ensemble
+    process.ctx.models, process.ctx.iteration = first_models, 1
+    process.run_train()
+
+    assert submitted[0]['pretrained_model'].pk == pretrained.pk and 'init_models' not in submitted[0]
+    if second_starts_from == 'the first ensemble':
+        assert 'pretrained_model' not in submitted[1]
+        assert {name: node.pk for name, node in submitted[1]['init_models'].items()} == {
+            'model_0': first_models['model_0'].pk
+        }
+    else:
+        assert submitted[1]['pretrained_model'].pk == pretrained.pk and 'init_models' not in submitted[1]
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        (
+            {'train': {'pretrained_model': ('Ag', 'Al')}},
+            "train.pretrained_model: the pretrained type_map ['Ag', 'Al'] lacks ['Cu'] of this run",
+        ),
+        (
+            {'train': {'pretrained_model': ('Cu',), 'finetune_head': 'Metals'}},
+            "train.finetune_head='Metals': the pretrained model has one head; leave train.finetune_head out",
+        ),
+        (
+            {'train': {'pretrained_model': ('Cu',)}, 'finetune_policy': 'always', 'train_reuse': {'training': {}}},
+            "finetune_policy='always' fine-tunes every ensemble from train.pretrained_model, but train_reuse",
+        ),
+        ({'finetune_policy': 'sometimes'}, "finetune_policy='sometimes': choose one of ['first', 'always']"),
+    ],
+)
+def test_a_pretrained_model_the_loop_cannot_fine_tune_is_refused_before_any_job(
+    generate_workchain, loop_inputs, change, message
+):
+    from aiida.orm import Dict, Str
+
+    train = dict(change.pop('train', {}))
+    if 'pretrained_model' in train:
+        train['pretrained_model'] = pretrained_checkpoint(train['pretrained_model'])
+    if 'finetune_head' in train:
+        train['finetune_head'] = Str(train['finetune_head'])
+    inputs = pytorch_loop_inputs(loop_inputs, **train)
+    extra = {key: Dict(value) if isinstance(value, dict) else Str(value) for key, value in change.items()}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_workchain('dpgen.dpgen', {**inputs, **extra})

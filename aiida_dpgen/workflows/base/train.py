@@ -63,7 +63,9 @@ class DpTrainBaseWorkChain(RerunOnFailureWorkChain):
     def handle_out_of_walltime(self, node):
         """Stopped early with a checkpoint: resume from it in a new job (``dp train --restart``)."""
         self.ctx.inputs.parent_folder = node.outputs.remote_folder
-        self.ctx.inputs.pop('init_model', None)
+        # the checkpoint holds the fine-tuned or initialised model: what it started from is not given again
+        for started_from in ('init_model', 'finetune_head'):
+            self.ctx.inputs.pop(started_from, None)
         step = node.outputs.output_parameters['last_step'] if 'output_parameters' in node.outputs else '?'
         self.report(f'{node.process_label}<{node.pk}> stopped at step {step}: resuming from its checkpoint')
         return ProcessHandlerReport(do_break=True)

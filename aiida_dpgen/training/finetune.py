@@ -1,0 +1,46 @@
+"""Fine-tuning a pretrained model: what DeePMD-kit starts from in each backend, and what it cannot fine-tune."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+CHECKPOINT_SUFFIX = '.pt'
+"""A PyTorch training checkpoint (``model.ckpt-<step>.pt``)."""
+FINETUNE_SUFFIX = {'tf': '.pb', 'pt': CHECKPOINT_SUFFIX}
+"""What ``dp train --finetune`` reads per backend: a frozen TensorFlow model; a PyTorch checkpoint (DeePMD-kit
+3.2 refuses a frozen ``.pth`` there: torch.load with weights_only cannot read TorchScript)."""
+FINETUNE_SOURCE = {
+    'tf': 'a frozen TensorFlow model',
+    'pt': 'a PyTorch training checkpoint, model.ckpt-<step>.pt; DeePMD-kit refuses a frozen .pth there',
+}
+
+
+def finetune_error(  # noqa: PLR0917 (the pretrained model's three facts, the run's three)
+    filename: str,
+    pretrained_type_map: Sequence[str],
+    heads: Sequence[str] | None,
+    backend: str,
+    type_map: Sequence[str],
+    head: str | None,
+    key: str = 'init_model',
+    head_key: str = 'finetune_head',
+) -> str | None:
+    """Why DeePMD-kit cannot fine-tune the pretrained model ``filename`` for a run of ``type_map`` with
+    ``backend`` (from its head ``head``), or None. ``key``/``head_key`` name the inputs in the message."""
+    expected = FINETUNE_SUFFIX[backend]
+    if not filename.endswith(expected):
+        return (
+            f'{key} {filename!r}: fine-tuning with backend={backend!r} starts from a {expected} file '
+            f'({FINETUNE_SOURCE[backend]}); give that file as the pretrained model'
+        )
+    missing = [element for element in type_map if element not in pretrained_type_map]
+    if missing:
+        return (
+            f'{key}: the pretrained type_map {list(pretrained_type_map)} lacks {missing} of this run; fine-tune a '
+            'model pretrained on those elements, or train from scratch'
+        )
+    if head is not None and heads is None:
+        return f'{head_key}={head!r}: the pretrained model has one head; leave {head_key} out'
+    if head is not None and head not in heads:
+        return f'{head_key}={head!r}: the pretrained model has the heads {list(heads)}; choose one of them'
+    return None
