@@ -170,7 +170,7 @@ def vasp_example(tmp_path):
         ({'training_reuse_iter': 3}, r'not supported: param.json training_reuse_iter=3'),
         (
             {'train_backend': 'jax'},
-            r"not supported: param.json train_backend='jax'; aiida-dpgen trains with tensorflow",
+            r"param.json train_backend='jax'; aiida-dpgen trains with tensorflow",
         ),
         (
             {'training_finetune_model': ['a.pt', 'b.pt']},
