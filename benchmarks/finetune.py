@@ -76,22 +76,20 @@ def dpa3_overrides(steps: int, models: int) -> dict:
 
 
 def pretrain(code, steps: int, per_metal: int) -> DeepPotentialData:
-    """One DPA-3 model on the other metals; its last checkpoint as the pretrained model node."""
+    """One DPA-3 model on the other metals; its checkpoint (an output of the training job) is the pretrained
+    model, so the graph links every fine-tuned model back to the pretraining data."""
     from aiida_dpgen.data import LabeledDatasetData
 
     dataset = LabeledDatasetData.from_ase(pretraining_frames(per_metal), PRETRAINED_TYPE_MAP).store()
+    overrides = dpa3_overrides(steps, 2)
+    overrides['base']['dp']['keep_checkpoint'] = True
     builder = TrainWorkChain.get_builder_from_protocol(
-        code, {'metals': dataset}, 'fast', dpa3_overrides(steps, 2), model='dpa3', type_map=PRETRAINED_TYPE_MAP
+        code, {'metals': dataset}, 'fast', overrides, model='dpa3', type_map=PRETRAINED_TYPE_MAP
     )
-    _, node = run_get_node(builder)
+    results, node = run_get_node(builder)
     if not node.is_finished_ok:
         raise SystemExit(f'pretraining TrainWorkChain<{node.pk}> failed: {node.exit_message}')
-    job = next(child for child in node.called_descendants if isinstance(child, orm.CalcJobNode))
-    folder = pathlib.Path(job.outputs.remote_folder.get_remote_path())
-    checkpoint = folder / f'model.ckpt-{steps}.pt'
-    if not checkpoint.is_file():
-        raise SystemExit(f'{checkpoint}: no checkpoint of the pretraining job; keep its remote folder')
-    return DeepPotentialData.from_checkpoint(checkpoint).store()
+    return results['checkpoints']['model_0']
 
 
 def run_loop(codes, initial, configurations, bed, arguments, *, seed: int, pretrained=None):

@@ -79,7 +79,11 @@ def _data_error(inputs: dict, type_map: list[str]) -> str | None:
 
 
 def _model_error(inputs: dict) -> str | None:
-    """A descriptor the backend lacks, or compression of a model DeePMD-kit cannot compress."""
+    """A descriptor the backend lacks, compression of a model DeePMD-kit cannot compress, a checkpoint kept
+    where there is no single checkpoint file."""
+    keep, backend = inputs.get('keep_checkpoint'), inputs.get('backend')
+    if keep is not None and keep.value and (backend is None or backend.value != 'pt'):
+        return 'keep_checkpoint: only with backend pt (a single .pt file); TensorFlow fine-tunes from the frozen model'
     if 'parameters' not in inputs:
         return None
     parameters, backend, compress = inputs['parameters'].get_dict(), inputs.get('backend'), inputs.get('compress')
@@ -217,6 +221,14 @@ class DpTrainCalculation(CalcJob):
             serializer=to_aiida_type,
             help='Also run `dp compress` on the frozen model (faster MD, TensorFlow se_e2_a-like descriptors).',
         )
+        spec.input(
+            'keep_checkpoint',
+            valid_type=Bool,
+            default=lambda: Bool(False),
+            serializer=to_aiida_type,
+            help='Also output the final PyTorch checkpoint (`checkpoint`, .pt): what a later training can fine-tune '
+            'from (backend pt; TensorFlow fine-tunes from the frozen model).',
+        )
         spec.inputs.validator = validate_inputs
         spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.train'
         spec.inputs['metadata']['options']['resources'].default = {
@@ -227,6 +239,12 @@ class DpTrainCalculation(CalcJob):
 
         spec.output('model', valid_type=DeepPotentialData, help='The frozen model.')
         spec.output('compressed_model', valid_type=DeepPotentialData, required=False, help='`dp compress` output.')
+        spec.output(
+            'checkpoint',
+            valid_type=DeepPotentialData,
+            required=False,
+            help='The final PyTorch checkpoint (.pt), with keep_checkpoint: a model to fine-tune from.',
+        )
         spec.output(
             'learning_curve',
             valid_type=ArrayData,
@@ -335,6 +353,8 @@ class DpTrainCalculation(CalcJob):
             self._code_info([flag, 'freeze', '-o', model], 'freeze'),
         ]
         retrieve_temporary = [model]
+        if self.inputs.keep_checkpoint.value:
+            retrieve_temporary.append(CHECKPOINT_PREFIX[backend])  # DeePMD-kit's link to the last checkpoint
         if self.inputs.compress.value:
             compressed = self.compressed_model_filename(backend)
             codes_info.append(self._code_info([flag, 'compress', '-i', model, '-o', compressed], 'compress'))

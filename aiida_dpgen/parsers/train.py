@@ -11,7 +11,7 @@ from aiida.orm import ArrayData, Dict
 from aiida.parsers import Parser
 
 from aiida_dpgen.data import DeepPotentialData
-from aiida_dpgen.training.inputs import descriptor_summary
+from aiida_dpgen.training.inputs import CHECKPOINT_PREFIX, descriptor_summary
 from aiida_dpgen.training.lcurve import divergence, final_metrics, parse_lcurve
 
 OUT_OF_MEMORY_MARKERS = (
@@ -99,6 +99,10 @@ class DpTrainParser(Parser):
         type_map = training_input['model']['type_map']
         self.out('model', DeepPotentialData(str(model_path), type_map=type_map, **attributes))
 
+        if 'keep_checkpoint' in self.node.inputs and self.node.inputs.keep_checkpoint.value:
+            checkpoint = temporary / CHECKPOINT_PREFIX[backend]
+            if checkpoint.is_file():
+                self.out('checkpoint', DeepPotentialData(str(checkpoint), type_map=type_map, **attributes))
         if self.node.inputs.compress.value:
             compressed = temporary / self.node.process_class.compressed_model_filename(backend)
             if not compressed.is_file():

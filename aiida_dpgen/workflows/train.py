@@ -134,6 +134,13 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
 
         spec.output_namespace('models', valid_type=DeepPotentialData, dynamic=True, help='The frozen models.')
         spec.output_namespace(
+            'checkpoints',
+            valid_type=DeepPotentialData,
+            dynamic=True,
+            required=False,
+            help='With base.dp.keep_checkpoint: the PyTorch checkpoints, to fine-tune from later.',
+        )
+        spec.output_namespace(
             'learning_curves', valid_type=ArrayData, dynamic=True, help="Each model's lcurve.out by column."
         )
         spec.output('summary', valid_type=Dict, help='Final errors per model and their spread over the ensemble.')
@@ -173,6 +180,8 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
         builder.base.dp.parameters = Dict(dp['parameters'])
         builder.base.dp.backend = Str(dp['backend'])
         builder.base.dp.compress = Bool(dp['compress'])
+        if 'keep_checkpoint' in dp:
+            builder.base.dp.keep_checkpoint = Bool(dp['keep_checkpoint'])
         builder.base.dp.metadata.options = dp['metadata']['options']
         for key, value in kwargs.items():
             builder.base.dp[key] = List(value) if key == 'type_map' else value
@@ -212,6 +221,8 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
                 failed.append(f'{name} ({child.process_label}<{child.pk}>, exit status {child.exit_status})')
                 continue
             self.out(f'models.{name}', child.outputs.model)
+            if 'checkpoint' in child.outputs:
+                self.out(f'checkpoints.{name}', child.outputs.checkpoint)
             self.out(f'learning_curves.{name}', child.outputs.learning_curve)
             finished_parameters[name] = child.outputs.output_parameters
         if finished_parameters:

@@ -219,3 +219,10 @@ def test_a_pretrained_model_that_cannot_be_fine_tuned_is_refused_naming_the_fix(
     inputs = {**train_inputs, 'backend': 'pt', 'init_model': model, 'init_mode': 'finetune', **change}
     with pytest.raises(ValueError, match=re.escape(message)):
         generate_calc_job('dpgen.train', inputs)
+
+
+def test_a_kept_pytorch_checkpoint_is_retrieved_and_refused_for_tensorflow(generate_calc_job, train_inputs):
+    _, calc_info = generate_calc_job('dpgen.train', {**train_inputs, 'backend': 'pt', 'keep_checkpoint': True})
+    assert calc_info.retrieve_temporary_list == ['frozen_model.pth', 'model.ckpt.pt']
+    with pytest.raises(ValueError, match=re.escape('keep_checkpoint: only with backend pt (a single .pt file)')):
+        generate_calc_job('dpgen.train', {**train_inputs, 'keep_checkpoint': True})

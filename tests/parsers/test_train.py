@@ -16,15 +16,18 @@ DpTrainCalculation = CalculationFactory('dpgen.train')
 
 @pytest.fixture
 def parse(aiida_profile, generate_calc_job_node, tmp_path):
-    def run(case: str, with_model: bool = True, exit_status: int | None = None, backend: str = 'tf'):
-        node = generate_calc_job_node(
-            'dpgen.train', case, {'backend': Str(backend), 'compress': Bool(False)}, exit_status=exit_status
-        )
+    def run(case: str, with_model: bool = True, exit_status: int | None = None, backend: str = 'tf', keep=False):
+        inputs = {'backend': Str(backend), 'compress': Bool(False), 'keep_checkpoint': Bool(keep)}
+        node = generate_calc_job_node('dpgen.train', case, inputs, exit_status=exit_status)
         temporary = tmp_path / 'temporary'
-        temporary.mkdir()
+        temporary.mkdir(exist_ok=True)
+        for stale in temporary.iterdir():
+            stale.unlink()
         suffix = {'tf': '.pb', 'pt': '.pth'}[backend]
         if with_model:
             shutil.copy(FIXTURES / 'models' / f'cu_se_e2_a{suffix}', temporary / f'frozen_model{suffix}')
+        if keep:  # stands for the checkpoint: the parser reads its name, not its content
+            shutil.copy(FIXTURES / 'models' / 'cu_se_e2_a.pth', temporary / 'model.ckpt.pt')
         results, calcfunction = DpTrainParser.parse_from_node(
             node, store_provenance=False, retrieved_temporary_folder=str(temporary)
         )
@@ -69,6 +72,14 @@ def test_a_pytorch_run_gives_its_pth_model_learning_curve_and_wall_time(parse):
     # PyTorch logs the wall time of each display interval, not the total
     assert parameters['wall_time_seconds'] == pytest.approx(0.50 + 2.21 + 1.65 + 1.74 + 2.70)
     assert parameters['seconds_per_batch'] == pytest.approx(0.0406)
+
+
+def test_a_kept_checkpoint_becomes_a_model_node_to_fine_tune_from(parse):
+    results, calcfunction = parse('pytorch', backend='pt', keep=True)
+    assert calcfunction.is_finished_ok, calcfunction.exit_message
+    checkpoint = results['checkpoint']
+    assert (checkpoint.filename, checkpoint.is_checkpoint, checkpoint.type_map) == ('model.ckpt.pt', True, ['Cu'])
+    assert 'checkpoint' not in parse('pytorch', backend='pt')[0]
 
 
 def test_exploding_loss_is_reported_as_diverged(parse):
