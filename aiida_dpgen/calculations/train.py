@@ -330,22 +330,12 @@ class DpTrainCalculation(CalcJob):
         with folder.open(self.INPUT_FILENAME, 'w') as handle:
             json.dump(content, handle, indent=2)
 
-        train_arguments = [flag, 'train', self.INPUT_FILENAME]
-        if 'parent_folder' in self.inputs:
-            parent = self.inputs.parent_folder
-            for pattern in (self.CHECKPOINT_INDEX, 'model.ckpt*'):
-                remote_copy_list.append((parent.computer.uuid, f'{parent.get_remote_path()}/{pattern}', '.'))
-            train_arguments += ['--restart', CHECKPOINT_PREFIX[backend]]
-        elif 'init_model' in self.inputs:
-            init_model, mode = self.inputs.init_model, self.inputs.init_mode.value
-            init_filename = f'init_model{pathlib.PurePath(init_model.filename).suffix}'
-            local_copy_list.append((init_model.uuid, init_model.filename, init_filename))
-            train_arguments += [INIT_MODES[mode], init_filename]
-            if mode == 'finetune' and backend == 'pt':
-                # the model's architecture is the pretrained one's, whatever the protocol's descriptor says
-                train_arguments.append('--use-pretrain-script')
-                if 'finetune_head' in self.inputs:
-                    train_arguments += ['--model-branch', self.inputs.finetune_head.value]
+        train_arguments = [
+            flag,
+            'train',
+            self.INPUT_FILENAME,
+            *self._start_from(backend, local_copy_list, remote_copy_list),
+        ]
 
         model = self.model_filename(backend)
         codes_info = [
@@ -380,6 +370,27 @@ class DpTrainCalculation(CalcJob):
         ]
         calcinfo.retrieve_temporary_list = retrieve_temporary
         return calcinfo
+
+    def _start_from(self, backend: str, local_copy_list: list, remote_copy_list: list) -> list[str]:
+        """The `dp train` arguments that start from a checkpoint (resume) or a model (init, fine-tune); the files
+        they need are added to the copy lists."""
+        if 'parent_folder' in self.inputs:
+            parent = self.inputs.parent_folder
+            for pattern in (self.CHECKPOINT_INDEX, 'model.ckpt*'):
+                remote_copy_list.append((parent.computer.uuid, f'{parent.get_remote_path()}/{pattern}', '.'))
+            return ['--restart', CHECKPOINT_PREFIX[backend]]
+        if 'init_model' not in self.inputs:
+            return []
+        init_model, mode = self.inputs.init_model, self.inputs.init_mode.value
+        init_filename = f'init_model{pathlib.PurePath(init_model.filename).suffix}'
+        local_copy_list.append((init_model.uuid, init_model.filename, init_filename))
+        arguments = [INIT_MODES[mode], init_filename]
+        if mode == 'finetune' and backend == 'pt':
+            # the model's architecture is the pretrained one's, whatever the protocol's descriptor says
+            arguments.append('--use-pretrain-script')
+            if 'finetune_head' in self.inputs:
+                arguments += ['--model-branch', self.inputs.finetune_head.value]
+        return arguments
 
     def _code_info(self, arguments: list[str], name: str) -> CodeInfo:
         info = CodeInfo()
