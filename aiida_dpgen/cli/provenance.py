@@ -21,13 +21,22 @@ def provenance_model_command(identifier, profile):
     load_profile(profile)
     from aiida.orm import load_node
 
-    from aiida_dpgen.tools.provenance import called_as, model_sources
+    from aiida_dpgen.tools.provenance import called_as, model_lineage, model_sources
 
+    model = load_node(identifier)
     try:
-        sources = model_sources(load_node(identifier))
+        sources = model_sources(model)
     except (ValueError, AttributeError) as exception:
         raise click.ClickException(f'{identifier}: {exception}') from exception
     click.echo(f'model {identifier}: trained on data from {len(sources.calculations)} labeling calculations')
+    for ancestor in model_lineage(model):
+        how = 'fine-tuned from' if ancestor.mode == 'finetune' else 'continued from'
+        made = (
+            f'trained by {ancestor.model.creator.process_label}<{ancestor.model.creator.pk}>'
+            if ancestor.model.creator
+            else 'brought in'
+        )
+        click.echo(f'  {how} model {ancestor.model.pk} ({ancestor.model.filename}, {made})')
     for dataset in sources.initial_datasets:
         click.echo(f'  initial dataset {dataset.pk}: {dataset.nframes} frames (no creator: brought in)')
     for workchain in sources.label_workchains:

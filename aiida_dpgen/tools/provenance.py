@@ -88,6 +88,31 @@ def model_sources(model: DeepPotentialData) -> DataSources:
     )
 
 
+@dataclasses.dataclass
+class Ancestor:
+    """A model another one started from, and how: ``init_frz_model`` (continued) or ``finetune``."""
+
+    model: DeepPotentialData
+    mode: str
+
+
+def model_lineage(model: DeepPotentialData) -> list[Ancestor]:
+    """The models ``model`` descends from, nearest first: the one its training started from (the previous
+    ensemble's, a pretrained model it was fine-tuned from), then that one's, until a model trained from scratch
+    or brought in."""
+    lineage, seen = [], {model.uuid}
+    creator = model.creator
+    while creator is not None and 'init_model' in creator.inputs:
+        ancestor = creator.inputs.init_model
+        if ancestor.uuid in seen:
+            break
+        seen.add(ancestor.uuid)
+        mode = creator.inputs.init_mode.value if 'init_mode' in creator.inputs else 'init_frz_model'
+        lineage.append(Ancestor(ancestor, mode))
+        creator = ancestor.creator
+    return lineage
+
+
 def called_as(process: orm.ProcessNode) -> str | None:
     """The link label its caller gave ``process`` (``iter_003_label``, ``label``), ``None`` for a top process."""
     link = process.base.links.get_incoming(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).first()

@@ -92,6 +92,7 @@ def test_an_ensemble_fine_tuned_from_a_pretrained_checkpoint_descends_from_it_in
     from aiida.orm import CalcJobNode, QueryBuilder
 
     from aiida_dpgen.data import DeepPotentialData
+    from aiida_dpgen.tools.provenance import model_lineage
 
     # pretrain: one model on other frames, with a type map wider than the run's (Ni is not in the data)
     pretraining = emt_cu_dataset(nframes=6, seed=7)
@@ -121,5 +122,8 @@ def test_an_ensemble_fine_tuned_from_a_pretrained_checkpoint_descends_from_it_in
             .count()
         )
         assert started_from == 1, 'the graph says which pretrained model each member was fine-tuned from'
+        assert [(ancestor.model.pk, ancestor.mode) for ancestor in model_lineage(model)] == [
+            (pretrained.pk, 'finetune')
+        ]
     job = next(child for child in node.called_descendants if isinstance(child, CalcJobNode))
     assert 'Change output bias' in job.outputs.retrieved.base.repository.get_object_content('train.err')
