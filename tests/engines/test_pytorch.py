@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from aiida.orm import InstalledCode
-from aiida.plugins import WorkflowFactory
+from aiida.plugins import CalculationFactory, WorkflowFactory
 from ase.build import bulk
 
 from aiida_dpgen.data import ConfigurationsData
@@ -15,6 +15,7 @@ from .conftest import require
 
 TrainWorkChain = WorkflowFactory('dpgen.train')
 ExploreWorkChain = WorkflowFactory('dpgen.explore')
+DpTestCalculation = CalculationFactory('dpgen.test')
 
 SHORT = {'training': {'numb_steps': 100, 'disp_freq': 50, 'save_freq': 100}}
 
@@ -42,6 +43,11 @@ def test_a_pytorch_ensemble_trains_freezes_and_drives_a_lammps_exploration(
         predictions.append(forces)
     assert not np.allclose(*predictions), 'two seeds, two models'
     assert trained['learning_curves']['model_0'].get_array('step')[-1] == 100
+    tested, test_node = run_get_node(
+        DpTestCalculation, code=dp_installed_code, model=models['model_0'], dataset=dataset
+    )
+    assert test_node.is_finished_ok, test_node.exit_message
+    assert test_node.get_option('withmpi') is False and tested['metrics']['systems']['Cu8']['nframes'] == 20
 
     lmp = InstalledCode(
         label='lmp',
