@@ -47,7 +47,7 @@ def test_a_pytorch_ensemble_trains_freezes_and_drives_a_lammps_exploration(
         DpTestCalculation, code=dp_installed_code, model=models['model_0'], dataset=dataset
     )
     assert test_node.is_finished_ok, test_node.exit_message
-    assert test_node.get_option('withmpi') is False and tested['metrics']['systems']['Cu8']['nframes'] == 20
+    assert tested['metrics']['systems']['Cu8']['nframes'] == 20
 
     lmp = InstalledCode(
         label='lmp',
