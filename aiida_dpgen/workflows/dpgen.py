@@ -127,9 +127,14 @@ def validate_finetuning(inputs: dict, type_map: list[str]) -> str | None:
 
 
 def validate_reuse_backend(inputs: dict) -> str | None:
-    """With ``train_reuse``, the first new ensemble starts from the last reused one: both in one backend."""
+    """Where the first new ensemble starts from the last reused one (``train_reuse``, or after fine-tuning with
+    the policy ``first``): both in one backend."""
     restart_from, backend = inputs.get('restart_from') or {}, inputs['train']['base']['dp'].get('backend')
-    if not inputs.get('train_reuse') or not restart_from or backend is None:
+    policy = inputs.get('finetune_policy')
+    after_finetuning = inputs['train'].get('pretrained_model') is not None and (
+        policy is None or policy.value == 'first'
+    )
+    if not (inputs.get('train_reuse') or after_finetuning) or not restart_from or backend is None:
         return None
     last = sorted(restart_from)[-1]
     files = {name: model.filename for name, model in restart_from[last]['models'].items()}
