@@ -19,6 +19,7 @@ from aiida_dpgen.training.inputs import (
     build_training_input,
     compression_error,
     sampling_probabilities,
+    sel_error,
     validate_parameters,
 )
 from aiida_dpgen.utils.repository import write_tree
@@ -52,7 +53,19 @@ def validate_inputs(inputs: dict, _) -> str | None:
     if not datasets:
         return 'datasets: no training dataset given; pass at least one LabeledDatasetData in the `datasets` namespace'
     type_map = resolve_type_map(inputs)
-    return _data_error(inputs, type_map) or _model_error(inputs) or _init_model_error(inputs, type_map)
+    return (
+        _data_error(inputs, type_map)
+        or _model_error(inputs)
+        or _init_model_error(inputs, type_map)
+        or (sel_error(inputs['parameters'].get_dict(), type_map) if _own_architecture(inputs) else None)
+    )
+
+
+def _own_architecture(inputs: dict) -> bool:
+    """Whether the job's model is the one ``parameters`` describe (a PyTorch fine-tuning takes the pretrained one's)."""
+    mode, backend = inputs.get('init_mode'), inputs.get('backend')
+    finetuning = inputs.get('init_model') is not None and mode is not None and mode.value == 'finetune'
+    return 'parameters' in inputs and not (finetuning and backend is not None and backend.value == 'pt')
 
 
 def _data_error(inputs: dict, type_map: list[str]) -> str | None:
@@ -101,7 +114,15 @@ def _init_model_error(inputs: dict, type_map: list[str]) -> str | None:
     backend = backend.value if backend is not None else 'tf'
     if inputs.get('init_mode') is not None and inputs['init_mode'].value == 'finetune':
         head = head.value if head is not None else None
-        return finetune_error(init_model.filename, init_model.type_map, init_model.heads, backend, type_map, head)
+        return finetune_error(
+            init_model.filename,
+            init_model.type_map,
+            init_model.heads,
+            backend,
+            type_map,
+            head,
+            descriptor=init_model.descriptor,
+        )
     if head is not None:
         return "finetune_head: only for init_mode='finetune'; leave it out or fine-tune"
     if init_model.type_map != type_map:

@@ -1,8 +1,9 @@
 """Where did it come from: the calculations behind a model's training data, and the origin of a frame.
 
 Both questions are walks backwards through the graph the loop writes: a model is created by a
-``DpTrainCalculation`` whose ``datasets`` were merged by ``merge_datasets`` from the initial data and the
-datasets ``collect_labels`` built from the labeling calculations' outputs.
+``DpTrainCalculation`` whose ``datasets`` are the initial data and each iteration's labels, the datasets
+``collect_labels`` built from the labeling calculations' outputs (runs of earlier versions, and imports, merged
+them with ``merge_datasets`` first; the walk goes through those merges too).
 """
 
 from __future__ import annotations
@@ -39,34 +40,38 @@ def training_datasets(model: DeepPotentialData) -> list[LabeledDatasetData]:
 
 def data_sources(dataset: LabeledDatasetData) -> DataSources:
     """Every labeling CalcJob whose output went into ``dataset``, through any number of merges."""
+    return sources_of([dataset])
+
+
+def model_sources(model: DeepPotentialData) -> DataSources:
+    """The labeling calculations and initial datasets behind the data that trained ``model``."""
+    return sources_of(training_datasets(model))
+
+
+def sources_of(datasets: list[LabeledDatasetData]) -> DataSources:
+    """The labeling calculations, their work chains and the datasets brought in behind ``datasets``.
+
+    The graph is walked one level of merges at a time, each level in a few queries: a model of iteration 48
+    trains on 49 datasets, and walking them node by node (a query per link) took seconds."""
     calculations, initial, workchains, by_workchain, seen = {}, {}, {}, {}, set()
-    stack = [dataset]
-    while stack:
-        node = stack.pop()
-        if node.uuid in seen:
-            continue
-        seen.add(node.uuid)
-        creator = node.creator
-        if creator is None:
-            initial[node.pk] = node
-            continue
-        function = creator.base.attributes.get('function_name', None)
-        if function == 'merge_datasets':
-            stack.extend(
-                creator.inputs[key] for key in creator.inputs if isinstance(creator.inputs[key], LabeledDatasetData)
-            )
-        elif function == 'collect_labels':
-            caller = creator.caller
-            if caller is not None:
-                workchains[caller.pk] = caller
-            for link in creator.base.links.get_incoming(node_class=orm.Data).all():
-                producer = link.node.creator
-                if isinstance(producer, orm.CalcJobNode):
-                    calculations[producer.pk] = producer
-                    if caller is not None:
-                        by_workchain.setdefault(caller.pk, {})[producer.pk] = producer
-        else:
-            initial[node.pk] = node
+    frontier = {dataset.pk: dataset for dataset in datasets}
+    while frontier:
+        seen.update(frontier)
+        creators = _creators(list(frontier))
+        merges = [pk for pk, function in creators.values() if function == 'merge_datasets']
+        collects = [pk for pk, function in creators.values() if function == 'collect_labels']
+        for pk, node in frontier.items():
+            if pk not in creators or creators[pk][1] not in ('merge_datasets', 'collect_labels'):
+                initial[pk] = node
+        callers = _linked(collects, orm.WorkChainNode, LinkType.CALL_CALC)
+        workchains.update({caller.pk: caller for _, caller in callers})
+        caller_of = {collect: caller.pk for collect, caller in callers}
+        for collect, producer in _producers(collects):
+            calculations[producer.pk] = producer
+            if collect in caller_of:
+                by_workchain.setdefault(caller_of[collect], {})[producer.pk] = producer
+        merged = _linked(merges, LabeledDatasetData, LinkType.INPUT_CALC)
+        frontier = {dataset.pk: dataset for _, dataset in merged if dataset.pk not in seen}
     return DataSources(
         calculations=[calculations[pk] for pk in sorted(calculations)],
         initial_datasets=[initial[pk] for pk in sorted(initial)],
@@ -75,17 +80,43 @@ def data_sources(dataset: LabeledDatasetData) -> DataSources:
     )
 
 
-def model_sources(model: DeepPotentialData) -> DataSources:
-    """The labeling calculations and initial datasets behind the data that trained ``model``."""
-    sources = [data_sources(dataset) for dataset in training_datasets(model)]
-    return DataSources(
-        calculations=[node for source in sources for node in source.calculations],
-        initial_datasets=[node for source in sources for node in source.initial_datasets],
-        label_workchains=[node for source in sources for node in source.label_workchains],
-        calculations_by_workchain={
-            pk: calculations for source in sources for pk, calculations in source.calculations_by_workchain.items()
-        },
+def _creators(pks: list[int]) -> dict[int, tuple[int, str | None]]:
+    """Data pk -> (its creating calcfunction's pk, that function's name), for those made by a calcfunction."""
+    query = (
+        orm.QueryBuilder()
+        .append(orm.Data, filters={'id': {'in': pks}}, project='id', tag='data')
+        .append(
+            orm.CalcFunctionNode,
+            with_outgoing='data',
+            edge_filters={'type': LinkType.CREATE.value},
+            project=['id', 'attributes.function_name'],
+        )
     )
+    return {data: (function, name) for data, function, name in query.all()}
+
+
+def _linked(function_pks: list[int], cls, link_type: LinkType) -> list[tuple[int, orm.Node]]:
+    """(calcfunction pk, node) for the ``cls`` nodes linked into the calcfunctions ``function_pks`` by
+    ``link_type``: their callers (CALL_CALC) or their inputs (INPUT_CALC)."""
+    if not function_pks:
+        return []
+    query = orm.QueryBuilder().append(orm.CalcFunctionNode, filters={'id': {'in': function_pks}}, project='id', tag='f')
+    query.append(cls, with_outgoing='f', edge_filters={'type': link_type.value}, project='*')
+    return [(function, node) for function, node in query.all()]
+
+
+def _producers(function_pks: list[int]) -> list[tuple[int, orm.CalcJobNode]]:
+    """(calcfunction pk, CalcJob) for every CalcJob that created an input of the calcfunctions ``function_pks``."""
+    if not function_pks:
+        return []
+    query = (
+        orm.QueryBuilder()
+        .append(orm.CalcFunctionNode, filters={'id': {'in': function_pks}}, project='id', tag='f')
+        .append(orm.Data, with_outgoing='f', edge_filters={'type': LinkType.INPUT_CALC.value}, tag='input')
+        .append(orm.CalcJobNode, with_outgoing='input', edge_filters={'type': LinkType.CREATE.value}, project='*')
+        .distinct()
+    )
+    return [(function, job) for function, job in query.all()]
 
 
 @dataclasses.dataclass

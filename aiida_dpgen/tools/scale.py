@@ -70,6 +70,14 @@ def summarize_targets(rows: Sequence[Mapping], query_seconds: Mapping[str, float
             f'orchestration per iteration: median of iterations 40-48 {late:.1f} s, of 3-10 {early:.1f} s: '
             f'ratio {ratio:.2f} (target <= {ORCHESTRATION_RATIO}: {verdict})'
         )
+        early_task = window_median(rows, EARLY, 'orchestration_per_task')
+        late_task = window_median(rows, LATE, 'orchestration_per_task')
+        task_ratio = values['orchestration_per_task_window_ratio'] = late_task / early_task
+        lines.append(
+            f'orchestration per MD task (later stages have 2-4x the tasks): median of iterations 40-48 '
+            f'{late_task * 1000:.1f} ms, of 3-10 {early_task * 1000:.1f} ms: ratio {task_ratio:.2f} '
+            f'(target <= {ORCHESTRATION_RATIO}: {"met" if task_ratio <= ORCHESTRATION_RATIO else "NOT met"})'
+        )
     else:
         lines.append('orchestration per iteration: needs iterations 3-10 and 40-48 (run all 48 stages)')
     per_task = [row['orchestration_per_task'] for row in rows if 'orchestration_per_task' in row]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aiida_dpgen.training.inputs import PER_TYPE_SEL_DESCRIPTORS
+
 CHECKPOINT_SUFFIX = '.pt'
 """A PyTorch training checkpoint (``model.ckpt-<step>.pt``)."""
 FINETUNE_SUFFIX = {'tf': '.pb', 'pt': CHECKPOINT_SUFFIX}
@@ -15,7 +17,7 @@ FINETUNE_SOURCE = {
 }
 
 
-def finetune_error(  # noqa: PLR0917 (the pretrained model's three facts, the run's three)
+def finetune_error(  # noqa: PLR0917 (the pretrained model's four facts, the run's three)
     filename: str,
     pretrained_type_map: Sequence[str],
     heads: Sequence[str] | None,
@@ -24,9 +26,11 @@ def finetune_error(  # noqa: PLR0917 (the pretrained model's three facts, the ru
     head: str | None,
     key: str = 'init_model',
     head_key: str = 'finetune_head',
+    descriptor: str | None = None,
 ) -> str | None:
     """Why DeePMD-kit cannot fine-tune the pretrained model ``filename`` for a run of ``type_map`` with
-    ``backend`` (from its head ``head``), or None. ``key``/``head_key`` name the inputs in the message."""
+    ``backend`` (from its head ``head``), or None. ``key``/``head_key`` name the inputs in the message;
+    ``descriptor`` is the pretrained model's, where known."""
     expected = FINETUNE_SUFFIX[backend]
     if not filename.endswith(expected):
         return (
@@ -38,6 +42,13 @@ def finetune_error(  # noqa: PLR0917 (the pretrained model's three facts, the ru
         return (
             f'{key}: the pretrained type_map {list(pretrained_type_map)} lacks {missing} of this run; fine-tune a '
             'model pretrained on those elements, or train from scratch'
+        )
+    # DeePMD-kit 3.2 maps another type map only onto descriptors with a type embedding
+    if descriptor in PER_TYPE_SEL_DESCRIPTORS and list(type_map) != list(pretrained_type_map):
+        return (
+            f'{key}: a {descriptor} model keeps its type map {list(pretrained_type_map)} when fine-tuned, and this run '
+            f'has {list(type_map)}; fine-tune a model with a type embedding (DPA-1, DPA-2, DPA-3), or one pretrained '
+            'with the same type map'
         )
     if head is not None and heads is None:
         return f'{head_key}={head!r}: the pretrained model has one head; leave {head_key} out'

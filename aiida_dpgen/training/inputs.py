@@ -101,6 +101,36 @@ UNCOMPRESSIBLE_DESCRIPTORS = frozenset({'dpa3'})
 """Descriptors `dp compress` refuses in DeePMD-kit 3.2 ("Compression is unsupported for DPA3")."""
 
 
+PER_TYPE_SEL_DESCRIPTORS = frozenset({'se_e2_a', 'se_a', 'se_e2_r', 'se_r', 'se_e3', 'se_at', 'se_a_mask'})
+"""Descriptors with networks per element and no type embedding: their ``sel`` is a list with one entry per element
+of the type map, and a fine-tuning cannot map another type map onto them ("does not support changing for type
+related params")."""
+
+
+def sel_error(parameters: Mapping, type_map: Sequence[str]) -> str | None:
+    """Why ``sel`` does not fit the type map (DeePMD-kit stops with an IndexError far from the cause), or None."""
+    for descriptor in _descriptors(parameters.get('model', {})):
+        sel = descriptor.get('sel')
+        if descriptor.get('type') in PER_TYPE_SEL_DESCRIPTORS and isinstance(sel, list) and len(sel) != len(type_map):
+            return (
+                f'parameters: model.descriptor.sel={sel} has {len(sel)} entries, the type map {list(type_map)} has '
+                f'{len(type_map)}: give one per element (e.g. {[sel[0]] * len(type_map)}), or build the builder from '
+                'a protocol with the data, which does that'
+            )
+    return None
+
+
+def per_element_sel(parameters: Mapping, ntypes: int) -> dict:
+    """``parameters`` with a one-entry ``sel`` of a per-element descriptor repeated for each of ``ntypes``
+    elements: the protocols give the most neighbours of any kind, an upper bound for each element alone."""
+    content = copy.deepcopy(dict(parameters))
+    for descriptor in _descriptors(content.get('model', {})):
+        sel = descriptor.get('sel')
+        if descriptor.get('type') in PER_TYPE_SEL_DESCRIPTORS and isinstance(sel, list) and len(sel) == 1:
+            descriptor['sel'] = sel * ntypes
+    return content
+
+
 def compression_error(parameters: Mapping) -> str | None:
     """Why ``dp compress`` cannot compress a model of these ``parameters``, or None."""
     for descriptor in _descriptors(parameters.get('model', {})):

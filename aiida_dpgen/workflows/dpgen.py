@@ -24,7 +24,7 @@ from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
 from aiida_dpgen.properties.settings import validate_settings
 from aiida_dpgen.training.ensemble import backend_mismatch
 from aiida_dpgen.training.finetune import finetune_error
-from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX
+from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX, per_element_sel
 from aiida_dpgen.utils.cost import step_cost
 from aiida_dpgen.utils.resources import job_options
 from aiida_dpgen.workflows.explore import ExploreWorkChain
@@ -123,6 +123,7 @@ def validate_finetuning(inputs: dict, type_map: list[str]) -> str | None:
         head.value if head is not None else None,
         key='train.pretrained_model',
         head_key='train.finetune_head',
+        descriptor=pretrained.descriptor,
     )
 
 
@@ -359,6 +360,8 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         )
         if 'train' in step_options:
             train.base.dp.metadata.options = {**train.base.dp.metadata.options, **step_options['train']}
+        type_map = next(iter(datasets.values())).type_map
+        train.base.dp.parameters = Dict(per_element_sel(train.base.dp.parameters.get_dict(), len(type_map)))
         builder = cls.get_builder()
         builder.train = train._inputs(prune=True)
         builder.explore.lammps.lammps.code = codes['explore']

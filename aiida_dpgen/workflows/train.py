@@ -12,7 +12,7 @@ from aiida_dpgen.calculations.functions.summarize_training import summarize_trai
 from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.training.ensemble import backend_mismatch, draw_seeds, ensemble_size_error
 from aiida_dpgen.training.finetune import finetune_error
-from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX
+from aiida_dpgen.training.inputs import FROZEN_MODEL_SUFFIX, per_element_sel
 from aiida_dpgen.workflows.base.train import DpTrainBaseWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin, recursive_merge
@@ -61,7 +61,14 @@ def _pretrained_error(inputs: dict, pretrained: DeepPotentialData) -> str | None
     backend = dp['backend'].value if dp.get('backend') is not None else 'tf'
     head = inputs['finetune_head'].value if inputs.get('finetune_head') is not None else None
     return finetune_error(
-        pretrained.filename, pretrained.type_map, pretrained.heads, backend, elements, head, key='pretrained_model'
+        pretrained.filename,
+        pretrained.type_map,
+        pretrained.heads,
+        backend,
+        elements,
+        head,
+        key='pretrained_model',
+        descriptor=pretrained.descriptor,
     )
 
 
@@ -177,7 +184,9 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
         dp = base['dp']
         builder.base.dp.code = code
         builder.base.dp.datasets = dict(datasets)
-        builder.base.dp.parameters = Dict(dp['parameters'])
+        type_map = kwargs.get('type_map') or (datasets[sorted(datasets)[0]].type_map if datasets else None)
+        parameters = per_element_sel(dp['parameters'], len(type_map)) if type_map else dp['parameters']
+        builder.base.dp.parameters = Dict(parameters)
         builder.base.dp.backend = Str(dp['backend'])
         builder.base.dp.compress = Bool(dp['compress'])
         if 'keep_checkpoint' in dp:

@@ -200,6 +200,12 @@ def test_pytorch_fine_tuning_starts_from_the_checkpoint_with_its_own_architectur
             "init_model: the pretrained type_map ['Al', 'Ni'] lacks ['Cu'] of this run; fine-tune a model pretrained",
         ),
         (
+            {'type_map': ['Ni', 'Cu'], 'descriptor': 'se_e2_a'},
+            {},
+            "init_model: a se_e2_a model keeps its type map ['Ni', 'Cu'] when fine-tuned, and this run has ['Cu']; "
+            'fine-tune a model with a type embedding (DPA-1, DPA-2, DPA-3)',
+        ),
+        (
             {'type_map': ['Cu'], 'heads': ['Alloy', 'Water']},
             {'finetune_head': 'Metals'},
             "finetune_head='Metals': the pretrained model has the heads ['Alloy', 'Water']; choose one of them",

@@ -100,20 +100,23 @@ def test_an_ensemble_fine_tuned_from_a_pretrained_checkpoint_descends_from_it_in
     from aiida_dpgen.data import DeepPotentialData
     from aiida_dpgen.tools.provenance import model_lineage
 
-    # pretrain: one model on other frames, with a type map wider than the run's (Ni is not in the data)
+    # pretrain: a DPA-3 (its type embedding lets DeePMD-kit map the run's type map onto it) on other frames, with
+    # a type map wider than the run's (Ni is not in the data)
     pretraining = emt_cu_dataset(nframes=6, seed=7)
     systems = pretraining.export(str(tmp_path / 'data'))
-    parameters = TrainWorkChain.get_protocol_inputs('fast')['base']['dp']['parameters']
+    parameters = TrainWorkChain.get_protocol_inputs('fast', variant='dpa3')['base']['dp']['parameters']
     parameters['model']['type_map'] = ['Ni', 'Cu']
-    parameters['training'].update(numb_steps=50, save_freq=50, training_data={'systems': systems})
+    parameters['training'].update(numb_steps=20, save_freq=20, disp_freq=10, training_data={'systems': systems})
     (tmp_path / 'input.json').write_text(json.dumps(parameters))
     subprocess.run([require('dp'), '--pt', 'train', 'input.json'], cwd=tmp_path, check=True, capture_output=True)
-    pretrained = DeepPotentialData.from_checkpoint(tmp_path / 'model.ckpt-50.pt').store()
-    assert (pretrained.type_map, pretrained.descriptor, pretrained.heads) == (['Ni', 'Cu'], 'se_e2_a', None)
+    pretrained = DeepPotentialData.from_checkpoint(tmp_path / 'model.ckpt-20.pt').store()
+    assert (pretrained.type_map, pretrained.descriptor, pretrained.heads) == (['Ni', 'Cu'], 'dpa3', None)
 
     dataset = emt_cu_dataset()
-    overrides = {'numb_models': 2, 'base': {'dp': {'backend': 'pt', 'parameters': SHORT}}}
-    builder = TrainWorkChain.get_builder_from_protocol(dp_installed_code, {'init': dataset}, 'fast', overrides)
+    overrides = {'numb_models': 2, 'base': {'dp': {'parameters': {'training': {'numb_steps': 20, 'disp_freq': 10}}}}}
+    builder = TrainWorkChain.get_builder_from_protocol(
+        dp_installed_code, {'init': dataset}, 'fast', overrides, model='dpa3'
+    )
     builder.pretrained_model = pretrained
     trained, node = run_get_node(builder)
 

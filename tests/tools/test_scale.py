@@ -37,6 +37,7 @@ def test_targets_compare_iterations_40_to_48_with_3_to_10_and_name_what_misses()
     text = '\n'.join(targets['lines'])
     assert targets['values']['orchestration_ratio'] == pytest.approx(1.3)
     assert 'ratio 1.30 (target <= 1.2: NOT met)' in text
+    assert 'median of iterations 40-48 13.0 ms, of 3-10 10.0 ms: ratio 1.30 (target <= 1.2: NOT met)' in text
     assert 'worst 11.50 (iteration 30)' in text and 'NOT met in 1 of 48 iterations' in text
     assert 'NOT met: status' in text and 'verdi archive' not in text.split('queries:')[1].split('\n')[0]
     assert '80.0 min for 48 iterations (target 90 min: met)' in text

@@ -10,7 +10,9 @@ from aiida_dpgen.training.inputs import (
     backend_error,
     build_training_input,
     descriptor_summary,
+    per_element_sel,
     sampling_probabilities,
+    sel_error,
     validate_parameters,
 )
 
@@ -120,3 +122,16 @@ def test_dpa3_is_refused_with_the_tensorflow_backend_alone_and_in_a_hybrid():
 def test_the_summary_of_a_dpa3_model_gives_its_edges_cutoff_and_sel():
     summary = descriptor_summary({'model': {'descriptor': {**DPA3, 'seed': 7}}})
     assert summary == {'descriptor': 'dpa3', 'rcut': 4.0, 'sel': [40], 'seed': 7}
+
+
+def test_a_one_entry_sel_is_repeated_per_element_and_a_mismatch_is_named():
+    assert sel_error(PARAMETERS, ['Cu']) is None
+    assert sel_error(PARAMETERS, ['Al', 'Cu']) == (
+        "parameters: model.descriptor.sel=[40] has 1 entries, the type map ['Al', 'Cu'] has 2: give one per element "
+        '(e.g. [40, 40]), or build the builder from a protocol with the data, which does that'
+    )
+    two = per_element_sel(PARAMETERS, 2)
+    assert two['model']['descriptor']['sel'] == [40, 40] and PARAMETERS['model']['descriptor']['sel'] == [40]
+    assert sel_error(two, ['Al', 'Cu']) is None
+    dpa3 = {**PARAMETERS, 'model': {'descriptor': DPA3}}
+    assert per_element_sel(dpa3, 3) == dpa3 and sel_error(dpa3, ['Al', 'Cu', 'Ni']) is None

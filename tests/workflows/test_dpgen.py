@@ -377,3 +377,18 @@ def test_a_pretrained_model_the_loop_cannot_fine_tune_is_refused_before_any_job(
     extra = {key: Dict(value) if isinstance(value, dict) else Str(value) for key, value in change.items()}
     with pytest.raises(ValueError, match=re.escape(message)):
         generate_workchain('dpgen.dpgen', {**inputs, **extra})
+
+
+def test_a_two_element_run_gets_one_sel_entry_per_element(codes, make_cu_frames):
+    dataset = LabeledDatasetData.from_ase(make_cu_frames('fcc', 3), ['Ag', 'Cu']).store()
+    configurations = {'fcc': ConfigurationsData.from_ase([bulk('Cu', 'fcc', a=3.61)], ['Ag', 'Cu']).store()}
+    builder = DpgenWorkChain.get_builder_from_protocol(
+        codes,
+        datasets={'init': dataset},
+        configurations=configurations,
+        schedule=[STAGE],
+        selection=SELECTION,
+        labeler={'engine': 'ase'},
+        protocol='fast',
+    )
+    assert builder.train.base.dp.parameters['model']['descriptor']['sel'] == [40, 40]
