@@ -81,8 +81,8 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
     """
 
     _protocol_file = 'train'
-    _protocol_variants = {'se_e2_a': 'train', 'dpa3': 'train_dpa3'}
-    """Protocols per model architecture: se_e2_a (TensorFlow, the paper's), DPA-3 (PyTorch)."""
+    _protocol_variants = {'se_e2_a': 'train', 'dpa2': 'train_dpa2', 'dpa3': 'train_dpa3'}
+    """Protocols per model architecture: se_e2_a (TensorFlow, the paper's), DPA-2 and DPA-3 (PyTorch)."""
 
     @classmethod
     def define(cls, spec):
@@ -171,7 +171,7 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
 
         :param code: the ``dp`` code.
         :param datasets: training datasets by key.
-        :param model: the architecture whose protocols to use: ``se_e2_a`` (default; TensorFlow) or ``dpa3``
+        :param model: the architecture whose protocols to use: ``se_e2_a`` (default; TensorFlow), ``dpa2`` or ``dpa3``
             (PyTorch).
         :param kwargs: further ``base.dp`` inputs, e.g. ``validation_dataset`` or ``type_map``.
         """

@@ -4,6 +4,7 @@ models, LAMMPS runs them with the model deviation, and a DPA-3 model trains; the
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from aiida.orm import InstalledCode
 from aiida.plugins import CalculationFactory, WorkflowFactory
 from ase.build import bulk
@@ -76,17 +77,18 @@ def test_a_pytorch_ensemble_trains_freezes_and_drives_a_lammps_exploration(
     assert len(explored['candidates']['fcc'].to_ase()) == 3
 
 
-def test_a_dpa3_model_trains_with_the_pytorch_backend(dp_installed_code, emt_cu_dataset):
+@pytest.mark.parametrize('architecture', ['dpa3', 'dpa2'])
+def test_dpa3_and_dpa2_models_train_with_the_pytorch_backend(dp_installed_code, emt_cu_dataset, architecture):
     dataset = emt_cu_dataset(nframes=6)
     overrides = {'numb_models': 2, 'base': {'dp': {'parameters': {'training': {'numb_steps': 20, 'disp_freq': 10}}}}}
     builder = TrainWorkChain.get_builder_from_protocol(
-        dp_installed_code, {'init': dataset}, 'fast', overrides, model='dpa3'
+        dp_installed_code, {'init': dataset}, 'fast', overrides, model=architecture
     )
     trained, node = run_get_node(builder)
 
     assert node.is_finished_ok, node.exit_message
     model = trained['models']['model_0']
-    assert (model.filename, model.descriptor, model.rcut, model.sel) == ('frozen_model.pth', 'dpa3', 4.0, [40])
+    assert (model.filename, model.descriptor, model.rcut, model.sel) == ('frozen_model.pth', architecture, 4.0, [40])
 
 
 def test_an_ensemble_fine_tuned_from_a_pretrained_checkpoint_descends_from_it_in_the_graph(

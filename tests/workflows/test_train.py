@@ -117,7 +117,7 @@ def test_dpa3_protocols_train_with_the_pytorch_backend(dp_code, dataset):
         'e_dim': 64,
         'a_dim': 32,
     }
-    with pytest.raises(ValueError, match=r"'dpa4' has no protocols for TrainWorkChain; choose one of \['dpa3'"):
+    with pytest.raises(ValueError, match=r"'dpa4' has no protocols for TrainWorkChain; choose one of \['dpa2', 'dpa3'"):
         TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, model='dpa4')
 
 
@@ -141,3 +141,15 @@ def test_compressing_a_dpa3_model_is_refused(generate_workchain, dp_code, datase
     builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, 'fast', overrides, model='dpa3')
     with pytest.raises(ValueError, match=r"compress: DeePMD-kit cannot compress a 'dpa3' model; set compress=False"):
         generate_workchain('dpgen.train', dict(builder))
+
+
+def test_dpa2_protocols_train_with_the_pytorch_backend(dp_code, dataset):
+    assert set(TrainWorkChain.get_available_protocols(variant='dpa2')) == {'fast', 'balanced', 'stringent'}
+    builder = TrainWorkChain.get_builder_from_protocol(dp_code, {'init': dataset}, protocol='fast', model='dpa2')
+    descriptor = builder.base.dp.parameters['model']['descriptor']
+    assert (builder.base.dp.backend.value, descriptor['type']) == ('pt', 'dpa2')
+    assert (descriptor['repinit']['rcut'], descriptor['repinit']['nsel'], descriptor['repformer']['nlayers']) == (
+        4.0,
+        40,
+        1,
+    )
