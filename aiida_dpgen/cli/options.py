@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from aiida.cmdline.params import options
 from click.core import ParameterSource
@@ -28,10 +30,17 @@ def keep_database_log() -> None:
     verdi's ``-v`` option configures logging without the database handler, expecting the storage to be loaded
     later (which adds it again). In an interpreter that has loaded it already (``verdi run``, a notebook, the
     tests) the handler would stay off, and every later process's reports would be missing from
-    ``verdi process report``."""
-    from aiida.common.log import configure_logging
+    ``verdi process report``. Only that handler is added back: configuring logging anew here would bind the
+    console handlers to the streams of the moment, which a test runner closes after the command."""
     from aiida.manage import get_manager
+    from aiida.manage.configuration import get_config_option
+    from aiida.orm.utils.log import DBLogHandler
 
     manager = get_manager()
-    if manager.get_profile() is not None and manager.profile_storage_loaded:
-        configure_logging(with_orm=True)
+    if manager.get_profile() is None or not manager.profile_storage_loaded:
+        return
+    logger = logging.getLogger('aiida')
+    if not any(isinstance(handler, DBLogHandler) for handler in logger.handlers):
+        handler = DBLogHandler()
+        handler.setLevel(get_config_option('logging.database_handler'))
+        logger.addHandler(handler)
