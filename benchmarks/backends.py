@@ -12,6 +12,7 @@ pair (measured in the same run, so the ratio holds when the machine's speed drif
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import shutil
@@ -22,9 +23,6 @@ import time
 from pathlib import Path
 
 import dpdata
-import numpy as np
-from ase.build import bulk
-from ase.calculators.emt import EMT
 
 from aiida_dpgen.training.inputs import build_training_input
 from aiida_dpgen.workflows.train import TrainWorkChain
@@ -33,14 +31,12 @@ SECONDS_PER_BATCH = re.compile(r'average training time: (?P<seconds>[\d.eE+-]+) 
 
 
 def write_data(folder: Path, nframes: int) -> list[str]:
-    rng = np.random.default_rng(0)
+    """benchmarks/train_overhead.py's EMT frames, written as deepmd/npy systems."""
+    spec = importlib.util.spec_from_file_location('train_overhead', Path(__file__).with_name('train_overhead.py'))
+    train_overhead = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_overhead)
     systems = dpdata.MultiSystems()
-    for index in range(nframes):
-        atoms = bulk('Cu', 'fcc', a=3.61, cubic=True).repeat((2, 1, 1))
-        atoms.rattle(0.05, seed=index)
-        atoms.set_cell(atoms.cell * (1 + 0.02 * rng.standard_normal()), scale_atoms=True)
-        atoms.calc = EMT()
-        atoms.get_potential_energy()
+    for atoms in train_overhead.emt_frames(nframes):
         systems.append(dpdata.LabeledSystem(atoms, fmt='ase/structure'))
     systems.to_deepmd_npy(str(folder))
     return [str(path) for path in sorted(folder.iterdir())]

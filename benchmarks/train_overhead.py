@@ -33,7 +33,8 @@ from aiida_dpgen.workflows.runner import run_get_node
 from aiida_dpgen.workflows.train import TrainWorkChain
 
 
-def emt_dataset(nframes: int = 20) -> LabeledDatasetData:
+def emt_frames(nframes: int = 20) -> list:
+    """``nframes`` rattled, strained 8-atom Cu cells labelled by EMT (also benchmarks/backends.py's data)."""
     rng = np.random.default_rng(0)
     frames = []
     for index in range(nframes):
@@ -43,7 +44,11 @@ def emt_dataset(nframes: int = 20) -> LabeledDatasetData:
         atoms.calc = EMT()
         atoms.get_potential_energy()
         frames.append(atoms)
-    return LabeledDatasetData.from_ase(frames, type_map=['Cu']).store()
+    return frames
+
+
+def emt_dataset(nframes: int = 20) -> LabeledDatasetData:
+    return LabeledDatasetData.from_ase(emt_frames(nframes), type_map=['Cu']).store()
 
 
 def run_direct(dataset: LabeledDatasetData, parameters: dict, seed: int) -> float:
@@ -106,4 +111,5 @@ def main() -> None:
     print(f"training throughput          median {statistics.median(throughput):6.0f} steps/s (dp's own timing)")
 
 
-main()
+if __name__ == '__main__':
+    main()
