@@ -12,6 +12,7 @@ import re
 from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict, List, StructureData, to_aiida_type
 
+from aiida_dpgen.calculations.options import set_job_defaults
 from aiida_dpgen.calculations.python_script import python_script_job
 from aiida_dpgen.labeling.frames import MD_KEYS
 
@@ -64,9 +65,7 @@ class AseSinglePointCalculation(CalcJob):
             validator=validate_calculator,
             help='{"calculator": "module:Class", "kwargs": {...}}, e.g. {"calculator": "ase.calculators.emt:EMT"}',
         )
-        spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.ase'
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['withmpi'].default = False
+        set_job_defaults(spec, parser='dpgen.ase')
         spec.output('output_parameters', valid_type=Dict, help='energy (eV), calculator, wall_seconds')
         spec.output('output_arrays', valid_type=ArrayData, help='forces (eV/Å) and, if periodic, stress (eV/Å^3)')
         spec.output(
@@ -143,9 +142,7 @@ class PackedAseCalculation(CalcJob):
             help="The dataset's type map (element symbols in type order); default: the structures' elements, sorted.",
         )
         spec.inputs.validator = validate_packed_inputs
-        spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.ase_packed'
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['withmpi'].default = False
+        set_job_defaults(spec, parser='dpgen.ase_packed')
         from aiida_dpgen.data.dataset import LabeledDatasetData
 
         spec.output(

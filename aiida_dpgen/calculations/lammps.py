@@ -22,6 +22,7 @@ from aiida.orm import AbstractCode, ArrayData, Dict, List, SinglefileData, to_ai
 from aiida_lammps.data.trajectory import LammpsTrajectory
 from ase.data import atomic_masses, atomic_numbers
 
+from aiida_dpgen.calculations.options import set_job_defaults
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
 from aiida_dpgen.exploration import job
 from aiida_dpgen.exploration.schedule import expand_tasks, validate_stage
@@ -147,9 +148,7 @@ class DpLammpsCalculation(CalcJob):
             'that did not complete come back, not the trajectories.',
         )
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['parser_name'].default = cls._DEFAULT_PARSER
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['withmpi'].default = False
+        set_job_defaults(spec, parser=cls._DEFAULT_PARSER)
 
         spec.output('deviations', valid_type=ArrayData, help='Steps and the six deviations of every frame, per task.')
         spec.output('task_results', valid_type=Dict, help='Per task: system, conditions, status, frames.')

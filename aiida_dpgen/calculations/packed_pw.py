@@ -18,6 +18,8 @@ from aiida.orm import Dict, KpointsData, StructureData, TrajectoryData, to_aiida
 from aiida_pseudo.data.pseudo import UpfData
 from aiida_quantumespresso.calculations.pw import PwCalculation
 
+from aiida_dpgen.calculations.options import set_job_defaults
+
 INPUT_FILE = 'aiida.in'
 OUTPUT_FILE = 'aiida.out'
 XML_FILE = f'{PwCalculation._PREFIX}.save/{PwCalculation._DATAFILE_XML_POST_6_2}'
@@ -86,8 +88,7 @@ class PackedPwCalculation(CalcJob):
             help='`CMDLINE`: extra pw.x command-line flags (e.g. ["-nk", "2"]), the same for every task.',
         )
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['parser_name'].default = cls._DEFAULT_PARSER
-        spec.inputs['metadata']['options']['withmpi'].default = True
+        set_job_defaults(spec, parser=cls._DEFAULT_PARSER, withmpi=True, resources=None)
 
         spec.output_namespace('output_parameters', valid_type=Dict, dynamic=True, help='Per converged task.')
         spec.output_namespace('output_trajectory', valid_type=TrajectoryData, dynamic=True, help='Per converged task.')

@@ -16,6 +16,7 @@ from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Dict, InstalledCode, SinglefileData
 
 from aiida_dpgen.calculations.ase import validate_calculator
+from aiida_dpgen.calculations.options import set_job_defaults
 from aiida_dpgen.calculations.python_script import python_script_job
 from aiida_dpgen.data import DeepPotentialData
 
@@ -72,9 +73,7 @@ class PropertiesCalculation(CalcJob):
         )
         spec.input('settings', valid_type=Dict, help='What to compute and how (see the properties protocol).')
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.properties'
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['withmpi'].default = False
+        set_job_defaults(spec, parser='dpgen.properties')
         spec.output('properties', valid_type=Dict, help='Energies (eV/atom), volumes (Å³/atom), moduli (GPa), ...')
         spec.output('curves', valid_type=ArrayData, help='Equations of state and phonon bands.')
         spec.exit_code(300, 'ERROR_NO_RESULTS', message='The suite wrote no results.json; see _scheduler-stderr.txt.')

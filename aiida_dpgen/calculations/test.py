@@ -6,6 +6,7 @@ from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 from aiida.orm import Dict
 
+from aiida_dpgen.calculations.options import set_job_defaults
 from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
 from aiida_dpgen.training.inputs import BACKEND_FLAGS, FROZEN_MODEL_SUFFIX
 
@@ -35,9 +36,7 @@ class DpTestCalculation(CalcJob):
         spec.input('model', valid_type=DeepPotentialData, help='The frozen model to evaluate.')
         spec.input('dataset', valid_type=LabeledDatasetData, help='Labeled frames to compare against.')
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.test'
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['withmpi'].default = False
+        set_job_defaults(spec, parser='dpgen.test')
         spec.output(
             'metrics',
             valid_type=Dict,

@@ -9,6 +9,7 @@ from aiida.common import CalcInfo, CodeInfo, CodeRunMode
 from aiida.engine import CalcJob
 from aiida.orm import ArrayData, Bool, Dict, Int, List, RemoteData, Str, to_aiida_type
 
+from aiida_dpgen.calculations.options import set_job_defaults
 from aiida_dpgen.data import DeepPotentialData, LabeledDatasetData
 from aiida_dpgen.training.finetune import finetune_error
 from aiida_dpgen.training.inputs import (
@@ -251,12 +252,7 @@ class DpTrainCalculation(CalcJob):
             'from (backend pt; TensorFlow fine-tunes from the frozen model).',
         )
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['parser_name'].default = 'dpgen.train'
-        spec.inputs['metadata']['options']['resources'].default = {
-            'num_machines': 1,
-            'num_mpiprocs_per_machine': 1,
-        }
-        spec.inputs['metadata']['options']['withmpi'].default = False
+        set_job_defaults(spec, parser='dpgen.train')
 
         spec.output('model', valid_type=DeepPotentialData, help='The frozen model.')
         spec.output('compressed_model', valid_type=DeepPotentialData, required=False, help='`dp compress` output.')

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import pathlib
+import tempfile
 from typing import ClassVar
 
 import numpy as np
@@ -165,10 +167,11 @@ class Labeler(ProtocolMixin, abc.ABC):
         """The builder of ``_process_class`` for a single point (energy, forces, stress) of ``structure``, or
         with ``md`` set, for a short MD from ``structure`` that labels every step."""
 
-    @abc.abstractmethod
     def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
         """The output nodes of a finished ``_process_class`` run that hold the labels (inputs of the
-        calcfunction that builds the dataset, so each frame links to its calculation)."""
+        calcfunction that builds the dataset, so each frame links to its calculation): its ``retrieved``
+        folder, read by :meth:`convert_outputs`, unless the engine's parser gives richer nodes."""
+        return {'retrieved': node.outputs.retrieved}
 
     @classmethod
     @abc.abstractmethod
@@ -179,6 +182,18 @@ class Labeler(ProtocolMixin, abc.ABC):
     def convert_md_outputs(cls, structure: orm.StructureData, **nodes: orm.Data) -> list[Label]:
         """The labels of every step of an MD run from ``structure`` (``supports_md`` labelers), in step order."""
         raise NotImplementedError(f'{cls.__name__} runs no MD')
+
+    def restart_builder(self, namespace: str, structure: orm.StructureData, code: orm.AbstractCode, parameters: dict):
+        """The builder of a ``_process_class`` whose calculation (in ``namespace``) takes a code, a structure and
+        one parameters dictionary, with this labeler's restart limit and job options."""
+        builder = self._process_class.get_builder()
+        builder.max_iterations = orm.Int(self.max_iterations)
+        calculation = builder[namespace]
+        calculation.code = code
+        calculation.structure = structure
+        calculation.parameters = orm.Dict(parameters)
+        calculation.metadata.options = self.job_options()
+        return builder
 
     def job_options(self) -> dict:
         """The CalcJob's ``metadata.options``: one process of one thread for an hour unless the specification's
@@ -280,6 +295,17 @@ def structure_arrays(structure: orm.StructureData) -> tuple[tuple[str, ...], np.
     """Element symbols (not kind names), cell and positions of ``structure``, in site order."""
     symbols = tuple(structure.get_kind(site.kind_name).symbol for site in structure.sites)
     return symbols, np.array(structure.cell, dtype=float), np.array([site.position for site in structure.sites])
+
+
+def read_labeled_system(retrieved: orm.FolderData, name: str, fmt: str):
+    """The ``dpdata.LabeledSystem`` that dpdata's ``fmt`` reader makes of the retrieved file ``name`` (dpdata
+    reads paths, so the file is written to a scratch folder first)."""
+    import dpdata
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = pathlib.Path(scratch) / name
+        path.write_text(retrieved.base.repository.get_object_content(name, mode='r'))
+        return dpdata.LabeledSystem(str(path), fmt=fmt)
 
 
 def retrieved_text(calculation: orm.CalcJobNode, name: str) -> str | None:

@@ -215,16 +215,7 @@ class Cp2kLabeler(Labeler):
         }
 
     def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode):
-        builder = Cp2kBaseWorkChain.get_builder()
-        builder.max_iterations = orm.Int(self.max_iterations)
-        builder.cp2k.code = code
-        builder.cp2k.structure = structure
-        builder.cp2k.parameters = orm.Dict(self.parameters(structure))
-        builder.cp2k.metadata.options = self.job_options()
-        return builder
-
-    def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
-        return {'retrieved': node.outputs.retrieved}
+        return self.restart_builder('cp2k', structure, code, self.parameters(structure))
 
     @classmethod
     def convert_outputs(cls, structure: orm.StructureData, retrieved: orm.FolderData) -> Label:

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import pathlib
-import tempfile
-
-import dpdata
 import numpy as np
 from aiida import orm
 from aiida.plugins import WorkflowFactory
 from ase.data import atomic_numbers
 
-from aiida_dpgen.labelers.base import Labeler, structure_arrays
+from aiida_dpgen.labelers.base import Labeler, read_labeled_system, structure_arrays
 from aiida_dpgen.labeling.frames import Label
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
@@ -56,25 +52,13 @@ class GaussianLabeler(Labeler):
         return {**parameters, 'charge': charge, 'multiplicity': multiplicity}
 
     def get_builder(self, structure: orm.StructureData, code: orm.AbstractCode):
-        builder = GaussianBaseWorkChain.get_builder()
-        builder.max_iterations = orm.Int(self.max_iterations)
-        builder.gaussian.code = code
-        builder.gaussian.structure = structure
-        builder.gaussian.parameters = orm.Dict(self.parameters(structure))
-        builder.gaussian.metadata.options = self.job_options()
-        return builder
-
-    def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
-        return {'retrieved': node.outputs.retrieved}
+        return self.restart_builder('gaussian', structure, code, self.parameters(structure))
 
     @classmethod
     def convert_outputs(cls, structure: orm.StructureData, retrieved: orm.FolderData) -> Label:
         """Energy (eV) and forces (eV/Å) as dpdata reads the log; no virial for a molecule."""
         symbols, cell, positions = structure_arrays(structure)
-        with tempfile.TemporaryDirectory() as scratch:
-            path = pathlib.Path(scratch) / LOG_FILE
-            path.write_text(retrieved.base.repository.get_object_content(LOG_FILE, mode='r'))
-            system = dpdata.LabeledSystem(str(path), fmt='gaussian/log')
+        system = read_labeled_system(retrieved, LOG_FILE, 'gaussian/log')
         if system.get_nframes() == 0:
             raise ValueError('the Gaussian log has no energy and forces (dpdata read no frame); was "force" asked?')
         order = tuple(system['atom_names'][index] for index in system['atom_types'])

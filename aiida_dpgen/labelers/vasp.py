@@ -4,15 +4,12 @@ handlers, e.g. more electronic steps after ``NELM`` was reached), labels read fr
 from __future__ import annotations
 
 import math
-import pathlib
-import tempfile
 
-import dpdata
 import numpy as np
 from aiida import orm
 from aiida.plugins import WorkflowFactory
 
-from aiida_dpgen.labelers.base import Labeler, structure_arrays
+from aiida_dpgen.labelers.base import Labeler, read_labeled_system, structure_arrays
 from aiida_dpgen.labeling.frames import Label
 from aiida_dpgen.workflows.protocols.utils import recursive_merge
 
@@ -92,18 +89,12 @@ class VaspLabeler(Labeler):
         builder.calc.metadata.options = self.job_options()
         return builder
 
-    def label_nodes(self, node: orm.ProcessNode) -> dict[str, orm.Data]:
-        return {'retrieved': node.outputs.retrieved}
-
     @classmethod
     def convert_outputs(cls, structure: orm.StructureData, retrieved: orm.FolderData) -> Label:
         """Energy (the OUTCAR's free energy TOTEN, as dpdata and DP-GEN take it), forces and virial, in the
         structure's atom order."""
         symbols, cell, positions = structure_arrays(structure)
-        with tempfile.TemporaryDirectory() as scratch:
-            path = pathlib.Path(scratch) / OUTCAR
-            path.write_text(retrieved.base.repository.get_object_content(OUTCAR, mode='r'))
-            system = dpdata.LabeledSystem(str(path), fmt='vasp/outcar')
+        system = read_labeled_system(retrieved, OUTCAR, 'vasp/outcar')
         if system.get_nframes() == 0:
             raise ValueError('dpdata read no converged frame from the OUTCAR')
         order = match_atoms(positions, system['coords'][-1], cell)
