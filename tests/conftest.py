@@ -15,6 +15,21 @@ pytest_plugins = ['aiida.tools.pytest_fixtures']
 CU_LATTICE = {'fcc': 3.61, 'bcc': 2.87, 'hcp': 2.55}
 
 
+@pytest.fixture(scope='session', autouse=True)
+def cli_logging():
+    """Logging configured once, as the first in-process ``aiida-dpgen``/``verdi`` command would configure it.
+
+    That command's verbosity option reconfigures logging (``logging.config.dictConfig``), which closes every
+    handler; absl's handler (TensorFlow's, bound to pytest's capture stream when TensorFlow was imported) then
+    closes that stream unless it is ``sys.stderr`` at that moment, and inside ``CliRunner`` it is not: pytest
+    lost its capture whenever a test's first command ran after TensorFlow had been imported. Done here, while
+    ``sys.stderr`` is pytest's own, the commands do not reconfigure logging again, whatever the test order."""
+    from aiida.common import log
+
+    log.CLI_ACTIVE = True
+    log.configure_logging()
+
+
 def cu_frames(structure: str = 'fcc', nframes: int = 3, seed: int = 0, labeled: bool = True) -> list:
     """Rattled and strained Cu cells (fcc: 4 atoms, bcc: 2, hcp: 2) with EMT energies, forces, stress."""
     rng = np.random.default_rng(seed)
