@@ -43,6 +43,8 @@ def param_arguments(fp_style: str) -> Argument:
         _arg('numb_models', int, optional=False, doc='models in the ensemble'),
         _arg('fp_task_max', int, optional=False, doc='most candidates labeled per system and iteration'),
         _arg('fp_task_min', int, optional=False, doc='fewest candidates worth labeling in a system'),
+        _arg('fp_accurate_threshold', number, doc='no labels for a system at least this accurate'),
+        _arg('fp_accurate_soft_threshold', number, doc='fewer labels from this accurate ratio on'),
         _arg('ratio_failed', number, doc='largest tolerated ratio of failed labeling calculations'),
         _arg('default_training_param', dict, optional=False, doc='DeePMD-kit training input'),
         _arg('dp_compress', bool, doc='compress the frozen models'),
@@ -141,8 +143,6 @@ ONLY_DEFAULT = {
 """Keys accepted at DP-GEN's default value; any other value is a feature not supported yet."""
 
 NOT_SUPPORTED = (
-    'fp_accurate_threshold',
-    'fp_accurate_soft_threshold',
     'fp_cluster_vacuum',
     'training_iter0_model_path',
     'training_init_frozen_model',

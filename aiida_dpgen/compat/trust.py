@@ -27,6 +27,9 @@ VIRIAL_OFF = 1e10
 COUNT_KEYS = {'fp_task_max': 'fp_task_max', 'fp_task_min': 'fp_task_min', 'model_devi_skip': 'skip'}
 """DP-GEN's keys of the cap, the minimum and the skipped leading frames, and ours."""
 
+TAPER_KEYS = ('fp_accurate_threshold', 'fp_accurate_soft_threshold')
+"""DP-GEN's labeling taper, the same keys in the selection settings."""
+
 
 def selection_settings(
     param: Mapping,
@@ -57,6 +60,7 @@ def selection_settings(
     }
     if param.get('model_devi_f_avg_relative'):
         selection['f_avg_relative'] = True
+    selection.update({key: param[key] for key in TAPER_KEYS if key in param})
     per_system = {}
     for name, by_key in levels.items():
         differing = {key: value for key, value in by_key.items() if value != common[key]}
@@ -67,7 +71,8 @@ def selection_settings(
     try:
         SelectionSettings.from_dict(selection, names)
     except ValueError as exception:
-        raise DpgenInputError(f'param.json model_devi_*_trust_*: {exception}') from None
+        keys = 'fp_accurate_*' if 'fp_accurate' in str(exception) else 'model_devi_*_trust_*'
+        raise DpgenInputError(f'param.json {keys}: {exception}') from None
     return selection
 
 

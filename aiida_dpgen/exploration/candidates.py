@@ -1,8 +1,9 @@
 """Candidate frames packed into flat arrays, so a job's selection is one compact node, not one per frame.
 
 Arrays (one row per frame unless noted): ``system`` (index into the list of system names), ``task``,
-``step``, ``key`` (the priority key of the seeded cap), ``cell`` (n x 3 x 3), ``natoms``, and per atom,
-frames one after another, ``positions`` (sum natoms x 3) and ``types`` (index into the type map).
+``step``, ``key`` (the key of the seeded cap), ``bin`` (the deviation bin of the ``inv_pop_f`` choice, else 0),
+``cell`` (n x 3 x 3), ``natoms``, and per atom, frames one after another, ``positions`` (sum natoms x 3) and
+``types`` (index into the type map).
 """
 
 from __future__ import annotations
@@ -11,14 +12,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aiida_dpgen.exploration.selection import priority_keys
+from aiida_dpgen.exploration.selection import priority_keys, weighted_order
 from aiida_dpgen.exploration.trajectory import DumpFrame
 
-ARRAYS = ('system', 'task', 'step', 'key', 'cell', 'natoms', 'positions', 'types')
+ARRAYS = ('system', 'task', 'step', 'key', 'bin', 'cell', 'natoms', 'positions', 'types')
+PER_FRAME = ('system', 'task', 'step', 'key', 'bin', 'cell', 'natoms')
 
 
-def pack(records: Sequence[tuple[int, int, DumpFrame]], seed: int) -> dict[str, np.ndarray]:
-    """Pack ``(system index, task, frame)`` records; keys are recomputed from (seed, task, step)."""
+def pack(
+    records: Sequence[tuple[int, int, DumpFrame]],
+    seed: int,
+    keys: Sequence[int] | None = None,
+    bins: Sequence[int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Pack ``(system index, task, frame)`` records with the ``keys`` and ``bins`` their selection gave them;
+    without keys, the seeded random ones from (seed, task, step), without bins the first."""
     system = np.array([record[0] for record in records], dtype=np.int64)
     task = np.array([record[1] for record in records], dtype=np.int64)
     frames = [record[2] for record in records]
@@ -27,7 +35,8 @@ def pack(records: Sequence[tuple[int, int, DumpFrame]], seed: int) -> dict[str, 
         'system': system,
         'task': task,
         'step': step,
-        'key': priority_keys(seed, task, step),
+        'key': priority_keys(seed, task, step) if keys is None else np.asarray(keys, dtype=np.uint64),
+        'bin': np.zeros(len(records), dtype=np.int64) if bins is None else np.asarray(bins, dtype=np.int64),
         'cell': np.array([frame.cell for frame in frames], dtype=float).reshape(-1, 3, 3),
         'natoms': np.array([len(frame.positions) for frame in frames], dtype=np.int64),
         'positions': np.concatenate([frame.positions for frame in frames]) if frames else np.empty((0, 3)),
@@ -46,17 +55,21 @@ def take(packed: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarra
     starts = np.concatenate([[0], np.cumsum(packed['natoms'])])
     atoms = np.concatenate([np.arange(starts[row], starts[row + 1]) for row in rows]) if len(rows) else []
     atoms = np.asarray(atoms, dtype=np.int64)
-    taken = {name: packed[name][rows] for name in ('system', 'task', 'step', 'key', 'cell', 'natoms')}
+    taken = {name: packed[name][rows] for name in PER_FRAME}
     return {**taken, 'positions': packed['positions'][atoms], 'types': packed['types'][atoms]}
 
 
-def smallest_keys(packed: dict[str, np.ndarray], system: int, cap: int, minimum: int = 0) -> np.ndarray:
-    """Rows of ``system``'s frames with the ``cap`` smallest keys, sorted by (task, step); none below ``minimum``."""
+def chosen_rows(
+    packed: dict[str, np.ndarray], system: int, cap: int, minimum: int = 0, population: Sequence[int] | None = None
+) -> np.ndarray:
+    """Rows of ``system``'s frames that win its cap, sorted by (task, step): the ``cap`` smallest keys, or with
+    the ``population`` of its deviation bins, the inverse-population choice
+    (:func:`~aiida_dpgen.exploration.selection.weighted_order`); none when fewer than ``minimum`` win (DP-GEN's
+    ``fp_task_min``)."""
     rows = np.flatnonzero(packed['system'] == system)
+    rows = rows[weighted_order(packed['key'][rows], packed['bin'][rows], population)[:cap]]
     if len(rows) < max(minimum, 1):
         return np.empty(0, dtype=np.int64)
-    if len(rows) > cap:
-        rows = rows[np.argsort(packed['key'][rows], kind='stable')[:cap]]
     return rows[np.lexsort((packed['step'][rows], packed['task'][rows]))]
 
 

@@ -51,7 +51,7 @@ def select_job(
     text ('' when there is none)."""
     per_system = None
     if settings is not None:
-        per_system = {name: SystemSelection(cap=settings.fp_task_max, seed=settings.seed) for name in settings.trust}
+        per_system = {name: SystemSelection.from_settings(settings) for name in settings.trust}
     results, tables = {}, []
     for index, system, description in tasks:
         folder = task_folder(index)
@@ -97,21 +97,24 @@ def deviation_arrays(indices: Sequence[int], tables: Sequence[np.ndarray]) -> di
 def candidate_frames(
     root: pathlib.Path, per_system: Mapping[str, SystemSelection], systems: Sequence[str], seed: int
 ) -> tuple[dict[str, np.ndarray], int]:
-    """The capped candidates read from the dumps, packed; and how many were missing (a task died writing)."""
-    by_task: dict[int, list[tuple[int, int]]] = {}
+    """The candidates still in the running read from the dumps, packed with their keys and bins; and how many
+    were missing (a task died writing)."""
+    by_task: dict[int, list[tuple[int, int, int, int]]] = {}
     for number, name in enumerate(systems):
-        for task, step in per_system[name].chosen():
-            by_task.setdefault(task, []).append((number, step))
-    records, missing = [], 0
+        for task, step, key, bin_ in per_system[name].kept():
+            by_task.setdefault(task, []).append((number, step, key, bin_))
+    records, keys, bins, missing = [], [], [], 0
     for task, chosen in sorted(by_task.items()):
         dump = root / task_folder(task) / DUMP_FILE
-        found = read_dump_frames(dump, [step for _, step in chosen]) if dump.exists() else {}
-        for number, step in chosen:
+        found = read_dump_frames(dump, [entry[1] for entry in chosen]) if dump.exists() else {}
+        for number, step, key, bin_ in chosen:
             if step in found:
                 records.append((number, task, found[step]))
+                keys.append(key)
+                bins.append(bin_)
             else:
                 missing += 1
-    return candidates.pack(records, seed), missing
+    return candidates.pack(records, seed, keys, bins), missing
 
 
 def save(selection: JobSelection, folder: pathlib.Path) -> None:

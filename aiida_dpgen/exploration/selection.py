@@ -10,11 +10,18 @@ Semantics follow DP-GEN's ``_select_by_model_devi_standard`` so that counts are 
 
 One deliberate difference: a frame with a NaN deviation (a diverged model) is failed; DP-GEN raises.
 
-The cap (``fp_task_max`` per system) is a seeded random choice that does not depend on the order or
-grouping in which frames are seen: every candidate gets a pseudo-random key from (seed, task, step) and
-the ``fp_task_max`` smallest keys win. Keeping the smallest keys per file and merging gives exactly the
-overall choice, so selection over any number of frames needs memory for ``fp_task_max`` candidates per
-system only.
+The cap (``fp_task_max`` per system) is a seeded choice that does not depend on the order or grouping in
+which frames are seen: every candidate gets a key and the ``fp_task_max`` smallest keys win. Keeping the
+smallest keys per file and merging gives exactly the overall choice, so selection over any number of frames
+needs memory for ``fp_task_max`` candidates per system only. The ``candidate_choice`` decides the keys:
+
+* ``uniform`` (DP-GEN, the default): a pseudo-random key from (seed, task, step), a uniform random choice;
+* ``max_devi_f`` (dpgen2's ``fixed-levels-max-select``): the largest force deviations first;
+* ``inv_pop_f[:N]`` (dpgen2's ``candi_sel_prob``): a weighted random choice without replacement (Efraimidis
+  and Spirakis), each candidate's weight the inverse of the number of candidates in its bin of N (10) equal
+  bins of the force deviation between the trust levels. Within a bin the order is the keys' order, so each
+  bin keeps its ``fp_task_max`` smallest keys and counts its candidates: memory for N x ``fp_task_max``.
+  dpgen2 draws with replacement (a frame can be labeled twice); this draws without.
 """
 
 from __future__ import annotations
@@ -93,17 +100,105 @@ def priority_keys(seed: int, tasks: np.ndarray, steps: np.ndarray) -> np.ndarray
         return mixed ^ (mixed >> np.uint64(31))
 
 
+UNIFORM = 'uniform'
+MAX_DEVIATION = 'max_devi_f'
+INVERSE_POPULATION = 'inv_pop_f'
+CANDIDATE_CHOICES = {
+    UNIFORM: 'a uniform random choice (DP-GEN, dpgen2 default)',
+    MAX_DEVIATION: 'the largest force deviations first (dpgen2 fixed-levels-max-select)',
+    INVERSE_POPULATION: 'weighted by the inverse population of the force-deviation bin between the levels; '
+    '"inv_pop_f:N" for N bins, 10 by default (dpgen2 candi_sel_prob)',
+}
+DEFAULT_BINS = 10
+
+
+def parse_candidate_choice(value: str) -> tuple[str, int]:
+    """``'uniform'``, ``'max_devi_f'``, ``'inv_pop_f'`` or ``'inv_pop_f:N'`` as (name, bins); one bin for the
+    choices without any. Errors name the value and the choices."""
+    expected = '; '.join(f'{name}: {meaning}' for name, meaning in CANDIDATE_CHOICES.items())
+    name, _, bins = str(value).partition(':')
+    if name not in CANDIDATE_CHOICES or (bins and name != INVERSE_POPULATION):
+        raise ValueError(f'selection.candidate_choice={value!r}: expected one of {expected}')
+    if name != INVERSE_POPULATION:
+        return name, 1
+    if not bins:
+        return name, DEFAULT_BINS
+    if not bins.isdigit() or int(bins) < 1:
+        raise ValueError(f'selection.candidate_choice={value!r}: the number of bins after "inv_pop_f:" must be >= 1')
+    return name, int(bins)
+
+
+def max_deviation_keys(seed: int, tasks: np.ndarray, steps: np.ndarray, max_devi_f: np.ndarray) -> np.ndarray:
+    """Keys under which the smallest are the largest force deviations (compared as float32, as they are
+    stored; NaN first), ties broken by the seeded random key."""
+    deviation = np.nan_to_num(np.asarray(max_devi_f, dtype=np.float32), nan=np.inf)
+    order_bits = np.maximum(deviation, np.float32(0)).view(np.uint32).astype(np.uint64)
+    random_bits = priority_keys(seed, tasks, steps) >> np.uint64(32)
+    return ((np.uint64(0xFFFFFFFF) - order_bits) << np.uint64(32)) | random_bits
+
+
+def deviation_bins(max_devi_f: np.ndarray, f_lo: float, f_hi: float, bins: int) -> np.ndarray:
+    """dpgen2's histogram bin of each candidate: ``bins`` equal bins from ``f_lo`` to ``f_hi``, deviations
+    outside them in the first or last bin."""
+    width = (f_hi - f_lo) / bins
+    if bins <= 1 or width <= 0:
+        return np.zeros(len(max_devi_f), dtype=np.int64)
+    index = np.floor((np.asarray(max_devi_f, dtype=float) - f_lo) / width)
+    return np.clip(np.nan_to_num(index, nan=bins - 1), 0, bins - 1).astype(np.int64)
+
+
+def weighted_order(keys: np.ndarray, bins: np.ndarray, population: np.ndarray | None) -> np.ndarray:
+    """Candidates in the order they win the cap: by key, or with the bins' ``population``, by
+    ``-log(u) * population(bin)`` with ``u = 1 - key / 2**64`` (Efraimidis and Spirakis with weights
+    1 / population)."""
+    if population is None or len(population) <= 1:
+        return np.argsort(keys, kind='stable')
+    exponential = -np.log1p(-(np.asarray(keys).astype(np.float64) / 2.0**64))
+    return np.argsort(exponential * np.asarray(population)[bins], kind='stable')
+
+
+def tapered_task_max(fp_task_max: int, accurate_ratio: float, threshold: float = 1.0, soft: float | None = None) -> int:
+    """DP-GEN's ``fp_accurate_threshold`` and ``fp_accurate_soft_threshold``: the full cap below ``soft``,
+    none from ``threshold`` on, and in between ``int(fp_task_max * (ratio - threshold) / (soft - threshold))``,
+    falling linearly to zero. Without ``soft`` the cap drops straight to zero at ``threshold``."""
+    soft = threshold if soft is None else soft
+    if not (0 <= soft <= threshold <= 1):
+        raise ValueError(
+            f'fp_accurate_soft_threshold={soft} and fp_accurate_threshold={threshold}: expected 0 <= soft <= '
+            'threshold <= 1'
+        )
+    if math.isnan(accurate_ratio) or accurate_ratio < soft:
+        return fp_task_max
+    if accurate_ratio >= threshold:
+        return 0
+    return int(fp_task_max * (accurate_ratio - threshold) / (soft - threshold))
+
+
 @dataclasses.dataclass
 class SystemSelection:
     """Running counts, histogram and capped candidates of one system; feed it file by file."""
 
     cap: int
     seed: int = 0
+    choice: str = UNIFORM
+    bins: int = 1
     counts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(3, dtype=np.int64))
     histogram: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(HISTOGRAM_EDGES) - 1, np.int64))
     keys: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     tasks: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
     steps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    bin_of: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    population: np.ndarray = dataclasses.field(default=None)
+
+    def __post_init__(self):
+        if self.population is None:
+            self.population = np.zeros(self.bins, dtype=np.int64)
+
+    @classmethod
+    def from_settings(cls, settings: SelectionSettings) -> SystemSelection:
+        """An empty selection with the cap, seed and candidate choice of ``settings``."""
+        choice, bins = parse_candidate_choice(settings.candidate_choice)
+        return cls(cap=settings.fp_task_max, seed=settings.seed, choice=choice, bins=bins)
 
     def add(self, task: int, table: np.ndarray, trust: TrustLevels, skip: int = 0) -> np.ndarray:
         """Count the frames of one task, a table with the columns step, max_devi_v, max_devi_f
@@ -117,47 +212,85 @@ class SystemSelection:
         force = max_devi_f if everything else max_devi_f[kept]
         self.histogram += np.histogram(force[np.isfinite(force)], bins=HISTOGRAM_EDGES)[0]
         is_candidate = categories == CANDIDATE
-        candidate_steps = steps[is_candidate if everything else kept & is_candidate].astype(np.int64)
-        self.offer(np.full(len(candidate_steps), task, dtype=np.int64), candidate_steps)
+        chosen = is_candidate if everything else kept & is_candidate
+        candidate_steps = steps[chosen].astype(np.int64)
+        tasks = np.full(len(candidate_steps), task, dtype=np.int64)
+        keys = bins = None
+        if self.choice == MAX_DEVIATION:
+            keys = max_deviation_keys(self.seed, tasks, candidate_steps, max_devi_f[chosen])
+        elif self.choice == INVERSE_POPULATION:
+            bins = deviation_bins(max_devi_f[chosen], trust.f_lo, trust.f_hi, self.bins)
+        self.offer(tasks, candidate_steps, keys, bins)
         return np.where(kept, categories, -1)
 
-    def offer(self, tasks: np.ndarray, steps: np.ndarray, keys: np.ndarray | None = None) -> None:
-        """Add candidates (task, step); only the ``cap`` with the smallest keys are kept."""
+    def offer(
+        self, tasks: np.ndarray, steps: np.ndarray, keys: np.ndarray | None = None, bins: np.ndarray | None = None
+    ) -> None:
+        """Add candidates (task, step) with their keys (default: the seeded random ones) and bins (default: the
+        first); each bin keeps the ``cap`` with the smallest keys and counts them all."""
         if keys is None:
             keys = priority_keys(self.seed, tasks, steps)
+        bins = np.zeros(len(keys), dtype=np.int64) if bins is None else np.asarray(bins, dtype=np.int64)
+        self.population += np.bincount(bins, minlength=self.bins)
+        self._keep(tasks, steps, keys, bins)
+
+    def _keep(self, tasks, steps, keys, bins) -> None:
         self.keys = np.concatenate([self.keys, keys])
         self.tasks = np.concatenate([self.tasks, tasks])
         self.steps = np.concatenate([self.steps, steps])
-        if len(self.keys) > 2 * self.cap:
+        self.bin_of = np.concatenate([self.bin_of, bins])
+        if len(self.keys) > 2 * self.cap * self.bins:
             self._trim()
 
     def _trim(self) -> None:
-        if len(self.keys) > self.cap:
+        if len(self.keys) <= self.cap:
+            return
+        if self.bins == 1:
             keep = np.argpartition(self.keys, self.cap)[: self.cap] if self.cap > 0 else np.empty(0, dtype=np.int64)
-            self.keys, self.tasks, self.steps = self.keys[keep], self.tasks[keep], self.steps[keep]
+        else:
+            order = np.lexsort((self.keys, self.bin_of))
+            sorted_bins = self.bin_of[order]
+            keep = order[np.arange(len(order)) - np.searchsorted(sorted_bins, sorted_bins) < self.cap]
+        self.keys, self.tasks, self.steps = self.keys[keep], self.tasks[keep], self.steps[keep]
+        self.bin_of = self.bin_of[keep]
 
     def merge(self, other: SystemSelection) -> None:
         self.counts += other.counts
         self.histogram += other.histogram
-        self.offer(other.tasks, other.steps, other.keys)
+        self.population += other.population
+        self._keep(other.tasks, other.steps, other.keys, other.bin_of)
 
-    def chosen(self, task_min: int = 0) -> list[tuple[int, int]]:
-        """The capped candidates as (task, step), sorted; none if fewer than ``task_min`` (DP-GEN's fp_task_min)."""
+    def chosen(self, task_min: int = 0, cap: int | None = None) -> list[tuple[int, int]]:
+        """The capped candidates as (task, step), sorted: the first ``cap`` (default: the selection's) in the
+        order they win; none if that is fewer than ``task_min`` (DP-GEN's fp_task_min)."""
         self._trim()
-        if len(self.keys) < task_min:
+        cap = self.cap if cap is None else min(cap, self.cap)
+        winners = weighted_order(self.keys, self.bin_of, self.population)[:cap]
+        if len(winners) < max(task_min, 1):
             return []
-        order = np.lexsort((self.steps, self.tasks))
+        order = winners[np.lexsort((self.steps[winners], self.tasks[winners]))]
         return [(int(self.tasks[i]), int(self.steps[i])) for i in order]
+
+    def kept(self) -> list[tuple[int, int, int, int]]:
+        """Every candidate still in the running as (task, step, key, bin): with bins, each bin's ``cap``
+        smallest keys, since which of them win depends on all the bins' populations, known only when every job's
+        selection is merged."""
+        self._trim()
+        order = np.lexsort((self.steps, self.tasks))
+        return [(int(self.tasks[i]), int(self.steps[i]), int(self.keys[i]), int(self.bin_of[i])) for i in order]
 
     def statistics(self) -> dict:
         total = int(self.counts.sum())
         ratios = self.counts / total if total else np.zeros(3)
-        return {
+        statistics = {
             'frames': total,
             **{name: int(count) for name, count in zip(CATEGORY_NAMES, self.counts, strict=True)},
             **{f'{name}_ratio': float(ratio) for name, ratio in zip(CATEGORY_NAMES, ratios, strict=True)},
             'max_devi_f_histogram': self.histogram.tolist(),
         }
+        if self.bins > 1:
+            statistics['candidate_bins'] = self.population.tolist()
+        return statistics
 
 
 def select_files(
@@ -202,6 +335,11 @@ SELECTION_KEYS = {
     'seed': 'seed of the random choice of capped candidates (default 0)',
     'f_avg_relative': 'force deviations divided by the RMS force of their trajectory, so that the force trust '
     'levels are relative (DP-GEN model_devi_f_avg_relative, default false)',
+    'candidate_choice': 'which candidates the cap keeps: "uniform" (random, default), "max_devi_f" (largest force '
+    'deviations first) or "inv_pop_f[:N]" (weighted by the inverse population of N deviation bins)',
+    'fp_accurate_threshold': 'no labels for a system whose accurate ratio reaches this (DP-GEN, default 1)',
+    'fp_accurate_soft_threshold': 'from this accurate ratio on, the cap falls linearly to none at '
+    'fp_accurate_threshold (DP-GEN, default: fp_accurate_threshold)',
 }
 TRUST_KEYS = ('f_trust_lo', 'f_trust_hi', 'v_trust_lo', 'v_trust_hi')
 
@@ -216,6 +354,15 @@ class SelectionSettings:
     skip: int = 0
     seed: int = 0
     f_avg_relative: bool = False
+    candidate_choice: str = UNIFORM
+    fp_accurate_threshold: float = 1.0
+    fp_accurate_soft_threshold: float | None = None
+
+    def task_max(self, accurate_ratio: float) -> int:
+        """The cap of a system with this accurate ratio, after DP-GEN's labeling taper (:func:`tapered_task_max`)."""
+        return tapered_task_max(
+            self.fp_task_max, accurate_ratio, self.fp_accurate_threshold, self.fp_accurate_soft_threshold
+        )
 
     @classmethod
     def from_dict(cls, settings: dict, system_names) -> SelectionSettings:
@@ -223,28 +370,6 @@ class SelectionSettings:
         unknown = sorted(set(settings) - set(SELECTION_KEYS))
         if unknown:
             raise ValueError(f'selection: unknown keys {unknown}; valid keys: {", ".join(SELECTION_KEYS)}')
-        per_system = settings.get('per_system', {})
-        outside = sorted(set(per_system) - set(system_names))
-        if outside:
-            raise ValueError(
-                f'selection.per_system: {outside} are not explored systems ({", ".join(system_names)}); fix the names'
-            )
-        trust = {}
-        for name in system_names:
-            levels = {key: settings.get(key) for key in TRUST_KEYS}
-            override = per_system.get(name, {})
-            bad = sorted(set(override) - set(TRUST_KEYS))
-            if bad:
-                raise ValueError(f'selection.per_system.{name}: unknown keys {bad}; expected some of {TRUST_KEYS}')
-            levels.update(override)
-            where = f'selection.per_system.{name}' if override else 'selection'
-            for key in ('f_trust_lo', 'f_trust_hi'):
-                if not isinstance(levels[key], int | float):
-                    raise ValueError(f'{where}.{key}={levels[key]!r}: expected a number ({SELECTION_KEYS[key]})')
-            try:
-                trust[name] = TrustLevels(*(levels[key] for key in TRUST_KEYS))
-            except ValueError as exception:
-                raise ValueError(f'{where}: {exception}') from None
         numbers = ('fp_task_max', 'fp_task_min', 'skip', 'seed')
         values = {key: settings.get(key, SELECTION_DEFAULTS[key]) for key in numbers}
         for key, value in values.items():
@@ -253,7 +378,57 @@ class SelectionSettings:
         relative = settings.get('f_avg_relative', SELECTION_DEFAULTS['f_avg_relative'])
         if not isinstance(relative, bool):
             raise ValueError(f'selection.f_avg_relative={relative!r}: expected true or false')
-        return cls(trust=trust, f_avg_relative=relative, **values)
+        choice = settings.get('candidate_choice', SELECTION_DEFAULTS['candidate_choice'])
+        parse_candidate_choice(choice)
+        threshold, soft = _labeling_taper(settings)
+        return cls(
+            trust=_trust_levels(settings, system_names),
+            f_avg_relative=relative,
+            candidate_choice=choice,
+            fp_accurate_threshold=threshold,
+            fp_accurate_soft_threshold=soft,
+            **values,
+        )
+
+
+def _trust_levels(settings: dict, system_names) -> dict[str, TrustLevels]:
+    per_system = settings.get('per_system', {})
+    outside = sorted(set(per_system) - set(system_names))
+    if outside:
+        raise ValueError(
+            f'selection.per_system: {outside} are not explored systems ({", ".join(system_names)}); fix the names'
+        )
+    trust = {}
+    for name in system_names:
+        levels = {key: settings.get(key) for key in TRUST_KEYS}
+        override = per_system.get(name, {})
+        bad = sorted(set(override) - set(TRUST_KEYS))
+        if bad:
+            raise ValueError(f'selection.per_system.{name}: unknown keys {bad}; expected some of {TRUST_KEYS}')
+        levels.update(override)
+        where = f'selection.per_system.{name}' if override else 'selection'
+        for key in ('f_trust_lo', 'f_trust_hi'):
+            if not isinstance(levels[key], int | float):
+                raise ValueError(f'{where}.{key}={levels[key]!r}: expected a number ({SELECTION_KEYS[key]})')
+        try:
+            trust[name] = TrustLevels(*(levels[key] for key in TRUST_KEYS))
+        except ValueError as exception:
+            raise ValueError(f'{where}: {exception}') from None
+    return trust
+
+
+def _labeling_taper(settings: dict) -> tuple[float, float]:
+    threshold = settings.get('fp_accurate_threshold', 1.0)
+    soft = settings.get('fp_accurate_soft_threshold', threshold)
+    for key, value in (('fp_accurate_threshold', threshold), ('fp_accurate_soft_threshold', soft)):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise ValueError(f'selection.{key}={value!r}: expected a ratio from 0 to 1 ({SELECTION_KEYS[key]})')
+    if soft > threshold:
+        raise ValueError(
+            f'selection.fp_accurate_soft_threshold={soft!r} is above fp_accurate_threshold={threshold!r}: the cap '
+            'starts falling at the soft threshold and reaches none at the other; lower the soft one'
+        )
+    return float(threshold), float(soft)
 
 
 SELECTION_DEFAULTS = {

@@ -161,7 +161,11 @@ def vasp_example(tmp_path):
         ({'numb_models': '4'}, r'key `numb_models` gets wrong value type, requires <int>'),
         ({'type_map': 'H C'}, r'key `type_map` gets wrong value type, requires <list>'),
         ({'fp_style': 'abacus'}, r"not supported: param.json fp_style='abacus'"),
-        ({'fp_accurate_threshold': 0.99}, r'not supported: param.json fp_accurate_threshold'),
+        ({'fp_cluster_vacuum': 10}, r'not supported: param.json fp_cluster_vacuum'),
+        (
+            {'fp_accurate_threshold': 0.9, 'fp_accurate_soft_threshold': 0.99},
+            r'param.json fp_accurate_\*: .*fp_accurate_soft_threshold=0.99 is above fp_accurate_threshold=0.9',
+        ),
         ({'model_devi_nopbc': True}, r'not supported: param.json model_devi_nopbc=True'),
         ({'shuffle_poscar': 'yes'}, r'shuffle_poscar'),
         ({'model_devi_f_trust_lo': [0.05]}, r'a list needs one level per sys_configs entry \(2\)'),
@@ -186,6 +190,12 @@ def test_bad_input_names_key_value_and_fix(vasp_example, change, message):
     jdata, base = vasp_example
     with pytest.raises(DpgenInputError, match=message):
         translate_param({**jdata, **change}, base)
+
+
+def test_the_labeling_taper_becomes_selection_settings(vasp_example):
+    jdata, base = vasp_example
+    param = translate_param({**jdata, 'fp_accurate_threshold': 0.99, 'fp_accurate_soft_threshold': 0.9}, base)
+    assert (param.selection['fp_accurate_threshold'], param.selection['fp_accurate_soft_threshold']) == (0.99, 0.9)
 
 
 def test_missing_required_key(vasp_example):

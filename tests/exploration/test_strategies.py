@@ -6,19 +6,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiida_dpgen.exploration.selection import ACCURATE, CANDIDATE, FAILED, SystemSelection, priority_keys
-from aiida_dpgen.exploration.strategies import (
+from aiida_dpgen.exploration.selection import (
+    ACCURATE,
+    CANDIDATE,
+    FAILED,
     INVERSE_POPULATION,
     MAX_DEVIATION,
     UNIFORM,
-    InversePopulation,
-    adaptive_lower_levels,
-    candidate_count,
+    SelectionSettings,
+    SystemSelection,
+    TrustLevels,
     deviation_bins,
-    levels_converged,
     max_deviation_keys,
     parse_candidate_choice,
+    priority_keys,
     tapered_task_max,
+)
+from aiida_dpgen.exploration.strategies import (
+    adaptive_lower_levels,
+    candidate_count,
+    levels_converged,
 )
 
 
@@ -163,26 +170,53 @@ def inverse_population_by_definition(tasks, steps, bins, populations, *, seed, c
 
 def test_inverse_population_cap_is_exact_mergeable_and_favours_rare_deviations():
     tasks, steps, force, _ = frames(3000, seed=2, ties=False)
-    candidates = (force >= 0.05) & (force < 0.4)
-    tasks, steps, force = tasks[candidates], steps[candidates], force[candidates]
-    bins = deviation_bins(force, 0.05, 0.4, 10)
-    populations = np.bincount(bins, minlength=10)
+    trust = TrustLevels(0.05, 0.4)
+    table = np.column_stack([steps, np.zeros_like(force), force])
 
-    whole = InversePopulation(cap=30, bins=10, seed=4)
-    whole.offer(tasks, steps, bins)
-    parts = [InversePopulation(cap=30, bins=10, seed=4) for _ in range(4)]
-    for index, part in enumerate(parts):
-        part.offer(tasks[index::4], steps[index::4], bins[index::4])
+    def selection():
+        return SystemSelection(cap=30, seed=4, choice=INVERSE_POPULATION, bins=10)
+
+    whole = selection()
+    for task in range(5):
+        whole.add(task, table[tasks == task], trust)
+    parts = [selection() for _ in range(3)]
+    for task in range(5):
+        rows = tasks == task
+        parts[task % 3].add(task, table[rows][::-1], trust)
     for part in parts[1:]:
         parts[0].merge(part)
 
-    expected = inverse_population_by_definition(tasks, steps, bins, populations, seed=4, cap=30)
+    candidates = (force >= 0.05) & (force < 0.4)
+    bins = deviation_bins(force[candidates], 0.05, 0.4, 10)
+    populations = np.bincount(bins, minlength=10)
+    expected = inverse_population_by_definition(tasks[candidates], steps[candidates], bins, populations, seed=4, cap=30)
     assert whole.chosen() == expected == parts[0].chosen()
+    assert whole.statistics()['candidate_bins'] == populations.tolist()
     assert len(whole.keys) <= 30 * 10, 'memory: at most cap candidates per bin'
     chosen = set(expected)
-    chosen_bins = [bin_ for task, step, bin_ in zip(tasks, steps, bins, strict=True) if (task, step) in chosen]
+    chosen_bins = [
+        bin_
+        for task, step, bin_ in zip(tasks[candidates], steps[candidates], bins, strict=True)
+        if (task, step) in chosen
+    ]
     rare = populations < np.median(populations[populations > 0])
     assert np.mean(rare[chosen_bins]) > rare[bins].mean(), 'rare bins are more likely than their share'
+
+
+def test_max_deviation_choice_in_a_selection_keeps_the_largest_candidates():
+    tasks, steps, force, _ = frames(1000, seed=5, ties=False)
+    table = np.column_stack([steps, np.zeros_like(force), force])
+    settings = SelectionSettings.from_dict(
+        {'f_trust_lo': 0.05, 'f_trust_hi': 0.4, 'fp_task_max': 15, 'candidate_choice': 'max_devi_f'}, ['cu']
+    )
+    selection = SystemSelection.from_settings(settings)
+    for task in range(5):
+        selection.add(task, table[tasks == task], settings.trust['cu'])
+    candidates = force[(force >= 0.05) & (force < 0.4)]
+    chosen = set(selection.chosen())
+    kept = [value for task, step, value in zip(tasks, steps, force, strict=True) if (task, step) in chosen]
+    assert sorted(kept) == sorted(np.sort(candidates)[-15:].tolist())
+    assert len(selection.chosen(cap=5)) == 5, 'a tapered cap takes the first winners'
 
 
 def test_deviation_bins_follow_dpgen2():
@@ -201,8 +235,8 @@ def test_the_labeling_taper_is_dp_gens():
 
 
 def test_candidate_choices_parse_with_clear_errors():
-    assert parse_candidate_choice('uniform') == (UNIFORM, 0)
-    assert parse_candidate_choice('max_devi_f') == (MAX_DEVIATION, 0)
+    assert parse_candidate_choice('uniform') == (UNIFORM, 1)
+    assert parse_candidate_choice('max_devi_f') == (MAX_DEVIATION, 1)
     assert parse_candidate_choice('inv_pop_f') == (INVERSE_POPULATION, 10)
     assert parse_candidate_choice('inv_pop_f:4') == (INVERSE_POPULATION, 4)
     with pytest.raises(ValueError, match=r"selection.candidate_choice='random': expected one of uniform"):

@@ -33,17 +33,19 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     systems = candidate_frames[names[0]].base.attributes.get('systems')
     type_map = candidate_frames[names[0]].base.attributes.get('type_map')
     settings = SelectionSettings.from_dict(selection.get_dict(), systems)
-    packed = candidates.concatenate(
-        [{name: candidate_frames[job].get_array(name) for name in candidates.ARRAYS} for job in names]
-    )
+    packed = candidates.concatenate([_packed(candidate_frames[job]) for job in names])
 
     per_system = {
         system: _merge_statistics([statistics[job].get(system) for job in sorted(statistics)]) for system in systems
     }
     outputs = {}
     for number, system in enumerate(systems):
-        rows = candidates.smallest_keys(packed, number, settings.fp_task_max, settings.fp_task_min)
+        cap = settings.task_max(per_system[system]['accurate_ratio'] if per_system[system]['frames'] else 0.0)
+        population = per_system[system].get('candidate_bins')
+        rows = candidates.chosen_rows(packed, number, cap, settings.fp_task_min, population)
         per_system[system]['chosen'] = len(rows)
+        if cap < settings.fp_task_max:
+            per_system[system]['tapered_task_max'] = cap
         if len(rows):
             outputs[system] = _configurations(candidates.take(packed, rows), type_map)
     overall = _merge_statistics(list(per_system.values()))
@@ -84,12 +86,24 @@ def _merge_statistics(parts: list[dict | None]) -> dict:
     counts = {name: sum(part[name] for part in parts) for name in CATEGORY_NAMES}
     frames = sum(counts.values())
     histogram = np.sum([part['max_devi_f_histogram'] for part in parts], axis=0) if parts else []
-    return {
+    merged = {
         'frames': frames,
         **counts,
         **{f'{name}_ratio': (counts[name] / frames if frames else 0.0) for name in CATEGORY_NAMES},
         'max_devi_f_histogram': [int(value) for value in histogram],
     }
+    bins = [part['candidate_bins'] for part in parts if 'candidate_bins' in part]
+    if bins:
+        merged['candidate_bins'] = [int(value) for value in np.sum(bins, axis=0)]
+    return merged
+
+
+def _packed(node) -> dict[str, np.ndarray]:
+    """A job's packed candidates; those of jobs from before the candidate choices have no ``bin`` (all in one)."""
+    names = node.get_arraynames()
+    packed = {name: node.get_array(name) for name in candidates.ARRAYS if name in names}
+    packed.setdefault('bin', np.zeros(len(packed['key']), dtype=np.int64))
+    return packed
 
 
 def _configurations(packed: dict, type_map: list[str]) -> ConfigurationsData:

@@ -116,3 +116,69 @@ def test_task_outcomes_of_graphs_made_before_the_summaries_are_still_gathered(ai
     assert sorted(gathered['tasks']) == ['0', '1', '2']
     assert gathered['tasks']['2']['status'] == 'lost_atoms'
     assert gathered['summary'] == {'tasks': 3, 'completed': 2, 'lost_atoms': 1, 'failed': 0, 'frames': 7}
+
+
+def test_the_labeling_taper_lowers_the_cap_of_a_mostly_accurate_system(aiida_profile):
+    """DP-GEN's fp_accurate_soft_threshold 0.5 and fp_accurate_threshold 0.9: fcc is 70 % accurate, so its cap
+    of 4 falls to int(4 * (0.7 - 0.9) / (0.5 - 0.9)) = 2; bcc (90 % accurate) gets none."""
+    records = [(0, 0, frame(step)) for step in (10, 20, 30, 40)] + [(1, 1, frame(10))]
+    outputs = select_candidates(
+        Dict(
+            {
+                'f_trust_lo': 0.05,
+                'f_trust_hi': 0.2,
+                'fp_task_max': 4,
+                'fp_accurate_threshold': 0.9,
+                'fp_accurate_soft_threshold': 0.5,
+            }
+        ),
+        candidate_frames={'job_000': job_frames(['fcc', 'bcc'], records, 0)},
+        statistics={'job_000': job_statistics({'fcc': 3, 'bcc': 1})},
+    )
+    systems = outputs['statistics'].get_dict()['systems']
+    assert (systems['fcc']['chosen'], systems['fcc']['tapered_task_max']) == (2, 2)
+    assert (systems['bcc']['chosen'], systems['bcc']['tapered_task_max']) == (0, 0)
+    assert 'bcc' not in outputs['candidates']
+
+
+def test_inverse_population_over_jobs_uses_every_jobs_bin_counts(aiida_profile):
+    """Two jobs whose candidates fall in bins 0 and 1: the merge weighs them by the summed populations."""
+    seed = 3
+    job_records = {
+        'job_000': [(0, 0, frame(step)) for step in range(10, 110, 10)],
+        'job_001': [(0, 1, frame(10)), (0, 1, frame(20))],
+    }
+    job_bins = {'job_000': [0] * 10, 'job_001': [1, 1]}
+    nodes = {}
+    for label, records in job_records.items():
+        node = ArrayData()
+        for name, array in candidates.pack(records, seed, bins=job_bins[label]).items():
+            node.set_array(name, array)
+        node.base.attributes.set('systems', ['fcc'])
+        node.base.attributes.set('type_map', ['Al', 'Cu'])
+        nodes[label] = node
+    statistics = {
+        label: Dict(
+            {'fcc': {**job_statistics({'fcc': sum(population)}).get_dict()['fcc'], 'candidate_bins': population}}
+        )
+        for label, population in (('job_000', [10, 0]), ('job_001', [0, 2]))
+    }
+    outputs = select_candidates(
+        Dict(
+            {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': 4, 'seed': seed, 'candidate_choice': 'inv_pop_f:2'}
+        ),
+        candidate_frames=nodes,
+        statistics=statistics,
+    )
+    systems = outputs['statistics'].get_dict()['systems']
+    assert systems['fcc']['candidate_bins'] == [10, 2]
+    packed = candidates.concatenate(
+        [{name: nodes[label].get_array(name) for name in candidates.ARRAYS} for label in nodes]
+    )
+    tasks, steps = packed['task'], packed['step']
+    exponential = -np.log1p(-(priority_keys(seed, tasks, steps).astype(np.float64) / 2.0**64))
+    winners = np.argsort(exponential * np.array([10, 2])[packed['bin']], kind='stable')[:4]
+    chosen = outputs['candidates']['fcc']
+    assert list(zip(chosen.base.attributes.get('tasks'), chosen.base.attributes.get('steps'), strict=True)) == sorted(
+        (int(tasks[index]), int(steps[index])) for index in winners
+    )
