@@ -20,14 +20,14 @@ from aiida import orm
 from aiida.engine import ProcessBuilder
 from aiida.plugins.entry_point import get_entry_point_names, load_entry_point
 
+from aiida_dpgen.exploration.geometry import REASONS as GEOMETRY_REASONS
 from aiida_dpgen.labeling.frames import MD_KEYS, Label
 from aiida_dpgen.workflows.protocols.utils import ProtocolMixin
 
 ENTRY_POINT_GROUP = 'aiida_dpgen.labelers'
 COMMON_KEYS = {'engine', 'protocol', 'overrides', 'options', 'max_iterations', 'md'}
 SCF_UNCONVERGED = 'scf_unconverged'
-ATOMS_TOO_CLOSE = 'atoms too close'
-PHYSICS_REASONS = frozenset({SCF_UNCONVERGED, ATOMS_TOO_CLOSE})
+PHYSICS_REASONS = frozenset({SCF_UNCONVERGED, *GEOMETRY_REASONS})
 """Reasons a frame gave no label that come from the frame itself; any other reason (a program that did not
 start, an engine error) is a problem of the settings or the computer."""
 PROGRAM_DID_NOT_START = 'program did not start'

@@ -9,12 +9,22 @@ from aiida.orm import Dict, Float, Int, to_aiida_type
 from aiida_dpgen.calculations.functions.collect_labels import collect_labels
 from aiida_dpgen.calculations.functions.extract_structures import extract_structures
 from aiida_dpgen.data import ConfigurationsData, LabeledDatasetData
-from aiida_dpgen.labelers.base import ATOMS_TOO_CLOSE, labeler_from_specification
+from aiida_dpgen.labelers.base import labeler_from_specification
 from aiida_dpgen.utils.cost import core_count
 from aiida_dpgen.utils.grouping import balanced_groups
 from aiida_dpgen.workflows.launch import launched_children, submit_once
 
 DEFAULT_MIN_DISTANCE = 0.5
+
+
+def validate_screens(value, _):
+    from aiida_dpgen.exploration.geometry import GeometryScreens
+
+    try:
+        GeometryScreens.from_dict(value.get_dict())
+    except ValueError as exception:
+        return f'label.{exception}'
+    return None
 
 
 def validate_labeler(value: Dict, _) -> str | None:
@@ -77,6 +87,16 @@ class LabelWorkChain(WorkChain):
             help='Frames with two atoms closer than this (Å) are reported and not labeled.',
         )
         spec.input(
+            'screens',
+            valid_type=Dict,
+            required=False,
+            serializer=to_aiida_type,
+            validator=validate_screens,
+            help='More geometry screens before labeling (aiida_dpgen.exploration.geometry): min_distance per pair '
+            'of elements {"Cu-Cu": 1.8, "*": 0.5}, max_tilt_angle (degrees), max_length_ratio, volume_per_atom '
+            '[lowest, highest] (Å^3). Each frame they exclude is counted by reason.',
+        )
+        spec.input(
             'max_excluded_ratio',
             valid_type=Float,
             required=False,
@@ -116,17 +136,21 @@ class LabelWorkChain(WorkChain):
         self.ctx.labeler = labeler_from_specification(self.inputs.labeler.get_dict())
         self.ctx.type_map = next(iter(self.inputs.candidates.values())).type_map
         self.ctx.structures, self.ctx.screened = {}, []
+        screens = {'screens': self.inputs.screens} if 'screens' in self.inputs else {}
         for system in sorted(self.inputs.candidates):
-            outputs = extract_structures(self.inputs.candidates[system], self.inputs.min_distance)
+            outputs = extract_structures(self.inputs.candidates[system], self.inputs.min_distance, **screens)
             screening = outputs.pop('screening').get_dict()
             for item in screening['excluded']:
-                self.ctx.screened.append({'system': system, **item, 'reason': ATOMS_TOO_CLOSE})
+                self.ctx.screened.append({'system': system, **item})
             for label, structure in outputs.items():
                 key = f'frame_{len(self.ctx.structures):06d}'
                 self.ctx.structures[key] = {'system': system, 'frame': int(label.split('_')[1]), 'structure': structure}
         if self.ctx.screened:
-            closer = f'atoms closer than {self.inputs.min_distance.value} Å'
-            self.report(f'{len(self.ctx.screened)} frames not labeled: {closer}')
+            reasons: dict[str, int] = {}
+            for item in self.ctx.screened:
+                reasons[item['reason']] = reasons.get(item['reason'], 0) + 1
+            by_reason = ', '.join(f'{count} {reason}' for reason, count in sorted(reasons.items()))
+            self.report(f'{len(self.ctx.screened)} frames not labeled by the geometry screens: {by_reason}')
 
     def should_pack(self):
         return self.inputs.group_size.value > 1 and len(self.ctx.structures) > 1

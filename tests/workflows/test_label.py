@@ -49,6 +49,11 @@ def test_elements_without_parameters_are_refused(generate_workchain, label_input
         generate_workchain('dpgen.label', {**label_inputs, 'candidates': candidates})
 
 
+def test_bad_geometry_screens_are_refused_naming_the_key(generate_workchain, label_inputs):
+    with pytest.raises(ValueError, match=r'label.screens.volume_per_atom=\[30, 6\]: expected \[lowest, highest\]'):
+        generate_workchain('dpgen.label', {**label_inputs, 'screens': Dict({'volume_per_atom': [30, 6]})})
+
+
 def test_no_candidates_is_refused(generate_workchain, label_inputs):
     with pytest.raises(ValueError, match='candidates: no configurations to label'):
         generate_workchain('dpgen.label', {**label_inputs, 'candidates': {}})

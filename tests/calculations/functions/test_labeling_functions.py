@@ -20,10 +20,35 @@ def test_extract_structures_screens_atoms_that_are_too_close(make_cu_frames):
 
     screening = outputs['screening'].get_dict()
     assert screening['frames'] == 3 and screening['kept'] == 2
-    assert screening['excluded'] == [{'frame': 1, 'formula': 'Cu4', 'closest_distance': pytest.approx(0.2, abs=1e-4)}]
+    assert screening['excluded'] == [
+        {
+            'frame': 1,
+            'formula': 'Cu4',
+            'reason': 'atoms too close',
+            'detail': 'Cu-Cu 0.200 Å < 0.5 Å',
+            'closest_distance': pytest.approx(0.2, abs=1e-4),
+        }
+    ]
     assert sorted(outputs) == ['frame_000000', 'frame_000002', 'screening']
     np.testing.assert_allclose(outputs['frame_000002'].get_ase().positions, frames[2].positions, atol=1e-10)
     assert outputs['frame_000000'].creator.process_label == 'extract_structures'
+
+
+def test_extract_structures_screens_by_pair_box_and_volume_with_reasons(make_cu_frames):
+    """The blown-up cell of a young NPT run, a skewed box and a per-pair distance: each excluded with its
+    reason; the global min_distance still applies to pairs the screens do not name."""
+    frames = make_cu_frames('fcc', nframes=5, labeled=False)
+    frames[1].set_cell(frames[1].cell * 2.5, scale_atoms=True)  # 11.8 -> about 184 Å^3 per atom
+    frames[2].set_cell(frames[2].cell.array + np.array([[0, 0, 0], [3.61 * 2, 0, 0], [0, 0, 0]]), scale_atoms=False)
+    frames[3].positions[2] = frames[3].positions[3] + [1.5, 0.0, 0.0]
+    frames[4].positions[2] = frames[4].positions[3] + [0.3, 0.0, 0.0]
+    configurations = ConfigurationsData.from_ase(frames, type_map=['Cu'])
+    screens = Dict({'min_distance': {'Cu-Cu': 1.6}, 'max_tilt_angle': 60, 'volume_per_atom': [6, 30]})
+    outputs = extract_structures(configurations, Float(0.5), screens)
+
+    excluded = {item['frame']: item['reason'] for item in outputs['screening'].get_dict()['excluded']}
+    assert excluded == {1: 'volume per atom', 2: 'skewed box', 3: 'atoms too close', 4: 'atoms too close'}
+    assert sorted(outputs) == ['frame_000000', 'screening']
 
 
 def ase_label_nodes(structure):
