@@ -261,14 +261,26 @@ def count_tasks_and_frames(stage: Mapping, configuration_counts: Mapping[str, in
 
 
 @dataclasses.dataclass(frozen=True)
+class StageNotConverged:
+    """A stage that used up its repeats without its accurate ratio reaching the threshold (``fatal_at_max``)."""
+
+    stage_index: int
+    repeats: int
+    accurate_ratio: float
+    threshold: float
+
+
+@dataclasses.dataclass(frozen=True)
 class StagedSchedule:
     """Stages explored in order; a stage is repeated, with the MD lengths of ``nsteps`` in turn (the last one
-    repeated), until its accurate ratio reaches ``accurate_threshold``, or ``max_repeats`` times."""
+    repeated), until its accurate ratio reaches ``accurate_threshold``, or ``max_repeats`` times; then the
+    next stage, or with ``fatal_at_max`` (dpgen2's), the loop stops there."""
 
     stages: tuple[dict, ...]
     nsteps: tuple[int, ...]
     accurate_threshold: float = 0.99
     max_repeats: int = 8
+    fatal_at_max: bool = False
 
     def __post_init__(self):
         if not self.stages:
@@ -277,16 +289,24 @@ class StagedSchedule:
             raise ValueError(f'nsteps={self.nsteps!r}: expected a non-empty list of positive step counts')
         if not 0 < self.accurate_threshold <= 1:
             raise ValueError(f'accurate_threshold={self.accurate_threshold}: expected a ratio in (0, 1]')
+        if not isinstance(self.max_repeats, int) or isinstance(self.max_repeats, bool) or self.max_repeats < 1:
+            raise ValueError(f'max_repeats={self.max_repeats!r}: expected a positive number of iterations')
+        if not isinstance(self.fatal_at_max, bool):
+            raise ValueError(f'fatal_at_max={self.fatal_at_max!r}: expected true or false')
 
-    def next_stage(self, history: Sequence[tuple[int, float]]) -> tuple[int, dict] | None:
+    def next_stage(self, history: Sequence[tuple[int, float]]) -> tuple[int, dict] | StageNotConverged | None:
         """The index and settings of the stage to explore next, given ``(stage index, accurate ratio)`` of the
-        iterations so far; ``None`` when every stage has passed or run out of repeats."""
+        iterations so far; ``None`` when every stage has passed or run out of repeats, or with ``fatal_at_max``
+        the :class:`StageNotConverged` that ran out."""
         stage_index, repeats = 0, 0
         for index, accurate_ratio in history:
             if index != stage_index:
                 raise ValueError(f'history: iteration at stage {index} while stage {stage_index} was due')
             repeats += 1
-            if accurate_ratio >= self.accurate_threshold or repeats >= self.max_repeats:
+            passed = accurate_ratio >= self.accurate_threshold
+            if not passed and repeats >= self.max_repeats and self.fatal_at_max:
+                return StageNotConverged(stage_index, repeats, accurate_ratio, self.accurate_threshold)
+            if passed or repeats >= self.max_repeats:
                 stage_index, repeats = stage_index + 1, 0
         if stage_index >= len(self.stages):
             return None

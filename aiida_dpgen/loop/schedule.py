@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from aiida_dpgen.exploration.schedule import StagedSchedule, validate_stage
+from aiida_dpgen.exploration.schedule import StagedSchedule, StageNotConverged, validate_stage
 
 CONVERGENCE_KEYS = {
     'candidate_ratio': 'stop once the candidate ratio stays below this value ...',
     'patience': '... for this many consecutive iterations (default 1)',
     'max_iterations': 'never run more iterations than this',
 }
-STAGED_KEYS = {'stages', 'nsteps', 'accurate_threshold', 'max_repeats'}
+STAGED_KEYS = {'stages', 'nsteps', 'accurate_threshold', 'max_repeats', 'fatal_at_max'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Decision:
     stage_index: int | None = None
     stage: dict | None = None
     reason: str = ''
+    failed: bool = False
+    """The loop stops because a stage did not converge and the schedule says that is fatal (``fatal_at_max``)."""
 
     @property
     def stop(self) -> bool:
@@ -114,6 +116,12 @@ class LoopPlan:
             step = self.staged.next_stage([(record.stage, record.accurate_ratio) for record in history])
             if step is None:
                 return Decision(reason=f'schedule done: all {len(self.staged.stages)} stages explored')
+            if isinstance(step, StageNotConverged):
+                return Decision(
+                    reason=f'stage {step.stage_index} did not converge: accurate ratio {step.accurate_ratio:.2%} '
+                    f'below {step.threshold:.2%} after {step.repeats} iteration(s) (fatal_at_max)',
+                    failed=True,
+                )
             return Decision(*step)
         if count >= len(self.stages):
             return Decision(reason=f'schedule done: all {len(self.stages)} stages explored')
@@ -121,4 +129,4 @@ class LoopPlan:
 
 
 def _staged_options(schedule: Mapping) -> dict:
-    return {key: schedule[key] for key in ('accurate_threshold', 'max_repeats') if key in schedule}
+    return {key: schedule[key] for key in ('accurate_threshold', 'max_repeats', 'fatal_at_max') if key in schedule}

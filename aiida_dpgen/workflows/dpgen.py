@@ -227,7 +227,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             valid_type=(orm.List, Dict),
             serializer=to_aiida_type,
             help='A list of stages, one per iteration (DP-GEN model_devi_jobs), or a staged schedule '
-            '{"stages": [...], "nsteps": [...], "accurate_threshold": 0.99, "max_repeats": 8}.',
+            '{"stages": [...], "nsteps": [...], "accurate_threshold": 0.99, "max_repeats": 8, "fatal_at_max": false}.',
         )
         spec.input(
             'selection',
@@ -305,6 +305,13 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         )
         spec.exit_code(
             403, 'ERROR_LABELING_FAILED', message='Iteration {iteration}: labeling failed ({process}). {advice}'
+        )
+        spec.exit_code(
+            406,
+            'ERROR_STAGE_NOT_CONVERGED',
+            message='The loop stopped: {reason}. The models and data so far are in the outputs; raise max_repeats, '
+            'lower accurate_threshold or set fatal_at_max false in the schedule to go on, and continue with '
+            'restart_from.',
         )
         spec.exit_code(
             405,
@@ -619,6 +626,10 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
 
     def results(self):
         self._output_final()
+        decision = self._plan().next(self._history())
+        if decision.failed:
+            return self.exit_codes.ERROR_STAGE_NOT_CONVERGED.format(reason=decision.reason)
+        return None
 
     def should_test_properties(self):
         return bool(self.inputs.get('properties')) and bool(self.ctx.models)

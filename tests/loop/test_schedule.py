@@ -50,6 +50,23 @@ def test_a_staged_schedule_repeats_a_stage_until_its_accurate_ratio_passes():
     assert plan.next([record(0, 0.95), record(1, 0.99)]).stop
 
 
+def test_a_stage_out_of_repeats_stops_the_loop_with_fatal_at_max():
+    """dpgen2's fatal_at_max: a stage that used its repeats without passing stops the loop, as a failure;
+    without it (the default) the loop moves on to the next stage."""
+    staged = {'stages': [STAGE, {**STAGE, 'temps': [300.0]}], 'nsteps': [100], 'accurate_threshold': 0.9}
+    history = [record(0, accurate=0.5), record(0, accurate=0.6)]
+    moves_on = LoopPlan({**staged, 'max_repeats': 2}).next(history)
+    assert (moves_on.stage_index, moves_on.failed) == (1, False)
+    fatal = LoopPlan({**staged, 'max_repeats': 2, 'fatal_at_max': True}).next(history)
+    assert fatal.stop and fatal.failed
+    assert (
+        fatal.reason
+        == 'stage 0 did not converge: accurate ratio 60.00% below 90.00% after 2 iteration(s) (fatal_at_max)'
+    )
+    passed = LoopPlan({**staged, 'max_repeats': 2, 'fatal_at_max': True}).next([record(0, 0.5), record(0, 0.95)])
+    assert (passed.stage_index, passed.failed) == (1, False), 'passing on the last repeat is not a failure'
+
+
 @pytest.mark.parametrize(
     ('schedule', 'convergence', 'message'),
     [
@@ -60,6 +77,12 @@ def test_a_staged_schedule_repeats_a_stage_until_its_accurate_ratio_passes():
         ([STAGE], {'candidate': 0.1}, "convergence: unknown keys ['candidate']"),
         ({'stages': [STAGE], 'nsteps': []}, None, 'schedule.nsteps=(): expected a non-empty list'),
         ({'stage': [STAGE]}, None, "schedule: unknown keys ['stage']"),
+        (
+            {'stages': [STAGE], 'nsteps': [100], 'fatal_at_max': 'yes'},
+            None,
+            "schedule.fatal_at_max='yes': expected true",
+        ),
+        ({'stages': [STAGE], 'nsteps': [100], 'max_repeats': 0}, None, 'schedule.max_repeats=0: expected a positive'),
     ],
 )
 def test_bad_plans_are_refused_with_the_key_and_the_fix(schedule, convergence, message):

@@ -105,6 +105,20 @@ def test_setup_takes_the_single_initial_dataset_and_plans_the_first_stage(genera
     assert (process.ctx.stage_index, process.ctx.stage['temps']) == (0, [100.0])
 
 
+def test_a_stage_that_did_not_converge_with_fatal_at_max_ends_the_loop_with_406(generate_workchain, loop_inputs):
+    stage = {'systems': ['fcc'], 'temps': [100.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+    schedule = {'stages': [stage], 'nsteps': [100], 'accurate_threshold': 0.9, 'max_repeats': 1, 'fatal_at_max': True}
+    process = generate_workchain('dpgen.dpgen', {**loop_inputs, 'schedule': schedule})
+    process.setup()
+    assert process.should_iterate()
+    process.ctx.history.append([0, 0.4, 0.5])
+    assert not process.should_iterate()
+    exit_code = process.results()
+    assert exit_code.status == 406
+    assert 'stage 0 did not converge: accurate ratio 40.00% below 90.00% after 1 iteration(s)' in exit_code.message
+    assert 'raise max_repeats' in exit_code.message
+
+
 def other_type_map(inputs):
     atoms = bulk('Cu', 'fcc', a=3.61, cubic=True)
     return {'configurations': {'fcc': ConfigurationsData.from_ase([atoms], ['Cu', 'Ag']).store()}}
