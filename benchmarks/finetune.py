@@ -2,7 +2,7 @@
 loop trained from scratch, on the EMT testbed.
 
     verdi run benchmarks/finetune.py [--iterations 3] [--seeds 2] [--pretrain-steps 2000] [--train-steps 600]
-                                     [--fp-task-max 4] [--output finetune.json]
+                                     [--fp-task-max 4] [--pretrained PK] [--output finetune.json]
 
 EMT stands in for DFT (labels are cheap and exact). Pretraining: one DPA-3 model (the ``fast`` DPA-3
 protocol's architecture, PyTorch backend) trained by ``TrainWorkChain`` on EMT labels of Al, Ni, Ag, Au, Pd
@@ -53,6 +53,11 @@ def testbed():
 OTHER_METALS = {'Al': 4.05, 'Ni': 3.52, 'Ag': 4.09, 'Au': 4.08, 'Pd': 3.89, 'Pt': 3.92}
 """EMT's other fcc metals and their lattice constants (Å)."""
 PRETRAINED_TYPE_MAP = ['Al', 'Ni', 'Cu', 'Ag', 'Au', 'Pd', 'Pt']
+SCREENS = {'min_distance': {'Cu-Cu': 1.8}, 'volume_per_atom': [8.0, 20.0]}
+"""Geometry screens of both arms' candidates (Cu: 2.55 Å to the nearest neighbour, 11.8 Å^3 per atom). Without
+them the first run's fine-tuned ensembles, whose members share the pretrained descriptor and so agree where
+both are wrong, sent NPT into collapsed cells (139 neighbours within 4 Å instead of 18) with deviations below
+f_trust_hi; their EMT labels overflowed the descriptor's neighbour list and training diverged."""
 
 
 def pretraining_frames(per_metal: int) -> list:
@@ -104,6 +109,7 @@ def run_loop(codes, initial, configurations, bed, arguments, *, seed: int, pretr
         overrides={'train': {'model': 'dpa3', 'overrides': dpa3_overrides(arguments.train_steps, 2)}},
     )
     builder.train.seed = orm.Int(seed)
+    builder.label.screens = orm.Dict(SCREENS)
     if pretrained is not None:
         builder.train.pretrained_model = pretrained
         builder.finetune_policy = orm.Str('always')
@@ -133,6 +139,7 @@ def main() -> None:
     parser.add_argument('--train-steps', type=int, default=600, help="steps of each of the loops' trainings")
     parser.add_argument('--fp-task-max', type=int, default=4)
     parser.add_argument('--output', default='finetune.json')
+    parser.add_argument('--pretrained', type=int, default=None, help='pk of a pretrained checkpoint to reuse')
     arguments = parser.parse_args()
     for option in ('iterations', 'seeds', 'pretrain_steps', 'pretrain_frames', 'train_steps', 'fp_task_max'):
         if getattr(arguments, option) < 1:
@@ -144,7 +151,12 @@ def main() -> None:
         'explore': get_or_create_code('lmp', 'lmp', plugin='dpgen.lammps'),
         'label': get_or_create_code('python-ase', sys.executable, plugin='dpgen.ase'),
     }
-    pretrained = pretrain(codes['train'], arguments.pretrain_steps, arguments.pretrain_frames)
+    if arguments.pretrained is not None:
+        pretrained = orm.load_node(arguments.pretrained)
+        if not isinstance(pretrained, DeepPotentialData) or not pretrained.is_checkpoint:
+            parser.error(f'--pretrained={arguments.pretrained}: expected the pk of a checkpoint DeepPotentialData')
+    else:
+        pretrained = pretrain(codes['train'], arguments.pretrain_steps, arguments.pretrain_frames)
     print(f'pretrained on {", ".join(OTHER_METALS)}: {pretrained.filename} <{pretrained.pk}>', flush=True)
 
     cells = bed.initial_cells()
