@@ -7,6 +7,20 @@ VENV=${AIIDA_DPGEN_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 
+# DP-GEN itself, in a venv of its own: the reference that tests/exploration/test_dpgen_equivalence.py
+# and benchmarks/selection.py compare selection counts and speed against. Never imported by the package
+# (its dependencies, pymatgen add-ons and openbabel among them, stay out of the main environment).
+# It installs in the background while the rest does (it shares nothing with .venv), waited for below.
+REFERENCE_VENV=${AIIDA_DPGEN_REFERENCE_VENV:-.venv-dpgen}
+REFERENCE_LOG=$(mktemp)
+(
+    if ! "$REFERENCE_VENV/bin/python" -c "import dpgen.generator.run" >/dev/null 2>&1; then
+        "$PYTHON" -m venv "$REFERENCE_VENV"
+        "$REFERENCE_VENV/bin/python" -m pip install -q --disable-pip-version-check "dpgen==0.14.0"
+    fi
+) >"$REFERENCE_LOG" 2>&1 &
+REFERENCE_PID=$!
+
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "${PIP[@]}" --upgrade pip
 "${PIP[@]}" -e ".[dev,docs]"
@@ -21,14 +35,12 @@ PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 
 bash scripts/install-engines.sh
 
-# DP-GEN itself, in a venv of its own: the reference that tests/exploration/test_dpgen_equivalence.py
-# and benchmarks/selection.py compare selection counts and speed against. Never imported by the package
-# (its dependencies, pymatgen add-ons and openbabel among them, stay out of the main environment).
-REFERENCE_VENV=${AIIDA_DPGEN_REFERENCE_VENV:-.venv-dpgen}
-if ! "$REFERENCE_VENV/bin/python" -c "import dpgen.generator.run" >/dev/null 2>&1; then
-    "$PYTHON" -m venv "$REFERENCE_VENV"
-    "$REFERENCE_VENV/bin/python" -m pip install -q --disable-pip-version-check "dpgen==0.14.0"
+if ! wait "$REFERENCE_PID"; then
+    echo "install: the DP-GEN 0.14 reference venv ($REFERENCE_VENV) failed to install:" >&2
+    cat "$REFERENCE_LOG" >&2
+    exit 1
 fi
+rm -f "$REFERENCE_LOG"
 
 # pip check must report nothing but that one deliberate conflict.
 conflicts=$("$VENV/bin/python" -m pip check 2>&1 | grep -v -E "^cp2k-output-tools 0\.5\.0 (has requirement|requires) numpy<2\.0" || true)
