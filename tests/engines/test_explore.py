@@ -210,7 +210,8 @@ def test_selecting_on_the_computer_chooses_the_same_frames_and_brings_back_no_tr
     ).store()
     configurations = {'fcc': cu_configurations('fcc', 2, 2), 'bcc': cu_configurations('bcc', 2, 1)}
     stage = {'systems': ['fcc', 'bcc'], 'temps': [300.0, 1200.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
-    selection = {'f_trust_lo': 0.05, 'f_trust_hi': 0.4, 'fp_task_max': 3, 'seed': 5}
+    # the inverse-population choice: each job keeps per deviation bin its smallest keys and counts the bin
+    selection = {'f_trust_lo': 0.05, 'f_trust_hi': 0.4, 'fp_task_max': 3, 'seed': 5, 'candidate_choice': 'inv_pop_f:4'}
     common = {'models': ensemble, 'configurations': configurations, 'stage': stage, 'selection': selection}
 
     there, there_node = run_get_node(
@@ -242,6 +243,10 @@ def test_selecting_on_the_computer_chooses_the_same_frames_and_brings_back_no_tr
                 np.testing.assert_array_equal(here[name].get_array(array), job.outputs[name].get_array(array))
     chosen = there['statistics']['overall']['chosen']
     assert chosen == sum(node.nframes for node in there['candidates'].values()) > 0
+    systems = there['statistics']['systems']
+    for name in ('fcc', 'bcc'):
+        assert sum(systems[name]['candidate_bins']) == systems[name]['candidate'], 'every candidate in a bin'
+        assert systems[name]['chosen'] == min(3, systems[name]['candidate'])
 
 
 def _without_python(job):
