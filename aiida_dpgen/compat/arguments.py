@@ -45,6 +45,7 @@ def param_arguments(fp_style: str) -> Argument:
         _arg('fp_task_min', int, optional=False, doc='fewest candidates worth labeling in a system'),
         _arg('fp_accurate_threshold', number, doc='no labels for a system at least this accurate'),
         _arg('fp_accurate_soft_threshold', number, doc='fewer labels from this accurate ratio on'),
+        _arg('fp_skip_bad_box', str, doc='cell ratio limits of a frame to label, "length_ratio:5;height_ratio:5"'),
         _arg('ratio_failed', number, doc='largest tolerated ratio of failed labeling calculations'),
         _arg('default_training_param', dict, optional=False, doc='DeePMD-kit training input'),
         _arg('dp_compress', bool, doc='compress the frozen models'),
@@ -155,7 +156,6 @@ NOT_SUPPORTED = (
     'lmp_d3',
     'lmp_neigh_modify_one',
     'fp_aniso_kspacing',
-    'fp_skip_bad_box',
     'cluster_cutoff',
     'cluster_cutoff_hard',
 )

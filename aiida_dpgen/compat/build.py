@@ -208,6 +208,8 @@ def build_dpgen_builder(
         builder.train_reuse = orm.Dict(param.train_reuse)
     if param.max_excluded_ratio is not None:
         builder.label.max_excluded_ratio = orm.Float(param.max_excluded_ratio)
+    if param.screens is not None:
+        builder.label.screens = orm.Dict(param.screens)
     if continue_from is not None:
         builder.restart_from = imported['restart_from']
     return builder

@@ -61,6 +61,8 @@ class DpgenParam:
     """training_finetune_model: the model every member of the first ensemble fine-tunes from"""
     finetune_policy: str = 'first'
     max_excluded_ratio: float | None = None
+    screens: dict | None = None
+    """fp_skip_bad_box as the labeling step's geometry screens (``label.screens``)"""
     notes: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
 
@@ -114,9 +116,33 @@ def translate_param(jdata: Mapping, base_directory: str | pathlib.Path = '.') ->
         labeler=labeler,
         labeler_files=files,
         max_excluded_ratio=data.get('ratio_failed'),
+        screens=bad_box_screens(data.get('fp_skip_bad_box')),
         notes=notes + engine_notes,
         warnings=warnings,
     )
+
+
+def bad_box_screens(criteria: str | None) -> dict | None:
+    """DP-GEN's ``fp_skip_bad_box`` (``"length_ratio:5;height_ratio:5"``) as geometry screens; ``None`` without it."""
+    if not criteria:
+        return None
+    from aiida_dpgen.exploration.geometry import BAD_BOX_RATIOS, GeometryScreens
+
+    limits = {}
+    for item in str(criteria).split(';'):
+        name, _, value = item.partition(':')
+        try:
+            limits[name.strip()] = float(value)
+        except ValueError:
+            raise DpgenInputError(
+                f'param.json fp_skip_bad_box={criteria!r}: {item!r} is not "name:limit"; the names are '
+                f'{", ".join(BAD_BOX_RATIOS)}, e.g. "length_ratio:5;height_ratio:5"'
+            ) from None
+    try:
+        GeometryScreens.from_dict({'bad_box': limits})
+    except ValueError as exception:
+        raise DpgenInputError(f'param.json fp_skip_bad_box={criteria!r}: {exception}') from None
+    return {'bad_box': limits}
 
 
 def _loop_checks(numb_models: int, parameters: dict, stages: list[dict], names: list[str], labeler: dict) -> None:

@@ -45,6 +45,8 @@ def describe_run(param: DpgenParam, machines: dict[str, StepMachine] | None = No
     lines.append(f'selection: {json.dumps(param.selection)}')
     files = {element: str(path) for element, path in param.labeler_files.items()}
     lines.append(f'labeler: {json.dumps(param.labeler)}' + (f', files {files}' if files else ''))
+    if param.screens is not None:
+        lines.append(f'geometry screens before labeling: {json.dumps(param.screens)} (fp_skip_bad_box)')
     if param.max_excluded_ratio is not None:
         lines.append(f'labeling fails above {param.max_excluded_ratio:.0%} excluded frames (ratio_failed)')
     group_size = machines['explore'].group_size if machines else 1

@@ -9,7 +9,12 @@ Plain numpy. Each screen gives the reason a frame is not labeled, so the report 
 * ``box length ratio`` (dpgen2's ``box_length``): one of the standard form's diagonal lengths more than
   ``max_length_ratio`` times another;
 * ``volume per atom``: outside ``volume_per_atom`` = [lowest, highest] Å^3 (an NPT run of young models can blow
-  a cell up: a 2-atom Cu cell at 62 Å^3/atom, against 11.8 at equilibrium, failed pw.x's SCF three times).
+  a cell up: a 2-atom Cu cell at 62 Å^3/atom, against 11.8 at equilibrium, failed pw.x's SCF three times);
+* ``bad box`` (DP-GEN's ``fp_skip_bad_box``, as ``{"length_ratio": 5, "height_ratio": 5}``): on the cell in its
+  standard form, as the LAMMPS dump holds it, a ratio above its limit: ``length_ratio`` the longest over the
+  shortest cell vector, ``height_ratio`` the longest vector over the smallest distance between opposite
+  faces, ``wrap_ratio`` the largest of ``|b_x / a_x|``, ``|c_y / b_y|``, ``|c_x / a_x|``, ``tilt_ratio`` the
+  largest of ``|b_x / b_y|``, ``|c_y / c_z|``, ``|c_x / c_z|``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ ATOMS_TOO_CLOSE = 'atoms too close'
 SKEWED_BOX = 'skewed box'
 BOX_LENGTH_RATIO = 'box length ratio'
 VOLUME_PER_ATOM = 'volume per atom'
-REASONS = (ATOMS_TOO_CLOSE, SKEWED_BOX, BOX_LENGTH_RATIO, VOLUME_PER_ATOM)
+BAD_BOX = 'bad box'
+REASONS = (ATOMS_TOO_CLOSE, SKEWED_BOX, BOX_LENGTH_RATIO, VOLUME_PER_ATOM, BAD_BOX)
+BAD_BOX_RATIOS = ('length_ratio', 'height_ratio', 'wrap_ratio', 'tilt_ratio')
 ANY_PAIR = '*'
 
 SCREEN_KEYS = {
@@ -32,6 +39,7 @@ SCREEN_KEYS = {
     'max_tilt_angle': 'largest tilt of a cell vector from the standard form, in degrees (dpgen2 box_skewness theta)',
     'max_length_ratio': 'largest ratio of two cell lengths in the standard form (dpgen2 box_length length_ratio)',
     'volume_per_atom': '[lowest, highest] volume per atom (Å^3) of a frame worth labeling',
+    'bad_box': 'DP-GEN fp_skip_bad_box limits, {"length_ratio": 5, "height_ratio": 5} (also wrap_ratio, tilt_ratio)',
 }
 
 
@@ -47,6 +55,7 @@ class GeometryScreens:
     max_tilt_angle: float | None = None
     max_length_ratio: float | None = None
     volume_per_atom: tuple[float, float] | None = None
+    bad_box: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, settings: dict) -> GeometryScreens:
@@ -54,20 +63,7 @@ class GeometryScreens:
         unknown = sorted(set(settings) - set(SCREEN_KEYS))
         if unknown:
             raise ValueError(f'screens: unknown keys {unknown}; valid keys: {", ".join(SCREEN_KEYS)}')
-        distance = settings.get('min_distance', 0.5)
-        if isinstance(distance, int | float) and not isinstance(distance, bool):
-            distance = {ANY_PAIR: distance}
-        if not isinstance(distance, dict) or not distance:
-            raise ValueError(f'screens.min_distance={distance!r}: expected a number or {SCREEN_KEYS["min_distance"]}')
-        pairs = {}
-        for name, value in distance.items():
-            elements = name.split('-')
-            if not (name == ANY_PAIR or (len(elements) == 2 and all(elements))):
-                raise ValueError(f'screens.min_distance: {name!r} is not a pair of elements like "Cu-Cu" or "*"')
-            if not isinstance(value, int | float) or value < 0:
-                raise ValueError(f'screens.min_distance[{name!r}]={value!r}: expected a distance >= 0 Å')
-            pairs[name if name == ANY_PAIR else pair_name(*elements)] = float(value)
-        pairs.setdefault(ANY_PAIR, 0.0)
+        pairs = _pair_distances(settings.get('min_distance', 0.5))
         angle = settings.get('max_tilt_angle')
         if angle is not None and not (isinstance(angle, int | float) and 0 < angle < 90):
             raise ValueError(f'screens.max_tilt_angle={angle!r}: expected degrees between 0 and 90 (dpgen2 uses 60)')
@@ -82,7 +78,14 @@ class GeometryScreens:
                     'e.g. [6, 30] for Cu (11.8 at equilibrium)'
                 )
             volume = (float(volume[0]), float(volume[1]))
-        return cls(min_distance=pairs, max_tilt_angle=angle, max_length_ratio=ratio, volume_per_atom=volume)
+        bad_box = _bad_box_limits(settings.get('bad_box', {}))
+        return cls(
+            min_distance=pairs,
+            max_tilt_angle=angle,
+            max_length_ratio=ratio,
+            volume_per_atom=volume,
+            bad_box=bad_box,
+        )
 
     def rejection(self, cell: np.ndarray, positions: np.ndarray, symbols, pbc: bool = True) -> str | None:
         """Why this frame is not worth labeling (one of :data:`REASONS`, with the numbers), ``None`` if it is."""
@@ -101,12 +104,42 @@ class GeometryScreens:
                 tilt = max_tilt_angle(standard)
                 if tilt > self.max_tilt_angle:
                     return f'{SKEWED_BOX}: tilt {tilt:.1f}° > {self.max_tilt_angle:g}°'
+            ratios = bad_box_ratios(standard)
+            for name, limit in self.bad_box.items():
+                if ratios[name] > limit:
+                    return f'{BAD_BOX}: {name} {ratios[name]:.2f} > {limit:g}'
         closest = closest_by_pair(cell, positions, symbols, pbc)
         for pair, distance in sorted(closest.items()):
             allowed = self.min_distance.get(pair, self.min_distance[ANY_PAIR])
             if distance < allowed:
                 return f'{ATOMS_TOO_CLOSE}: {pair} {distance:.3f} Å < {allowed:g} Å'
         return None
+
+
+def _pair_distances(distance) -> dict[str, float]:
+    if isinstance(distance, int | float) and not isinstance(distance, bool):
+        distance = {ANY_PAIR: distance}
+    if not isinstance(distance, dict) or not distance:
+        raise ValueError(f'screens.min_distance={distance!r}: expected a number or {SCREEN_KEYS["min_distance"]}')
+    pairs = {}
+    for name, value in distance.items():
+        elements = name.split('-')
+        if not (name == ANY_PAIR or (len(elements) == 2 and all(elements))):
+            raise ValueError(f'screens.min_distance: {name!r} is not a pair of elements like "Cu-Cu" or "*"')
+        if not isinstance(value, int | float) or value < 0:
+            raise ValueError(f'screens.min_distance[{name!r}]={value!r}: expected a distance >= 0 Å')
+        pairs[name if name == ANY_PAIR else pair_name(*elements)] = float(value)
+    pairs.setdefault(ANY_PAIR, 0.0)
+    return pairs
+
+
+def _bad_box_limits(bad_box) -> dict[str, float]:
+    if not isinstance(bad_box, dict) or set(bad_box) - set(BAD_BOX_RATIOS):
+        raise ValueError(f'screens.bad_box={bad_box!r}: expected limits of {", ".join(BAD_BOX_RATIOS)}')
+    for name, limit in bad_box.items():
+        if not isinstance(limit, int | float) or isinstance(limit, bool) or limit <= 0:
+            raise ValueError(f'screens.bad_box.{name}={limit!r}: expected a positive ratio')
+    return {name: float(limit) for name, limit in bad_box.items()}
 
 
 def standard_form(cell: np.ndarray) -> np.ndarray:
@@ -129,6 +162,20 @@ def max_tilt_angle(standard: np.ndarray) -> float:
     ratios = (abs(standard[1, 0]) / standard[1, 1], abs(standard[2, 0]) / standard[2, 2])
     ratios += (abs(standard[2, 1]) / standard[2, 2],)
     return math.degrees(math.atan(max(ratios)))
+
+
+def bad_box_ratios(standard: np.ndarray) -> dict[str, float]:
+    """DP-GEN's ``fp_skip_bad_box`` ratios of a cell in its standard form."""
+    lengths = np.linalg.norm(standard, axis=1)
+    volume = abs(float(np.linalg.det(standard)))
+    heights = [volume / np.linalg.norm(np.cross(standard[i], standard[j])) for i, j in ((0, 1), (1, 2), (2, 0))]
+    (a_x, _, _), (b_x, b_y, _), (c_x, c_y, c_z) = standard
+    return {
+        'length_ratio': float(lengths.max() / lengths.min()),
+        'height_ratio': float(lengths.max() / min(heights)),
+        'wrap_ratio': float(max(abs(b_x / a_x), abs(c_y / b_y), abs(c_x / a_x))),
+        'tilt_ratio': float(max(abs(b_x / b_y), abs(c_y / c_z), abs(c_x / c_z))),
+    }
 
 
 def closest_by_pair(cell: np.ndarray, positions: np.ndarray, symbols, pbc: bool = True) -> dict[str, float]:

@@ -198,6 +198,18 @@ def test_the_labeling_taper_becomes_selection_settings(vasp_example):
     assert (param.selection['fp_accurate_threshold'], param.selection['fp_accurate_soft_threshold']) == (0.99, 0.9)
 
 
+def test_dp_gens_bad_box_criteria_become_a_geometry_screen(vasp_example):
+    jdata, base = vasp_example
+    param = translate_param({**jdata, 'fp_skip_bad_box': 'length_ratio:5;height_ratio:4.5'}, base)
+    assert param.screens == {'bad_box': {'length_ratio': 5.0, 'height_ratio': 4.5}}
+    with pytest.raises(
+        DpgenInputError, match=r"fp_skip_bad_box='length_ratio=5': 'length_ratio=5' is not \"name:limit\""
+    ):
+        translate_param({**jdata, 'fp_skip_bad_box': 'length_ratio=5'}, base)
+    with pytest.raises(DpgenInputError, match=r'screens.bad_box=.*expected limits of length_ratio, height_ratio'):
+        translate_param({**jdata, 'fp_skip_bad_box': 'aspect:5'}, base)
+
+
 def test_missing_required_key(vasp_example):
     jdata, base = vasp_example
     del jdata['fp_task_max']

@@ -11,10 +11,12 @@ from ase.cell import Cell
 
 from aiida_dpgen.exploration.geometry import (
     ATOMS_TOO_CLOSE,
+    BAD_BOX,
     BOX_LENGTH_RATIO,
     SKEWED_BOX,
     VOLUME_PER_ATOM,
     GeometryScreens,
+    bad_box_ratios,
     closest_by_pair,
     max_tilt_angle,
     standard_form,
@@ -61,6 +63,28 @@ def test_dpgen2_box_filters_definitions():
     ratio = GeometryScreens.from_dict({'max_length_ratio': 5})
     assert ratio.rejection(long_box, positions, ['Cu']).startswith(BOX_LENGTH_RATIO)
     assert ratio.rejection(np.diag([3.0, 3.0, 14.0]), positions, ['Cu']) is None
+
+
+def test_bad_box_ratios_follow_dp_gens_check_bad_box():
+    """DP-GEN 0.14's ``check_bad_box`` on a dumped (lower-triangular) cell, written out: length_ratio
+    max|a_i| / min|a_i|, height_ratio max|a_i| / min face distance, wrap and tilt ratios of its components."""
+    cell = np.array([[4.0, 0.0, 0.0], [1.5, 3.0, 0.0], [0.5, 2.0, 12.0]])
+    lengths = np.linalg.norm(cell, axis=1)
+    volume = abs(np.linalg.det(cell))
+    faces = [volume / np.linalg.norm(np.cross(cell[i], cell[j])) for i, j in ((0, 1), (1, 2), (2, 0))]
+    expected = {
+        'length_ratio': lengths.max() / lengths.min(),
+        'height_ratio': lengths.max() / min(faces),
+        'wrap_ratio': max(abs(cell[1][0] / cell[0][0]), abs(cell[2][1] / cell[1][1]), abs(cell[2][0] / cell[0][0])),
+        'tilt_ratio': max(abs(cell[1][0] / cell[1][1]), abs(cell[2][1] / cell[2][2]), abs(cell[2][0] / cell[2][2])),
+    }
+    ratios = bad_box_ratios(standard_form(cell))
+    assert ratios == pytest.approx(expected)
+    screens = GeometryScreens.from_dict({'bad_box': {'length_ratio': 5, 'height_ratio': 4}})
+    assert (
+        screens.rejection(cell, np.zeros((1, 3)), ['Cu'])
+        == f'{BAD_BOX}: height_ratio {expected["height_ratio"]:.2f} > 4'
+    )
 
 
 def test_the_blown_up_cell_of_a_young_npt_run_is_screened_by_volume():
