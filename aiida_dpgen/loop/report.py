@@ -12,6 +12,11 @@ from collections.abc import Mapping, Sequence
 STEPS = ('train', 'explore', 'label')
 
 
+SYSTEM_KEYS = ('frames', 'accurate_ratio', 'candidate_ratio', 'failed_ratio', 'chosen', 'tapered_task_max')
+"""What the report keeps of each system's selection: its ratios, the candidates chosen and, where the labeling
+taper lowered the cap, the cap it gave."""
+
+
 def iteration_report(
     *,
     iteration: int,
@@ -37,6 +42,7 @@ def iteration_report(
             key: stage[key] for key in ('systems', 'ensemble', 'temps', 'press', 'nsteps', 'trj_freq') if key in stage
         },
         'trust_levels': {key: value for key, value in selection.items() if 'trust' in key},
+        'candidate_choice': selection.get('candidate_choice', 'uniform'),
         'training': {
             'trained': trained,
             'models': len(training.get('models', {})),
@@ -52,9 +58,7 @@ def iteration_report(
             **{f'{name}_ratio': overall[f'{name}_ratio'] for name in ('accurate', 'candidate', 'failed')},
             'chosen': overall.get('chosen', 0),
             'systems': {
-                name: {
-                    key: row[key] for key in ('frames', 'accurate_ratio', 'candidate_ratio', 'failed_ratio', 'chosen')
-                }
+                name: {key: row[key] for key in SYSTEM_KEYS if key in row}
                 for name, row in exploration.get('systems', {}).items()
             },
             'max_devi_f_histogram': overall.get('max_devi_f_histogram', []),

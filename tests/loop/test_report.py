@@ -4,6 +4,29 @@ from __future__ import annotations
 
 from aiida_dpgen.loop.report import HEADER, format_costs, format_table, iteration_report
 
+OVERALL = {
+    'frames': 200,
+    'accurate': 150,
+    'candidate': 40,
+    'failed': 10,
+    'accurate_ratio': 0.75,
+    'candidate_ratio': 0.2,
+    'failed_ratio': 0.05,
+    'chosen': 8,
+    'max_devi_f_histogram': [0, 3, 5],
+}
+REPORT_INPUTS = {
+    'iteration': 1,
+    'stage_index': 0,
+    'stage': {'systems': ['fcc'], 'ensemble': 'npt', 'temps': [50.0], 'nsteps': 100, 'trj_freq': 10},
+    'training': {'models': {}},
+    'task_summary': {'tasks': 4},
+    'labeling': None,
+    'dataset_frames': 50,
+    'previous_dataset_frames': 50,
+    'cost': {},
+}
+
 
 def make_report(labeling=True):
     overall = {
@@ -44,6 +67,22 @@ def test_report_counts_come_from_the_steps_and_the_dataset_growth():
     assert report['trust_levels'] == {'f_trust_lo': 0.05, 'f_trust_hi': 0.2}
     assert report['training']['models'] == 2
     assert report['cost']['label'] == {'wall_seconds': 0.0, 'core_hours': 0.0}
+
+
+def test_the_report_names_the_candidate_choice_and_a_tapered_cap():
+    report = make_report()
+    assert report['candidate_choice'] == 'uniform'
+    assert 'tapered_task_max' not in report['exploration']['systems']['fcc']
+    overall = {**report['exploration']['systems']['fcc'], 'accurate': 150, 'candidate': 40, 'failed': 10}
+    tapered = iteration_report(
+        **{
+            **REPORT_INPUTS,
+            'selection': {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'candidate_choice': 'inv_pop_f:4'},
+            'exploration': {'systems': {'fcc': {**overall, 'tapered_task_max': 3}}, 'overall': OVERALL},
+        }
+    )
+    assert tapered['candidate_choice'] == 'inv_pop_f:4'
+    assert tapered['exploration']['systems']['fcc']['tapered_task_max'] == 3
 
 
 def test_an_iteration_without_candidates_reports_zero_labels():
