@@ -15,38 +15,16 @@ OVERALL = {
     'chosen': 8,
     'max_devi_f_histogram': [0, 3, 5],
 }
-REPORT_INPUTS = {
-    'iteration': 1,
-    'stage_index': 0,
-    'stage': {'systems': ['fcc'], 'ensemble': 'npt', 'temps': [50.0], 'nsteps': 100, 'trj_freq': 10},
-    'training': {'models': {}},
-    'task_summary': {'tasks': 4},
-    'labeling': None,
-    'dataset_frames': 50,
-    'previous_dataset_frames': 50,
-    'cost': {},
-}
 
 
-def make_report(labeling=True):
-    overall = {
-        'frames': 200,
-        'accurate': 150,
-        'candidate': 40,
-        'failed': 10,
-        'accurate_ratio': 0.75,
-        'candidate_ratio': 0.2,
-        'failed_ratio': 0.05,
-        'chosen': 8,
-        'max_devi_f_histogram': [0, 3, 5],
-    }
+def make_report(labeling=True, selection=None, systems=None):
     return iteration_report(
         iteration=1,
         stage_index=0,
         stage={'systems': ['fcc'], 'ensemble': 'npt', 'temps': [50.0], 'press': [1.0], 'nsteps': 100, 'trj_freq': 10},
-        selection={'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': 8},
+        selection=selection or {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'fp_task_max': 8},
         training={'models': {'model_0': {}, 'model_1': {}}, 'spread': {'rmse_f_trn': {'mean': 0.031, 'std': 0.002}}},
-        exploration={'systems': {'fcc': overall}, 'overall': overall},
+        exploration={'systems': systems or {'fcc': OVERALL}, 'overall': OVERALL},
         task_summary={'tasks': 4, 'completed': 4, 'lost_atoms': 0},
         labeling={'submitted': 8, 'labeled': 7, 'excluded': 1, 'excluded_by_reason': {'scf': 1}} if labeling else None,
         dataset_frames=57,
@@ -73,13 +51,9 @@ def test_the_report_names_the_candidate_choice_and_a_tapered_cap():
     report = make_report()
     assert report['candidate_choice'] == 'uniform'
     assert 'tapered_task_max' not in report['exploration']['systems']['fcc']
-    overall = {**report['exploration']['systems']['fcc'], 'accurate': 150, 'candidate': 40, 'failed': 10}
-    tapered = iteration_report(
-        **{
-            **REPORT_INPUTS,
-            'selection': {'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'candidate_choice': 'inv_pop_f:4'},
-            'exploration': {'systems': {'fcc': {**overall, 'tapered_task_max': 3}}, 'overall': OVERALL},
-        }
+    tapered = make_report(
+        selection={'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'candidate_choice': 'inv_pop_f:4'},
+        systems={'fcc': {**OVERALL, 'tapered_task_max': 3}},
     )
     assert tapered['candidate_choice'] == 'inv_pop_f:4'
     assert tapered['exploration']['systems']['fcc']['tapered_task_max'] == 3
