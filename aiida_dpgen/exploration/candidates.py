@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aiida_dpgen.exploration.selection import priority_keys, weighted_order
+from aiida_dpgen.exploration.selection import priority_keys, winners
 from aiida_dpgen.exploration.trajectory import DumpFrame
 
 ARRAYS = ('system', 'task', 'step', 'key', 'bin', 'cell', 'natoms', 'positions', 'types')
@@ -64,13 +64,11 @@ def chosen_rows(
 ) -> np.ndarray:
     """Rows of ``system``'s frames that win its cap, sorted by (task, step): the ``cap`` smallest keys, or with
     the ``population`` of its deviation bins, the inverse-population choice
-    (:func:`~aiida_dpgen.exploration.selection.weighted_order`); none when fewer than ``minimum`` win (DP-GEN's
+    (:func:`~aiida_dpgen.exploration.selection.winners`); none when fewer than ``minimum`` win (DP-GEN's
     ``fp_task_min``)."""
     rows = np.flatnonzero(packed['system'] == system)
-    rows = rows[weighted_order(packed['key'][rows], packed['bin'][rows], population)[:cap]]
-    if len(rows) < max(minimum, 1):
-        return np.empty(0, dtype=np.int64)
-    return rows[np.lexsort((packed['step'][rows], packed['task'][rows]))]
+    key, bin_, task, step = (packed[name][rows] for name in ('key', 'bin', 'task', 'step'))
+    return rows[winners(key, bin_, population, tasks=task, steps=step, cap=cap, minimum=minimum)]
 
 
 def frames(packed: dict[str, np.ndarray]):

@@ -157,6 +157,24 @@ def weighted_order(keys: np.ndarray, bins: np.ndarray, population: np.ndarray | 
     return np.argsort(exponential * np.asarray(population)[bins], kind='stable')
 
 
+def winners(
+    keys: np.ndarray,
+    bins: np.ndarray,
+    population: np.ndarray | None,
+    *,
+    tasks: np.ndarray,
+    steps: np.ndarray,
+    cap: int,
+    minimum: int = 0,
+) -> np.ndarray:
+    """Indices of the candidates that win a cap of ``cap`` (:func:`weighted_order`), sorted by (task, step);
+    none when fewer than ``minimum`` win (DP-GEN's ``fp_task_min``)."""
+    won = weighted_order(keys, bins, population)[:cap]
+    if len(won) < max(minimum, 1):
+        return np.empty(0, dtype=np.int64)
+    return won[np.lexsort((steps[won], tasks[won]))]
+
+
 def tapered_task_max(fp_task_max: int, accurate_ratio: float, threshold: float = 1.0, soft: float | None = None) -> int:
     """DP-GEN's ``fp_accurate_threshold`` and ``fp_accurate_soft_threshold``: the full cap below ``soft``,
     none from ``threshold`` on, and in between ``int(fp_task_max * (ratio - threshold) / (soft - threshold))``,
@@ -265,10 +283,9 @@ class SystemSelection:
         order they win; none if that is fewer than ``task_min`` (DP-GEN's fp_task_min)."""
         self._trim()
         cap = self.cap if cap is None else min(cap, self.cap)
-        winners = weighted_order(self.keys, self.bin_of, self.population)[:cap]
-        if len(winners) < max(task_min, 1):
-            return []
-        order = winners[np.lexsort((self.steps[winners], self.tasks[winners]))]
+        order = winners(
+            self.keys, self.bin_of, self.population, tasks=self.tasks, steps=self.steps, cap=cap, minimum=task_min
+        )
         return [(int(self.tasks[i]), int(self.steps[i])) for i in order]
 
     def kept(self) -> list[tuple[int, int, int, int]]:
