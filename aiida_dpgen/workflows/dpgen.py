@@ -449,6 +449,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         if decision.stop:
             self.report(f'loop stops after {self.ctx.iteration} iteration(s): {decision.reason}')
             self.ctx.stop_reason = decision.reason
+            self.ctx.stopped_failed = decision.failed
             return False
         self.ctx.stage_index, self.ctx.stage = decision.stage_index, decision.stage
         self.ctx.cost = {}
@@ -626,9 +627,8 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
 
     def results(self):
         self._output_final()
-        decision = self._plan().next(self._history())
-        if decision.failed:
-            return self.exit_codes.ERROR_STAGE_NOT_CONVERGED.format(reason=decision.reason)
+        if self.ctx.get('stopped_failed'):
+            return self.exit_codes.ERROR_STAGE_NOT_CONVERGED.format(reason=self.ctx.stop_reason)
         return None
 
     def should_test_properties(self):
