@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, if_
 from aiida.orm import Dict, Float, Int, to_aiida_type
@@ -146,9 +148,7 @@ class LabelWorkChain(WorkChain):
                 key = f'frame_{len(self.ctx.structures):06d}'
                 self.ctx.structures[key] = {'system': system, 'frame': int(label.split('_')[1]), 'structure': structure}
         if self.ctx.screened:
-            reasons: dict[str, int] = {}
-            for item in self.ctx.screened:
-                reasons[item['reason']] = reasons.get(item['reason'], 0) + 1
+            reasons = Counter(item['reason'] for item in self.ctx.screened)
             by_reason = ', '.join(f'{count} {reason}' for reason, count in sorted(reasons.items()))
             self.report(f'{len(self.ctx.screened)} frames not labeled by the geometry screens: {by_reason}')
 
@@ -234,9 +234,7 @@ class LabelWorkChain(WorkChain):
 
     def _summary(self, excluded: list[dict]) -> dict:
         labeler = self.ctx.labeler
-        reasons: dict[str, int] = {}
-        for item in excluded:
-            reasons[item['reason']] = reasons.get(item['reason'], 0) + 1
+        reasons = dict(Counter(item['reason'] for item in excluded))
         wall, core_seconds = self._cost()
         return {
             'engine': labeler.engine,
