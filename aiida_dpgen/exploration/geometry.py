@@ -178,14 +178,15 @@ def bad_box_ratios(standard: np.ndarray) -> dict[str, float]:
     }
 
 
-def closest_by_pair(cell: np.ndarray, positions: np.ndarray, symbols, pbc: bool = True) -> dict[str, float]:
-    """The smallest distance of each pair of elements present (``"Cu-Cu"``, ``"H-O"``), periodic images of the 26
-    neighbouring cells included."""
+def image_distances(cell: np.ndarray, positions: np.ndarray, pbc: bool = True) -> np.ndarray:
+    """The distance from each atom to each other one (Å), the nearest of their periodic images in the 26
+    neighbouring cells (an atom's own images included; ``inf`` for an atom to itself in its cell)."""
     positions = np.asarray(positions, dtype=float)
-    symbols = np.asarray(symbols)
+    cell = np.asarray(cell, dtype=float)
     if pbc:
         fractional = positions @ np.linalg.inv(cell)
         positions = (fractional - np.floor(fractional)) @ cell
+    # images in the 26 neighbouring cells bound the closest distance for any cell that is not extremely skewed
     offsets = itertools.product((-1, 0, 1), repeat=3) if pbc else [(0, 0, 0)]
     closest = np.full((len(positions), len(positions)), np.inf)
     for offset in offsets:
@@ -194,6 +195,14 @@ def closest_by_pair(cell: np.ndarray, positions: np.ndarray, symbols, pbc: bool 
         if not any(offset):
             np.fill_diagonal(distances, np.inf)
         closest = np.minimum(closest, distances)
+    return closest
+
+
+def closest_by_pair(cell: np.ndarray, positions: np.ndarray, symbols, pbc: bool = True) -> dict[str, float]:
+    """The smallest distance of each pair of elements present (``"Cu-Cu"``, ``"H-O"``), periodic images of the 26
+    neighbouring cells included."""
+    symbols = np.asarray(symbols)
+    closest = image_distances(cell, positions, pbc)
     result: dict[str, float] = {}
     elements = sorted(set(symbols.tolist()))
     for first, second in itertools.combinations_with_replacement(elements, 2):

@@ -7,11 +7,12 @@ Units follow DeePMD-kit (and dpdata): energy in eV, forces in eV/Å, the virial 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Sequence
 
 import dpdata
 import numpy as np
+
+from aiida_dpgen.exploration.geometry import image_distances
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
 """1 eV/Å^3 in GPa (CODATA 2014, as dpdata)."""
@@ -109,18 +110,4 @@ def kpoints_mesh(cell: np.ndarray, spacing: float) -> list[int]:
 def closest_distance(cell: np.ndarray, positions: np.ndarray, pbc: bool = True) -> float:
     """The smallest distance between two atoms (Å), periodic images included (``inf`` for one atom without
     periodic images)."""
-    positions = np.asarray(positions, dtype=float)
-    cell = np.asarray(cell, dtype=float)
-    if pbc:
-        fractional = positions @ np.linalg.inv(cell)
-        positions = (fractional - np.floor(fractional)) @ cell
-    # images in the 26 neighbouring cells bound the closest distance for any cell that is not extremely skewed
-    offsets = itertools.product((-1, 0, 1), repeat=3) if pbc else [(0, 0, 0)]
-    shifts = [np.array(offset, dtype=float) @ cell for offset in offsets]
-    closest = np.inf
-    for shift in shifts:
-        distances = np.linalg.norm(positions[:, None, :] - positions[None, :, :] - shift, axis=-1)
-        if not np.any(shift):
-            np.fill_diagonal(distances, np.inf)
-        closest = min(closest, float(distances.min()))
-    return closest
+    return float(image_distances(cell, positions, pbc).min())
