@@ -10,6 +10,7 @@ relaxed by the potential itself.
 from __future__ import annotations
 
 import json
+import pathlib
 import shlex
 
 from aiida.engine import CalcJob
@@ -22,7 +23,8 @@ from aiida_dpgen.data import DeepPotentialData
 
 SCRIPT = 'suite.py'
 RESULTS = 'results.json'
-MODEL_FILE = 'model.pb'
+MODEL_STEM = 'model'
+"""The model's name in the job's folder, with the model's own suffix (DeePMD-kit picks the backend by it)."""
 DEEPMD_CALCULATOR = 'deepmd.calculator:DP'
 
 
@@ -81,9 +83,10 @@ class PropertiesCalculation(CalcJob):
 
     def prepare_for_submission(self, folder):
         if 'model' in self.inputs:
+            model_file = MODEL_STEM + pathlib.PurePath(self.inputs.model.filename).suffix
             with self.inputs.model.open(mode='rb') as handle:
-                folder.create_file_from_filelike(handle, MODEL_FILE, 'wb')
-            calculator = {'calculator': DEEPMD_CALCULATOR, 'kwargs': {'model': MODEL_FILE}}
+                folder.create_file_from_filelike(handle, model_file, 'wb')
+            calculator = {'calculator': DEEPMD_CALCULATOR, 'kwargs': {'model': model_file}}
         else:
             calculator = self.inputs.calculator.get_dict()
         if 'engine_code' in self.inputs:

@@ -1,11 +1,14 @@
 """DeePMD-kit's PyTorch backend through the loop's own steps: a `dp --pt` ensemble trains and freezes `.pth`
-models, LAMMPS runs them with the model deviation, and a DPA-3 model trains; the real `dp` and `lmp`."""
+models, LAMMPS runs them with the model deviation, the property suite runs one, and a DPA-3 model trains; the
+real `dp` and `lmp`."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
-from aiida.orm import InstalledCode
+from aiida.orm import Dict, InstalledCode
 from aiida.plugins import CalculationFactory, WorkflowFactory
 from ase.build import bulk
 
@@ -18,6 +21,7 @@ TrainWorkChain = WorkflowFactory('dpgen.train')
 ExploreWorkChain = WorkflowFactory('dpgen.explore')
 DpTestCalculation = CalculationFactory('dpgen.test')
 
+PTH_PROPERTIES = {'prototypes': ['fcc'], 'properties': ['eos'], 'eos': {'start': 0.98, 'stop': 1.02, 'points': 5}}
 SHORT = {'training': {'numb_steps': 100, 'disp_freq': 50, 'save_freq': 100}}
 
 
@@ -75,6 +79,24 @@ def test_a_pytorch_ensemble_trains_freezes_and_drives_a_lammps_exploration(
     assert summary['frames'] == 11 and summary['failed'] == 0
     assert np.all(np.isfinite(max_devi_f)) and np.any(max_devi_f > 0), 'two different models disagree'
     assert len(explored['candidates']['fcc'].to_ase()) == 3
+
+    # the property suite with a .pth model: the job names the model after its backend, as DeePMD-kit reads it
+    from deepmd.calculator import DP
+
+    from aiida_dpgen.properties.suite import run_suite
+    from aiida_dpgen.workflows.properties import PropertiesWorkChain
+
+    python = InstalledCode(label='python', computer=aiida_localhost, filepath_executable=sys.executable).store()
+    builder = PropertiesWorkChain.get_builder_from_protocol('Cu', {'model_0': models['model_0']}, python, None, 'fast')
+    settings = {**builder.settings.get_dict(), **PTH_PROPERTIES}
+    builder.settings = Dict(settings)
+    measured, properties_node = run_get_node(builder)
+    assert properties_node.is_finished_ok, properties_node.exit_message
+    with models['model_0'].as_path() as path:
+        here = run_suite('Cu', DP(model=str(path)), {**settings, 'element': 'Cu'})
+    job = measured['properties']['model_0'].get_dict()
+    assert job['lattice_constant'] == pytest.approx(here['lattice_constant'], rel=1e-6)
+    assert 3.0 < job['lattice_constant'] < 4.2, 'a Cu-like crystal from a model trained on Cu'
 
 
 # DPA-3 trains through TrainWorkChain in the fine-tuning test below; DPA-2 here (CI time)

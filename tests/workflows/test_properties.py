@@ -165,3 +165,13 @@ def test_a_labeler_reference_runs_its_engine_from_the_suites_job(generate_calc_j
 
     with pytest.raises(ValueError, match=r"engine_code: the calculator 'ase.calculators.espresso:Espresso' runs an"):
         generate_calc_job('dpgen.properties', {key: value for key, value in inputs.items() if key != 'engine_code'})
+
+
+def test_a_pytorch_model_keeps_its_suffix_in_the_job_so_deepmd_reads_it_with_its_backend(
+    generate_calc_job, python_code
+):
+    model = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pth'), type_map=['Cu']).store()
+    settings = {**PropertiesWorkChain.get_protocol_inputs('fast')['settings'], 'element': 'Cu'}
+    folder, _ = generate_calc_job('dpgen.properties', {'code': python_code, 'model': model, 'settings': settings})
+    assert json.loads((folder / 'calculator.json').read_text())['kwargs'] == {'model': 'model.pth'}
+    assert (folder / 'model.pth').read_bytes() == (FIXTURES / 'models' / 'cu_se_e2_a.pth').read_bytes()
