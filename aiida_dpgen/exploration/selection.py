@@ -22,6 +22,10 @@ needs memory for ``fp_task_max`` candidates per system only. The ``candidate_cho
   bins of the force deviation between the trust levels. Within a bin the order is the keys' order, so each
   bin keeps its ``fp_task_max`` smallest keys and counts its candidates: memory for N x ``fp_task_max``.
   dpgen2 draws with replacement (a frame can be labeled twice); this draws without.
+* ``diverse[:K]`` (none of DP-GEN, dpgen2): a uniform random pool of K (10) x ``fp_task_max`` candidates, kept
+  like the uniform choice, from which ``select_candidates`` takes the ``fp_task_max`` most different by
+  farthest-point sampling over the descriptor of one ensemble model (:mod:`aiida_dpgen.exploration.diversity`):
+  memory for K x ``fp_task_max`` candidates, descriptors for those only.
 """
 
 from __future__ import annotations
@@ -103,29 +107,33 @@ def priority_keys(seed: int, tasks: np.ndarray, steps: np.ndarray) -> np.ndarray
 UNIFORM = 'uniform'
 MAX_DEVIATION = 'max_devi_f'
 INVERSE_POPULATION = 'inv_pop_f'
+DIVERSE = 'diverse'
 CANDIDATE_CHOICES = {
     UNIFORM: 'a uniform random choice (DP-GEN, dpgen2 default)',
     MAX_DEVIATION: 'the largest force deviations first (dpgen2 fixed-levels-max-select)',
     INVERSE_POPULATION: 'weighted by the inverse population of the force-deviation bin between the levels; '
     '"inv_pop_f:N" for N bins, 10 by default (dpgen2 candi_sel_prob)',
+    DIVERSE: 'the most different by farthest-point sampling over a model descriptor, from a random pool of K x '
+    'fp_task_max; "diverse:K", K 10 by default',
 }
-DEFAULT_BINS = 10
+DEFAULT_NUMBER = {INVERSE_POPULATION: 10, DIVERSE: 10}
+"""The default N of "inv_pop_f:N" (bins) and K of "diverse:K" (pool size over fp_task_max)."""
 
 
 def parse_candidate_choice(value: str) -> tuple[str, int]:
-    """``'uniform'``, ``'max_devi_f'``, ``'inv_pop_f'`` or ``'inv_pop_f:N'`` as (name, bins); one bin for the
-    choices without any. Errors name the value and the choices."""
+    """``'uniform'``, ``'max_devi_f'``, ``'inv_pop_f[:N]'`` or ``'diverse[:K]'`` as (name, number): the bins of
+    ``inv_pop_f``, the pool factor of ``diverse``, 1 for the others. Errors name the value and the choices."""
     expected = '; '.join(f'{name}: {meaning}' for name, meaning in CANDIDATE_CHOICES.items())
-    name, _, bins = str(value).partition(':')
-    if name not in CANDIDATE_CHOICES or (bins and name != INVERSE_POPULATION):
+    name, _, number = str(value).partition(':')
+    if name not in CANDIDATE_CHOICES or (number and name not in DEFAULT_NUMBER):
         raise ValueError(f'selection.candidate_choice={value!r}: expected one of {expected}')
-    if name != INVERSE_POPULATION:
+    if name not in DEFAULT_NUMBER:
         return name, 1
-    if not bins:
-        return name, DEFAULT_BINS
-    if not bins.isdigit() or int(bins) < 1:
-        raise ValueError(f'selection.candidate_choice={value!r}: the number of bins after "inv_pop_f:" must be >= 1')
-    return name, int(bins)
+    if not number:
+        return name, DEFAULT_NUMBER[name]
+    if not number.isdigit() or int(number) < 1:
+        raise ValueError(f'selection.candidate_choice={value!r}: the number after "{name}:" must be an integer >= 1')
+    return name, int(number)
 
 
 def max_deviation_keys(seed: int, tasks: np.ndarray, steps: np.ndarray, max_devi_f: np.ndarray) -> np.ndarray:
@@ -215,8 +223,12 @@ class SystemSelection:
     @classmethod
     def from_settings(cls, settings: SelectionSettings) -> SystemSelection:
         """An empty selection with the cap, seed and candidate choice of ``settings``."""
-        choice, bins = parse_candidate_choice(settings.candidate_choice)
-        return cls(cap=settings.fp_task_max, seed=settings.seed, choice=choice, bins=bins)
+        choice, number = parse_candidate_choice(settings.candidate_choice)
+        if choice == INVERSE_POPULATION:
+            return cls(cap=settings.fp_task_max, seed=settings.seed, choice=choice, bins=number)
+        return cls(
+            cap=settings.pool(settings.fp_task_max), seed=settings.seed, choice=UNIFORM if choice == DIVERSE else choice
+        )
 
     def add(self, task: int, table: np.ndarray, trust: TrustLevels, skip: int = 0) -> np.ndarray:
         """Count the frames of one task, a table with the columns step, max_devi_v, max_devi_f
@@ -353,7 +365,8 @@ SELECTION_KEYS = {
     'f_avg_relative': 'force deviations divided by the RMS force of their trajectory, so that the force trust '
     'levels are relative (DP-GEN model_devi_f_avg_relative, default false)',
     'candidate_choice': 'which candidates the cap keeps: "uniform" (random, default), "max_devi_f" (largest force '
-    'deviations first) or "inv_pop_f[:N]" (weighted by the inverse population of N deviation bins)',
+    'deviations first), "inv_pop_f[:N]" (weighted by the inverse population of N deviation bins) or "diverse[:K]" '
+    '(the most different of a random pool of K x fp_task_max, by a model descriptor)',
     'fp_accurate_threshold': 'no labels for a system whose accurate ratio reaches this (DP-GEN, default 1)',
     'fp_accurate_soft_threshold': 'from this accurate ratio on, the cap falls linearly to none at '
     'fp_accurate_threshold (DP-GEN, default: fp_accurate_threshold)',
@@ -374,6 +387,16 @@ class SelectionSettings:
     candidate_choice: str = UNIFORM
     fp_accurate_threshold: float = 1.0
     fp_accurate_soft_threshold: float | None = None
+
+    @property
+    def diverse(self) -> bool:
+        """Whether the cap's winners are the most different of a pool (``candidate_choice`` ``diverse``)."""
+        return parse_candidate_choice(self.candidate_choice)[0] == DIVERSE
+
+    def pool(self, cap: int) -> int:
+        """How many candidates per system the jobs keep and merge for a cap of ``cap``: K x ``cap`` for the
+        diverse choice, from which ``cap`` are picked, ``cap`` for the others."""
+        return cap * parse_candidate_choice(self.candidate_choice)[1] if self.diverse else cap
 
     def task_max(self, accurate_ratio: float) -> int:
         """The cap of a system with this accurate ratio, after DP-GEN's labeling taper (:func:`tapered_task_max`)."""

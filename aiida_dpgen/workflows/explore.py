@@ -9,6 +9,7 @@ from aiida_dpgen.calculations.functions.select_candidates import select_candidat
 from aiida_dpgen.calculations.lammps import validate_inputs as validate_job_inputs
 from aiida_dpgen.data import ConfigurationsData, DeepPotentialData
 from aiida_dpgen.exploration.schedule import expand_tasks, validate_stage
+from aiida_dpgen.exploration.selection import DIVERSE, UNIFORM, parse_candidate_choice
 from aiida_dpgen.utils.grouping import balanced_groups
 from aiida_dpgen.workflows.base.lammps import DpLammpsBaseWorkChain
 from aiida_dpgen.workflows.launch import launched_children, submit_once
@@ -107,8 +108,13 @@ class ExploreWorkChain(WorkChain):
 
     def select(self):
         jobs = self._jobs()
+        choice = self.inputs.selection.get('candidate_choice', UNIFORM)
+        descriptor_model = {}
+        if parse_candidate_choice(choice)[0] == DIVERSE:  # the first model of the ensemble gives the descriptors
+            descriptor_model['model'] = self.inputs.models[sorted(self.inputs.models)[0]]
         outputs = select_candidates(
             self.inputs.selection,
+            **descriptor_model,
             candidate_frames={label: node.outputs.candidate_frames for label, node in jobs.items()},
             statistics={label: node.outputs.statistics for label, node in jobs.items()},
             task_summary={label: node.outputs.task_summary for label, node in jobs.items()},

@@ -270,3 +270,48 @@ def _without_python(job):
     retrieved.base.links.add_incoming(node, link_type=LinkType.CREATE, link_label='retrieved')
     retrieved.store()
     return node
+
+
+def test_the_diverse_choice_takes_the_most_different_of_the_uniform_pool_by_the_first_models_descriptor(
+    lmp_code, ensemble
+):
+    from aiida_dpgen.exploration import diversity
+    from aiida_dpgen.exploration.selection import priority_keys
+
+    configurations = {'fcc': cu_configurations('fcc', 2, 2)}
+    stage = {'systems': ['fcc'], 'temps': [300.0, 1200.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 5}
+    levels = {'f_trust_lo': 0.0, 'f_trust_hi': 10.0, 'seed': 11}
+    explored = {}
+    for choice, cap in (('uniform', 12), ('diverse:4', 3)):  # the uniform 12 are the diverse choice's pool
+        results, node = run_get_node(
+            ExploreWorkChain,
+            models=ensemble,
+            configurations=configurations,
+            stage=stage,
+            selection={**levels, 'fp_task_max': cap, 'candidate_choice': choice},
+            lammps={'lammps': {'code': lmp_code}},
+        )
+        assert node.is_finished_ok, node.exit_message
+        explored[choice] = results
+
+    statistics = explored['diverse:4']['statistics'].get_dict()['systems']['fcc']
+    assert (statistics['candidate'], statistics['pool'], statistics['chosen']) == (84, 12, 3)
+    pool = explored['uniform']['candidates']['fcc']
+    tasks, steps = np.array(pool.base.attributes.get('tasks')), np.array(pool.base.attributes.get('steps'))
+    frames = pool.to_ase()
+    with ensemble['model_0'].as_path() as path:
+        values = diversity.descriptors(
+            str(path),
+            np.array([atoms.cell.array for atoms in frames]),
+            [atoms.positions for atoms in frames],
+            [np.zeros(len(atoms), dtype=int) for atoms in frames],
+        )
+    features = diversity.fingerprints(values, [np.zeros(len(atoms), dtype=int) for atoms in frames], 1)
+    expected = diversity.diverse_subset(features, priority_keys(11, tasks, steps), 3)
+    chosen = explored['diverse:4']['candidates']['fcc']
+    assert chosen.base.attributes.get('tasks') == tasks[expected].tolist()
+    assert chosen.base.attributes.get('steps') == steps[expected].tolist()
+    first_three = np.argsort(priority_keys(11, tasks, steps))[:3]
+    assert sorted(expected.tolist()) != sorted(first_three.tolist()), 'not the uniform choice of three'
+    picked = chosen.to_ase()
+    assert np.allclose(picked[0].positions, frames[expected[0]].positions)

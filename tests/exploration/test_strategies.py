@@ -9,6 +9,7 @@ import pytest
 from aiida_dpgen.exploration.selection import (
     ACCURATE,
     CANDIDATE,
+    DIVERSE,
     FAILED,
     INVERSE_POPULATION,
     MAX_DEVIATION,
@@ -241,7 +242,22 @@ def test_candidate_choices_parse_with_clear_errors():
     assert parse_candidate_choice('inv_pop_f:4') == (INVERSE_POPULATION, 4)
     with pytest.raises(ValueError, match=r"selection.candidate_choice='random': expected one of uniform"):
         parse_candidate_choice('random')
-    with pytest.raises(ValueError, match='number of bins'):
+    assert parse_candidate_choice('diverse') == (DIVERSE, 10)
+    assert parse_candidate_choice('diverse:3') == (DIVERSE, 3)
+    with pytest.raises(ValueError, match='the number after "inv_pop_f:" must be an integer >= 1'):
         parse_candidate_choice('inv_pop_f:0')
+    with pytest.raises(ValueError, match=r"candidate_choice='diverse:x'.*after \"diverse:\""):
+        parse_candidate_choice('diverse:x')
     with pytest.raises(ValueError, match='expected one of'):
         parse_candidate_choice('uniform:3')
+
+
+def test_the_diverse_choice_keeps_a_pool_of_k_caps_and_is_uniform_within_it():
+    settings = SelectionSettings.from_dict(
+        {'f_trust_lo': 0.1, 'f_trust_hi': 0.3, 'fp_task_max': 4, 'candidate_choice': 'diverse:3'}, ['fcc']
+    )
+    assert settings.diverse and settings.pool(4) == 12 and settings.pool(0) == 0
+    selection = SystemSelection.from_settings(settings)
+    assert (selection.cap, selection.choice, selection.bins) == (12, UNIFORM, 1)
+    uniform = SelectionSettings.from_dict({'f_trust_lo': 0.1, 'f_trust_hi': 0.3, 'fp_task_max': 4}, ['fcc'])
+    assert not uniform.diverse and uniform.pool(4) == 4

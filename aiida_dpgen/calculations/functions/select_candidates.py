@@ -7,17 +7,20 @@ import numpy as np
 from aiida.engine import calcfunction
 from aiida.orm import Dict
 
+from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.data.configurations import ConfigurationsData
-from aiida_dpgen.exploration import candidates
+from aiida_dpgen.exploration import candidates, diversity
 from aiida_dpgen.exploration.selection import CATEGORY_NAMES, SelectionSettings
 
 
 @calcfunction
-def select_candidates(selection: Dict, **jobs) -> dict:
+def select_candidates(selection: Dict, model: DeepPotentialData | None = None, **jobs) -> dict:
     """Keep, per system, the ``fp_task_max`` candidates with the smallest priority keys over all jobs.
 
     Each job already kept its own smallest keys, so this is the same choice as over all frames at once.
-    A system with fewer than ``fp_task_min`` candidates gets none (DP-GEN's ``fp_task_min``). Outputs:
+    A system with fewer than ``fp_task_min`` candidates gets none (DP-GEN's ``fp_task_min``). With the
+    ``diverse`` candidate choice the keys give a pool of K x ``fp_task_max``, and the ``fp_task_max`` most
+    different of it by the descriptor of ``model`` (one of the ensemble) are kept. Outputs:
     ``candidates.<system>`` (ConfigurationsData, for the systems that have any), ``statistics``
     (per system and overall: counts, ratios, histograms, candidates chosen) and, where the jobs' task summaries
     are given, ``task_summary`` (tasks by outcome and frames, summed over the jobs). Graphs made before the
@@ -33,6 +36,11 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     systems = candidate_frames[names[0]].base.attributes.get('systems')
     type_map = candidate_frames[names[0]].base.attributes.get('type_map')
     settings = SelectionSettings.from_dict(selection.get_dict(), systems)
+    if settings.diverse and model is None:
+        raise ValueError(
+            f'selection.candidate_choice={settings.candidate_choice!r}: the diverse choice needs a model of the '
+            'ensemble for its descriptors; give one, or choose "uniform"'
+        )
     packed = candidates.concatenate([_packed(candidate_frames[job]) for job in names])
 
     per_system = {
@@ -42,7 +50,10 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     for number, system in enumerate(systems):
         cap = settings.task_max(per_system[system]['accurate_ratio'] if per_system[system]['frames'] else 0.0)
         population = per_system[system].get('candidate_bins')
-        rows = candidates.chosen_rows(packed, number, cap, settings.fp_task_min, population)
+        rows = candidates.chosen_rows(packed, number, settings.pool(cap), settings.fp_task_min, population)
+        if settings.diverse:
+            per_system[system]['pool'] = len(rows)
+            rows = _most_different(packed, rows, cap, model, type_map)
         per_system[system]['chosen'] = len(rows)
         if cap < settings.fp_task_max:
             per_system[system]['tapered_task_max'] = cap
@@ -62,6 +73,20 @@ def select_candidates(selection: Dict, **jobs) -> dict:
     if outputs:
         result['candidates'] = outputs
     return result
+
+
+def _most_different(packed: dict, rows: np.ndarray, count: int, model: DeepPotentialData, type_map) -> np.ndarray:
+    """The ``count`` of ``rows`` farthest apart in ``model``'s descriptor (:func:`diversity.diverse_subset`, from
+    the smallest key), sorted as the rows were."""
+    if len(rows) <= count:
+        return rows
+    pool = candidates.take(packed, rows)
+    cells, positions, types = zip(*candidates.frames(pool), strict=True)
+    model_types = [model.type_map.index(element) for element in type_map]
+    with model.as_path() as path:
+        values = diversity.descriptors(str(path), np.array(cells), positions, [np.take(model_types, t) for t in types])
+    features = diversity.fingerprints(values, [np.take(model_types, t) for t in types], len(model.type_map))
+    return np.sort(rows[diversity.diverse_subset(features, pool['key'], count)])
 
 
 def sum_summaries(summaries: list[dict]) -> dict:

@@ -182,3 +182,12 @@ def test_inverse_population_over_jobs_uses_every_jobs_bin_counts(aiida_profile):
     assert list(zip(chosen.base.attributes.get('tasks'), chosen.base.attributes.get('steps'), strict=True)) == sorted(
         (int(tasks[index]), int(steps[index])) for index in winners
     )
+
+
+def test_the_diverse_choice_without_a_model_is_refused_naming_the_key(aiida_profile):
+    with pytest.raises(ValueError, match=r"candidate_choice='diverse:2': the diverse choice needs a model"):
+        select_candidates(
+            Dict({'f_trust_lo': 0.05, 'f_trust_hi': 0.2, 'candidate_choice': 'diverse:2'}),
+            candidate_frames={'job_000': job_frames(['fcc'], [(0, 0, frame(10))], 0)},
+            statistics={'job_000': job_statistics({'fcc': 1})},
+        )
