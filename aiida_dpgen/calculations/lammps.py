@@ -277,6 +277,7 @@ MODULES = (
     'exploration/candidates.py',
     'exploration/deviation.py',
     'exploration/job.py',
+    'exploration/ranking.py',
     'exploration/selection.py',
     'exploration/tasks.py',
     'exploration/trajectory.py',

@@ -27,6 +27,9 @@ VIRIAL_OFF = 1e10
 COUNT_KEYS = {'fp_task_max': 'fp_task_max', 'fp_task_min': 'fp_task_min', 'model_devi_skip': 'skip'}
 """DP-GEN's keys of the cap, the minimum and the skipped leading frames, and ours."""
 
+ADAPTIVE_DEFAULTS = {'model_devi_numb_candi_f': 10, 'model_devi_perc_candi_f': 0.0}
+"""DP-GEN 0.14's defaults of the adaptive lower level's keys (its percentage is our rate x 100)."""
+
 TAPER_KEYS = ('fp_accurate_threshold', 'fp_accurate_soft_threshold')
 """DP-GEN's labeling taper, the same keys in the selection settings."""
 
@@ -61,6 +64,11 @@ def selection_settings(
     if param.get('model_devi_f_avg_relative'):
         selection['f_avg_relative'] = True
     selection.update({key: param[key] for key in TAPER_KEYS if key in param})
+    if param.get('model_devi_adapt_trust_lo'):
+        selection['adaptive_lower'] = {
+            'numb_candi_f': param.get('model_devi_numb_candi_f', ADAPTIVE_DEFAULTS['model_devi_numb_candi_f']),
+            'rate_candi_f': param.get('model_devi_perc_candi_f', ADAPTIVE_DEFAULTS['model_devi_perc_candi_f']) / 100,
+        }
     per_system = {}
     for name, by_key in levels.items():
         differing = {key: value for key, value in by_key.items() if value != common[key]}
@@ -71,7 +79,11 @@ def selection_settings(
     try:
         SelectionSettings.from_dict(selection, names)
     except ValueError as exception:
-        keys = 'fp_accurate_*' if 'fp_accurate' in str(exception) else 'model_devi_*_trust_*'
+        keys = 'model_devi_*_trust_*'
+        if 'fp_accurate' in str(exception):
+            keys = 'fp_accurate_*'
+        elif 'adaptive_lower' in str(exception):
+            keys = 'model_devi_adapt_trust_lo, model_devi_*_candi_f'
         raise DpgenInputError(f'param.json {keys}: {exception}') from None
     return selection
 

@@ -76,18 +76,25 @@ def select_job(
             categories = per_system[system].add(index, selected, settings.trust[system], settings.skip)
             result.update({name: int(np.sum(categories == code)) for code, name in enumerate(CATEGORIES)})
         results[str(index)] = result
-    selection = JobSelection(results=results, deviations=deviation_arrays([task[0] for task in tasks], tables))
+    system_numbers = [list(systems).index(task[1]) for task in tasks]
+    selection = JobSelection(
+        results=results, deviations=deviation_arrays([task[0] for task in tasks], tables, system_numbers)
+    )
     if per_system is not None:
         selection.statistics = {name: chosen.statistics() for name, chosen in per_system.items()}
         selection.candidates, selection.missing_frames = candidate_frames(root, per_system, systems, settings.seed)
     return selection
 
 
-def deviation_arrays(indices: Sequence[int], tables: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """Steps (int64) and the six deviations (float32: the file prints 7 significant digits) of all frames."""
+def deviation_arrays(
+    indices: Sequence[int], tables: Sequence[np.ndarray], systems: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """Steps (int64) and the six deviations (float32: the file prints 7 significant digits) of all frames, and
+    per task its index and its system's (into the job's list of systems)."""
     stacked = np.concatenate(tables) if tables else np.empty((0, 7))
     return {
         'task': np.asarray(indices, dtype=np.int64),
+        'system': np.asarray(systems, dtype=np.int64),
         'offsets': np.concatenate([[0], np.cumsum([len(table) for table in tables])]).astype(np.int64),
         'steps': stacked[:, 0].astype(np.int64),
         'values': stacked[:, 1:].astype(np.float32),
@@ -99,22 +106,23 @@ def candidate_frames(
 ) -> tuple[dict[str, np.ndarray], int]:
     """The candidates still in the running read from the dumps, packed with their keys and bins; and how many
     were missing (a task died writing)."""
-    by_task: dict[int, list[tuple[int, int, int, int]]] = {}
+    by_task: dict[int, list[tuple]] = {}
     for number, name in enumerate(systems):
-        for task, step, key, bin_ in per_system[name].kept():
-            by_task.setdefault(task, []).append((number, step, key, bin_))
-    records, keys, bins, missing = [], [], [], 0
+        for task, step, key, bin_, deviation in per_system[name].kept():
+            by_task.setdefault(task, []).append((number, step, key, bin_, deviation))
+    records, keys, bins, deviations, missing = [], [], [], [], 0
     for task, chosen in sorted(by_task.items()):
         dump = root / task_folder(task) / DUMP_FILE
         found = read_dump_frames(dump, [entry[1] for entry in chosen]) if dump.exists() else {}
-        for number, step, key, bin_ in chosen:
+        for number, step, key, bin_, deviation in chosen:
             if step in found:
                 records.append((number, task, found[step]))
                 keys.append(key)
                 bins.append(bin_)
+                deviations.append(deviation)
             else:
                 missing += 1
-    return candidates.pack(records, seed, keys, bins), missing
+    return candidates.pack(records, seed, keys, bins, deviations), missing
 
 
 def save(selection: JobSelection, folder: pathlib.Path) -> None:

@@ -37,6 +37,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from aiida_dpgen.exploration.deviation import SELECTION_COLUMNS, read_model_devi
+from aiida_dpgen.exploration.ranking import at_or_above, ranked_skyline
 from aiida_dpgen.utils.memory import keep_freed_memory
 
 ACCURATE, CANDIDATE, FAILED = 0, 1, 2
@@ -88,6 +89,15 @@ def _levels(deviation: np.ndarray, low: float, high: float) -> np.ndarray:
         levels = (deviation >= low).astype(np.int8) + (deviation >= high)
     levels[np.isnan(deviation)] = FAILED
     return levels
+
+
+def adaptive_failed(max_devi_f: np.ndarray, f_hi: float) -> np.ndarray:
+    """Frames the adaptive lower level calls failed: above ``f_hi`` (strictly, as DP-GEN and dpgen2 there) or
+    NaN. The deviation is taken as the jobs store it (float32), so that a job and the level computed later from
+    the stored deviations agree on every frame."""
+    deviation = np.asarray(max_devi_f, dtype=np.float32).astype(np.float64)
+    with np.errstate(invalid='ignore'):
+        return np.isnan(deviation) | (deviation > f_hi)
 
 
 def priority_keys(seed: int, tasks: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -215,6 +225,8 @@ class SystemSelection:
     steps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
     bin_of: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
     population: np.ndarray = dataclasses.field(default=None)
+    adaptive: bool = False
+    deviation: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.float32))
 
     def __post_init__(self):
         if self.population is None:
@@ -227,7 +239,10 @@ class SystemSelection:
         if choice == INVERSE_POPULATION:
             return cls(cap=settings.fp_task_max, seed=settings.seed, choice=choice, bins=number)
         return cls(
-            cap=settings.pool(settings.fp_task_max), seed=settings.seed, choice=UNIFORM if choice == DIVERSE else choice
+            cap=settings.pool(settings.fp_task_max),
+            seed=settings.seed,
+            choice=UNIFORM if choice == DIVERSE else choice,
+            adaptive=settings.adaptive_lower is not None,
         )
 
     def add(self, task: int, table: np.ndarray, trust: TrustLevels, skip: int = 0) -> np.ndarray:
@@ -241,8 +256,11 @@ class SystemSelection:
         self.counts += np.bincount(counted, minlength=3)
         force = max_devi_f if everything else max_devi_f[kept]
         self.histogram += np.histogram(force[np.isfinite(force)], bins=HISTOGRAM_EDGES)[0]
-        is_candidate = categories == CANDIDATE
-        chosen = is_candidate if everything else kept & is_candidate
+        if self.adaptive:  # any frame not failed may be a candidate once every job's frames set the level
+            chosen = kept & ~adaptive_failed(max_devi_f, trust.f_hi)
+        else:
+            is_candidate = categories == CANDIDATE
+            chosen = is_candidate if everything else kept & is_candidate
         candidate_steps = steps[chosen].astype(np.int64)
         tasks = np.full(len(candidate_steps), task, dtype=np.int64)
         keys = bins = None
@@ -250,63 +268,96 @@ class SystemSelection:
             keys = max_deviation_keys(self.seed, tasks, candidate_steps, max_devi_f[chosen])
         elif self.choice == INVERSE_POPULATION:
             bins = deviation_bins(max_devi_f[chosen], trust.f_lo, trust.f_hi, self.bins)
-        self.offer(tasks, candidate_steps, keys, bins)
+        self.offer(tasks, candidate_steps, keys, bins, max_devi_f[chosen])
         return np.where(kept, categories, -1)
 
     def offer(
-        self, tasks: np.ndarray, steps: np.ndarray, keys: np.ndarray | None = None, bins: np.ndarray | None = None
+        self,
+        tasks: np.ndarray,
+        steps: np.ndarray,
+        keys: np.ndarray | None = None,
+        bins: np.ndarray | None = None,
+        deviation: np.ndarray | None = None,
     ) -> None:
-        """Add candidates (task, step) with their keys (default: the seeded random ones) and bins (default: the
-        first); each bin keeps the ``cap`` with the smallest keys and counts them all."""
+        """Add candidates (task, step) with their keys (default: the seeded random ones), bins (default: the
+        first) and force deviations (needed by the adaptive level); each bin keeps the ``cap`` with the smallest
+        keys and counts them all, or with the adaptive level, the skyline of the cap
+        (:func:`~aiida_dpgen.exploration.ranking.ranked_skyline`)."""
         if keys is None:
             keys = priority_keys(self.seed, tasks, steps)
         bins = np.zeros(len(keys), dtype=np.int64) if bins is None else np.asarray(bins, dtype=np.int64)
+        deviation = np.full(len(keys), np.nan, np.float32) if deviation is None else np.asarray(deviation, np.float32)
         self.population += np.bincount(bins, minlength=self.bins)
-        self._keep(tasks, steps, keys, bins)
+        self._keep(tasks, steps, keys, bins, deviation)
 
-    def _keep(self, tasks, steps, keys, bins) -> None:
+    def _keep(self, tasks, steps, keys, bins, deviation) -> None:
         self.keys = np.concatenate([self.keys, keys])
         self.tasks = np.concatenate([self.tasks, tasks])
         self.steps = np.concatenate([self.steps, steps])
         self.bin_of = np.concatenate([self.bin_of, bins])
-        if len(self.keys) > 2 * self.cap * self.bins:
+        self.deviation = np.concatenate([self.deviation, deviation])
+        if len(self.keys) > 2 * self._expected_size():
             self._trim()
 
+    def _expected_size(self) -> int:
+        if self.adaptive:  # a skyline holds about cap x ln(frames)
+            return self.cap * max(1, int(math.log(max(len(self.keys), 2))) + 1)
+        return self.cap * self.bins
+
     def _trim(self) -> None:
-        if len(self.keys) <= self.cap:
+        if self.adaptive:
+            keep = ranked_skyline(self.deviation, self.tasks, self.steps, self.keys, self.cap)
+        elif len(self.keys) <= self.cap:
             return
-        if self.bins == 1:
+        elif self.bins == 1:
             keep = np.argpartition(self.keys, self.cap)[: self.cap] if self.cap > 0 else np.empty(0, dtype=np.int64)
         else:
             order = np.lexsort((self.keys, self.bin_of))
             sorted_bins = self.bin_of[order]
             keep = order[np.arange(len(order)) - np.searchsorted(sorted_bins, sorted_bins) < self.cap]
         self.keys, self.tasks, self.steps = self.keys[keep], self.tasks[keep], self.steps[keep]
-        self.bin_of = self.bin_of[keep]
+        self.bin_of, self.deviation = self.bin_of[keep], self.deviation[keep]
 
     def merge(self, other: SystemSelection) -> None:
         self.counts += other.counts
         self.histogram += other.histogram
         self.population += other.population
-        self._keep(other.tasks, other.steps, other.keys, other.bin_of)
+        self._keep(other.tasks, other.steps, other.keys, other.bin_of, other.deviation)
 
-    def chosen(self, task_min: int = 0, cap: int | None = None) -> list[tuple[int, int]]:
+    def chosen(
+        self, task_min: int = 0, cap: int | None = None, threshold: tuple | None = None
+    ) -> list[tuple[int, int]]:
         """The capped candidates as (task, step), sorted: the first ``cap`` (default: the selection's) in the
-        order they win; none if that is fewer than ``task_min`` (DP-GEN's fp_task_min)."""
+        order they win; none if that is fewer than ``task_min`` (DP-GEN's fp_task_min). With the adaptive level,
+        among the frames ranked at or above its ``threshold`` (:func:`.ranking.rank_threshold`)."""
         self._trim()
         cap = self.cap if cap is None else min(cap, self.cap)
-        order = winners(
-            self.keys, self.bin_of, self.population, tasks=self.tasks, steps=self.steps, cap=cap, minimum=task_min
-        )
+        rows = np.arange(len(self.keys))
+        if self.adaptive:
+            rows = np.flatnonzero(at_or_above(self.deviation, self.tasks, self.steps, threshold))
+        order = rows[
+            winners(
+                self.keys[rows],
+                self.bin_of[rows],
+                self.population,
+                tasks=self.tasks[rows],
+                steps=self.steps[rows],
+                cap=cap,
+                minimum=task_min,
+            )
+        ]
         return [(int(self.tasks[i]), int(self.steps[i])) for i in order]
 
-    def kept(self) -> list[tuple[int, int, int, int]]:
-        """Every candidate still in the running as (task, step, key, bin): with bins, each bin's ``cap``
-        smallest keys, since which of them win depends on all the bins' populations, known only when every job's
-        selection is merged."""
+    def kept(self) -> list[tuple[int, int, int, int, float]]:
+        """Every candidate still in the running as (task, step, key, bin, force deviation): with bins, each bin's
+        ``cap`` smallest keys, since which of them win depends on all the bins' populations; with the adaptive
+        level, the skyline, since the level depends on every job's frames."""
         self._trim()
         order = np.lexsort((self.steps, self.tasks))
-        return [(int(self.tasks[i]), int(self.steps[i]), int(self.keys[i]), int(self.bin_of[i])) for i in order]
+        return [
+            (int(self.tasks[i]), int(self.steps[i]), int(self.keys[i]), int(self.bin_of[i]), float(self.deviation[i]))
+            for i in order
+        ]
 
     def statistics(self) -> dict:
         total = int(self.counts.sum())
@@ -370,6 +421,9 @@ SELECTION_KEYS = {
     'fp_accurate_threshold': 'no labels for a system whose accurate ratio reaches this (DP-GEN, default 1)',
     'fp_accurate_soft_threshold': 'from this accurate ratio on, the cap falls linearly to none at '
     'fp_accurate_threshold (DP-GEN, default: fp_accurate_threshold)',
+    'adaptive_lower': 'the lower force level adapts per system so that the max(numb_candi_f, int(rate_candi_f x '
+    'frames)) frames with the largest deviations below f_trust_hi are candidates (DP-GEN '
+    'model_devi_adapt_trust_lo, dpgen2 adaptive-lower): {"numb_candi_f": N, "rate_candi_f": r}',
 }
 TRUST_KEYS = ('f_trust_lo', 'f_trust_hi', 'v_trust_lo', 'v_trust_hi')
 
@@ -387,6 +441,7 @@ class SelectionSettings:
     candidate_choice: str = UNIFORM
     fp_accurate_threshold: float = 1.0
     fp_accurate_soft_threshold: float | None = None
+    adaptive_lower: tuple[int, float] | None = None
 
     @property
     def diverse(self) -> bool:
@@ -421,12 +476,14 @@ class SelectionSettings:
         choice = settings.get('candidate_choice', SELECTION_DEFAULTS['candidate_choice'])
         parse_candidate_choice(choice)
         threshold, soft = _labeling_taper(settings)
+        trust = _trust_levels(settings, system_names)
         return cls(
-            trust=_trust_levels(settings, system_names),
+            trust=trust,
             f_avg_relative=relative,
             candidate_choice=choice,
             fp_accurate_threshold=threshold,
             fp_accurate_soft_threshold=soft,
+            adaptive_lower=_adaptive_lower(settings, trust),
             **values,
         )
 
@@ -455,6 +512,47 @@ def _trust_levels(settings: dict, system_names) -> dict[str, TrustLevels]:
         except ValueError as exception:
             raise ValueError(f'{where}: {exception}') from None
     return trust
+
+
+ADAPTIVE_LOWER_KEYS = {
+    'numb_candi_f': 'at least this many frames below f_trust_hi are candidates (DP-GEN model_devi_numb_candi_f)',
+    'rate_candi_f': 'at least this share of the frames below f_trust_hi are candidates (dpgen2 rate_candi_f; '
+    'DP-GEN model_devi_perc_candi_f / 100)',
+}
+
+
+def _adaptive_lower(settings: dict, trust: dict[str, TrustLevels]) -> tuple[int, float] | None:
+    """``adaptive_lower`` as (numb_candi_f, rate_candi_f), or None; errors name the key and the fix."""
+    adaptive = settings.get('adaptive_lower')
+    if adaptive is None:
+        return None
+    where = 'selection.adaptive_lower'
+    if not isinstance(adaptive, dict) or not adaptive or set(adaptive) - set(ADAPTIVE_LOWER_KEYS):
+        raise ValueError(
+            f'{where}={adaptive!r}: expected a dictionary with some of '
+            + '; '.join(f'{key}: {meaning}' for key, meaning in ADAPTIVE_LOWER_KEYS.items())
+        )
+    number, rate = adaptive.get('numb_candi_f', 0), adaptive.get('rate_candi_f', 0.0)
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        raise ValueError(f'{where}.numb_candi_f={number!r}: expected an integer >= 0')
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        raise ValueError(f'{where}.rate_candi_f={rate!r}: expected a share from 0 to 1 (1 % is 0.01)')
+    if number == 0 and rate == 0:
+        raise ValueError(f'{where}: numb_candi_f and rate_candi_f are both 0, so no frame would be a candidate')
+    choice = parse_candidate_choice(settings.get('candidate_choice', UNIFORM))[0]
+    conflicts = {
+        'candidate_choice': choice == INVERSE_POPULATION
+        and 'inv_pop_f bins the deviations between the levels, and the adapted level is known only when every '
+        'job is merged; choose uniform, max_devi_f or diverse',
+        'f_avg_relative': settings.get('f_avg_relative', False)
+        and 'relative deviations are not stored per frame; use fixed levels with f_avg_relative',
+        'v_trust_lo': any(levels.v_lo is not None for levels in trust.values())
+        and 'the lower level adapts for the force deviation only; leave v_trust_lo and v_trust_hi out',
+    }
+    for key, problem in conflicts.items():
+        if problem:
+            raise ValueError(f'{where} with {key}: {problem}')
+    return int(number), float(rate)
 
 
 def _labeling_taper(settings: dict) -> tuple[float, float]:

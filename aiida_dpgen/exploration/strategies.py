@@ -8,6 +8,9 @@ Plain numpy, no AiiDA. Each function states the definition it follows, so that a
   frames at or below the upper level are ranked by deviation, and the ``max(number, int(rate * frames))`` with
   the largest deviations are candidates; the lower level becomes the smallest deviation among them;
 * **convergence of the lower level** (dpgen2 ``conv_tolerance`` over ``n_checked_steps``);
+* **the adaptive level of a run's jobs** (:func:`adaptive_levels_of_jobs`): the same force level computed from
+  every job's stored deviations in two streaming passes (count, then the top ``count``), so that an exploration
+  of any size gets it exactly with memory for one job's deviations and ``count`` frames.
 
 Which candidates the cap keeps (uniform, largest deviations first, inverse population) is the
 ``candidate_choice`` of :mod:`aiida_dpgen.exploration.selection`, where the cap lives.
@@ -17,10 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from aiida_dpgen.exploration.selection import ACCURATE, CANDIDATE, FAILED
+from aiida_dpgen.exploration.ranking import TopRanked
+from aiida_dpgen.exploration.selection import ACCURATE, CANDIDATE, FAILED, adaptive_failed
 
 # --- adaptive lower level -------------------------------------------------------------------------------
 
@@ -98,3 +103,73 @@ def levels_converged(levels: list[float], tolerance: float, checked: int) -> boo
     if len(levels) < checked or len(recent) < 2:
         return False
     return all(abs(after - before) < tolerance for before, after in itertools.pairwise(recent))
+
+
+# --- the adaptive level of a run's jobs ----------------------------------------------------------------------
+
+MAX_DEVI_F = 3
+"""Column of the force deviation in the jobs' stored ``values`` (max_devi_v, min_devi_v, avg_devi_v, max_devi_f,
+...)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemLevel:
+    """The adaptive force level of one system over all jobs: the rank of its lowest candidate (None: no
+    candidate), the level (the upper one when there is no candidate) and the frames by category."""
+
+    threshold: tuple | None
+    f_lo: float
+    frames: int
+    accurate: int
+    candidate: int
+    failed: int
+
+
+def _frames_of(job: dict, skip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame of a job's stored deviations: system index, task, step and force deviation (step >= skip)."""
+    lengths = np.diff(job['offsets'])
+    systems, tasks = np.repeat(job['system'], lengths), np.repeat(job['task'], lengths)
+    steps, force = job['steps'], job['values'][:, MAX_DEVI_F]
+    kept = steps >= skip
+    return systems[kept], tasks[kept], steps[kept], force[kept]
+
+
+def adaptive_levels_of_jobs(
+    load_jobs: Callable[[], Iterable[dict]],
+    f_hi: Sequence[float],
+    *,
+    number: int,
+    rate: float,
+    skip: int = 0,
+) -> list[SystemLevel]:
+    """The adaptive lower level of each system (:func:`adaptive_lower_levels`, force only) over the deviations of
+    all jobs. ``load_jobs()`` yields each job's arrays (``task``, ``system``, ``offsets``, ``steps``, ``values``,
+    as the jobs store them) and is called twice; ``f_hi[i]`` is system *i*'s upper level."""
+    frames, failed = np.zeros(len(f_hi), np.int64), np.zeros(len(f_hi), np.int64)
+    for job in load_jobs():
+        systems, _, _, force = _frames_of(job, skip)
+        frames += np.bincount(systems, minlength=len(f_hi))
+        bad = adaptive_failed(force, np.asarray(f_hi, dtype=np.float64)[systems])
+        failed += np.bincount(systems[bad], minlength=len(f_hi))
+    counts = [candidate_count(int(total - lost), number, rate) for total, lost in zip(frames, failed, strict=True)]
+    tops = [TopRanked(count) for count in counts]
+    if any(counts):
+        for job in load_jobs():
+            systems, tasks, steps, force = _frames_of(job, skip)
+            for system, top in enumerate(tops):
+                ours = (systems == system) & ~adaptive_failed(force, f_hi[system])
+                top.add(force[ours], tasks[ours], steps[ours])
+    levels = []
+    for system, top in enumerate(tops):
+        threshold = top.threshold()
+        levels.append(
+            SystemLevel(
+                threshold=threshold,
+                f_lo=float(f_hi[system]) if threshold is None else threshold[0],
+                frames=int(frames[system]),
+                accurate=int(frames[system] - failed[system] - counts[system]),
+                candidate=counts[system],
+                failed=int(failed[system]),
+            )
+        )
+    return levels

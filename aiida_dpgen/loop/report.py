@@ -12,7 +12,16 @@ from collections.abc import Mapping, Sequence
 STEPS = ('train', 'explore', 'label')
 
 
-SYSTEM_KEYS = ('frames', 'accurate_ratio', 'candidate_ratio', 'failed_ratio', 'chosen', 'tapered_task_max')
+SYSTEM_KEYS = (
+    'frames',
+    'accurate_ratio',
+    'candidate_ratio',
+    'failed_ratio',
+    'chosen',
+    'tapered_task_max',
+    'f_trust_lo_adapted',
+    'pool',
+)
 """What the report keeps of each system's selection: its ratios, the candidates chosen and, where the labeling
 taper lowered the cap, the cap it gave."""
 
@@ -43,6 +52,7 @@ def iteration_report(
         },
         'trust_levels': {key: value for key, value in selection.items() if 'trust' in key},
         'candidate_choice': selection.get('candidate_choice', 'uniform'),
+        **({'adaptive_lower': selection['adaptive_lower']} if 'adaptive_lower' in selection else {}),
         'training': {
             'trained': trained,
             'models': len(training.get('models', {})),

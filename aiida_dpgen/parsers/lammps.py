@@ -45,7 +45,7 @@ class DpLammpsParser(Parser):
 
         results = selection.results
         self._diagnose_unfinished(results, temporary)
-        self.out('deviations', self._deviations(selection.deviations))
+        self.out('deviations', self._deviations(selection.deviations, stage['systems']))
         summary = _summary(results)
         self.out('task_results', Dict({'tasks': results, 'summary': summary}))
         self.out('task_summary', Dict(summary))  # a small node for the exploration's selection to add up
@@ -118,11 +118,13 @@ class DpLammpsParser(Parser):
             self.out('failed_trajectories', trajectories)
 
     @staticmethod
-    def _deviations(arrays: dict) -> ArrayData:
+    def _deviations(arrays: dict, systems: list[str]) -> ArrayData:
         node = ArrayData()
-        for name in ('task', 'offsets', 'steps', 'values'):
-            node.set_array(name, arrays[name])
+        for name in ('task', 'system', 'offsets', 'steps', 'values'):
+            if name in arrays:  # a job selected by an older plugin version has no system per task
+                node.set_array(name, arrays[name])
         node.base.attributes.set('columns', job.DEVIATION_COLUMNS)
+        node.base.attributes.set('systems', list(systems))
         return node
 
     def _candidate_frames(self, packed: dict, systems: list[str]) -> ArrayData:

@@ -109,12 +109,14 @@ class ExploreWorkChain(WorkChain):
     def select(self):
         jobs = self._jobs()
         choice = self.inputs.selection.get('candidate_choice', UNIFORM)
-        descriptor_model = {}
+        extra = {}
         if parse_candidate_choice(choice)[0] == DIVERSE:  # the first model of the ensemble gives the descriptors
-            descriptor_model['model'] = self.inputs.models[sorted(self.inputs.models)[0]]
+            extra['model'] = self.inputs.models[sorted(self.inputs.models)[0]]
+        if self.inputs.selection.get('adaptive_lower') is not None:  # its level comes from every frame
+            extra['deviations'] = {label: node.outputs.deviations for label, node in jobs.items()}
         outputs = select_candidates(
             self.inputs.selection,
-            **descriptor_model,
+            **extra,
             candidate_frames={label: node.outputs.candidate_frames for label, node in jobs.items()},
             statistics={label: node.outputs.statistics for label, node in jobs.items()},
             task_summary={label: node.outputs.task_summary for label, node in jobs.items()},

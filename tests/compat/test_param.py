@@ -198,6 +198,18 @@ def test_the_labeling_taper_becomes_selection_settings(vasp_example):
     assert (param.selection['fp_accurate_threshold'], param.selection['fp_accurate_soft_threshold']) == (0.99, 0.9)
 
 
+def test_dp_gens_adaptive_lower_level_becomes_selection_settings(vasp_example):
+    jdata, base = vasp_example
+    adaptive = {'model_devi_adapt_trust_lo': True, 'model_devi_numb_candi_f': 20, 'model_devi_perc_candi_f': 5}
+    param = translate_param({**jdata, **adaptive}, base)
+    assert param.selection['adaptive_lower'] == {'numb_candi_f': 20, 'rate_candi_f': 0.05}
+    defaults = translate_param({**jdata, 'model_devi_adapt_trust_lo': True}, base)
+    assert defaults.selection['adaptive_lower'] == {'numb_candi_f': 10, 'rate_candi_f': 0.0}, "DP-GEN's defaults"
+    assert 'adaptive_lower' not in translate_param(jdata, base).selection
+    with pytest.raises(DpgenInputError, match=r'model_devi_adapt_trust_lo, model_devi_\*_candi_f: .*rate_candi_f=2.0'):
+        translate_param({**jdata, **adaptive, 'model_devi_perc_candi_f': 200}, base)
+
+
 def test_dp_gens_bad_box_criteria_become_a_geometry_screen(vasp_example):
     jdata, base = vasp_example
     param = translate_param({**jdata, 'fp_skip_bad_box': 'length_ratio:5;height_ratio:4.5'}, base)

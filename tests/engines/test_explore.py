@@ -315,3 +315,58 @@ def test_the_diverse_choice_takes_the_most_different_of_the_uniform_pool_by_the_
     assert sorted(expected.tolist()) != sorted(first_three.tolist()), 'not the uniform choice of three'
     picked = chosen.to_ase()
     assert np.allclose(picked[0].positions, frames[expected[0]].positions)
+
+
+def test_the_adaptive_lower_level_selected_on_the_computer_is_its_definition_over_the_stored_deviations(
+    lmp_code, ensemble
+):
+    import sys
+
+    from aiida.orm import InstalledCode
+
+    from aiida_dpgen.exploration.selection import CANDIDATE, FAILED, priority_keys
+    from aiida_dpgen.exploration.strategies import adaptive_lower_levels
+
+    python = InstalledCode(
+        label='python-adaptive', computer=lmp_code.computer, filepath_executable=sys.executable
+    ).store()
+    configurations = {'fcc': cu_configurations('fcc', 2, 2), 'bcc': cu_configurations('bcc', 2, 1)}
+    stage = {'systems': ['fcc', 'bcc'], 'temps': [300.0, 1200.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 5}
+    adaptive = {'numb_candi_f': 4, 'rate_candi_f': 0.1}
+    selection = {'f_trust_lo': 0.05, 'f_trust_hi': 0.4, 'fp_task_max': 3, 'seed': 7, 'adaptive_lower': adaptive}
+    results, node = run_get_node(
+        ExploreWorkChain,
+        models=ensemble,
+        configurations=configurations,
+        stage=stage,
+        selection=selection,
+        group_size=2,
+        lammps={'lammps': {'code': lmp_code, 'python': python}},
+    )
+    assert node.is_finished_ok, node.exit_message
+
+    systems = ['fcc', 'bcc']
+    per_system = {name: ([], [], []) for name in systems}  # tasks, steps, max_devi_f of every stored frame
+    for deviations in results['deviations'].values():
+        offsets, lengths = deviations.get_array('offsets'), np.diff(deviations.get_array('offsets'))
+        assert deviations.base.attributes.get('systems') == systems and len(offsets) == 3
+        tasks = np.repeat(deviations.get_array('task'), lengths)
+        owners = np.repeat(deviations.get_array('system'), lengths)
+        for number, name in enumerate(systems):
+            mine = owners == number
+            per_system[name][0].append(tasks[mine])
+            per_system[name][1].append(deviations.get_array('steps')[mine])
+            per_system[name][2].append(deviations.get_array('values')[mine, 3])
+    statistics = results['statistics'].get_dict()['systems']
+    for name in systems:
+        tasks, steps, force = (np.concatenate(arrays) for arrays in per_system[name])
+        levels = adaptive_lower_levels(tasks, steps, force.astype(float), f_hi=0.4, number_f=4, rate_f=0.1)
+        candidate = np.flatnonzero(levels.categories == CANDIDATE)
+        assert statistics[name]['candidate'] == len(candidate) == max(4, int(0.1 * np.sum(levels.categories != FAILED)))
+        assert statistics[name]['f_trust_lo_adapted'] == pytest.approx(levels.f_lo)
+        won = candidate[np.argsort(priority_keys(7, tasks[candidate], steps[candidate]))[:3]]
+        chosen = results['candidates'][name]
+        expected = sorted(zip(tasks[won].tolist(), steps[won].tolist(), strict=True))
+        assert (
+            list(zip(chosen.base.attributes.get('tasks'), chosen.base.attributes.get('steps'), strict=True)) == expected
+        )

@@ -261,3 +261,41 @@ def test_the_diverse_choice_keeps_a_pool_of_k_caps_and_is_uniform_within_it():
     assert (selection.cap, selection.choice, selection.bins) == (12, UNIFORM, 1)
     uniform = SelectionSettings.from_dict({'f_trust_lo': 0.1, 'f_trust_hi': 0.3, 'fp_task_max': 4}, ['fcc'])
     assert not uniform.diverse and uniform.pool(4) == 4
+
+
+@pytest.mark.parametrize(
+    ('adaptive', 'extra', 'message'),
+    [
+        ({'numb_candi_f': -1}, {}, r'selection.adaptive_lower.numb_candi_f=-1: expected an integer >= 0'),
+        ({'rate_candi_f': 1.5}, {}, r'selection.adaptive_lower.rate_candi_f=1.5: expected a share from 0 to 1'),
+        ({'numb_candi_f': 0}, {}, r'numb_candi_f and rate_candi_f are both 0'),
+        ({'perc_candi_f': 5}, {}, r"selection.adaptive_lower=\{'perc_candi_f': 5\}: expected a dictionary with"),
+        ({'numb_candi_f': 10}, {'candidate_choice': 'inv_pop_f'}, r'adaptive_lower with candidate_choice: inv_pop_f'),
+        ({'numb_candi_f': 10}, {'f_avg_relative': True}, r'adaptive_lower with f_avg_relative'),
+        ({'numb_candi_f': 10}, {'v_trust_lo': 0.1, 'v_trust_hi': 0.5}, r'adaptive_lower with v_trust_lo'),
+    ],
+)
+def test_bad_adaptive_lower_settings_are_refused_naming_the_key(adaptive, extra, message):
+    settings = {'f_trust_lo': 0.05, 'f_trust_hi': 0.3, 'adaptive_lower': adaptive, **extra}
+    with pytest.raises(ValueError, match=message):
+        SelectionSettings.from_dict(settings, ['fcc'])
+
+
+def test_adaptive_lower_settings_read_dp_gen_and_dpgen2_shapes():
+    settings = {'f_trust_lo': 0.05, 'f_trust_hi': 0.3, 'adaptive_lower': {'numb_candi_f': 200, 'rate_candi_f': 0.01}}
+    assert SelectionSettings.from_dict(settings, ['fcc']).adaptive_lower == (200, 0.01)
+    selection = SystemSelection.from_settings(SelectionSettings.from_dict(settings, ['fcc']))
+    assert selection.adaptive and selection.cap == 300
+    tasks, steps, force, _ = frames(3000, seed=8)
+    force = force.astype(np.float32)
+    for task in range(5):
+        ours = tasks == task
+        selection.add(task, np.column_stack([steps[ours], np.zeros(ours.sum()), force[ours]]), TrustLevels(0.05, 0.3))
+    levels = adaptive_lower_levels(tasks, steps, force.astype(float), f_hi=0.3, number_f=200, rate_f=0.01)
+    candidate = np.flatnonzero(levels.categories == CANDIDATE)
+    lowest = candidate[np.lexsort((steps[candidate], tasks[candidate], force[candidate]))[0]]
+    threshold = (float(force[lowest]), int(tasks[lowest]), int(steps[lowest]))
+    won = candidate[np.argsort(priority_keys(0, tasks[candidate], steps[candidate]))[:300]]
+    expected = sorted(zip(tasks[won].tolist(), steps[won].tolist(), strict=True))
+    assert selection.chosen(threshold=threshold) == expected
+    assert selection.chosen() == [], 'no threshold: no candidate'

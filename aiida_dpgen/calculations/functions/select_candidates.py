@@ -11,6 +11,7 @@ from aiida_dpgen.data import DeepPotentialData
 from aiida_dpgen.data.configurations import ConfigurationsData
 from aiida_dpgen.exploration import candidates, diversity
 from aiida_dpgen.exploration.selection import CATEGORY_NAMES, SelectionSettings
+from aiida_dpgen.exploration.strategies import adaptive_levels_of_jobs
 
 
 @calcfunction
@@ -27,7 +28,9 @@ def select_candidates(selection: Dict, model: DeepPotentialData | None = None, *
     summaries carry ``task_results`` (each job's task outcomes), which are merged into ``task_results``.
 
     ``jobs`` has namespaces keyed by job label: ``candidate_frames`` (the packed candidates each job kept),
-    ``statistics`` (each job's counts per system) and ``task_summary`` (each job's tasks by outcome). The
+    ``statistics`` (each job's counts per system), ``task_summary`` (each job's tasks by outcome) and, for the
+    ``adaptive_lower`` level, ``deviations`` (each job's stored deviations, from which each system's level is
+    computed: its counts then replace the jobs' fixed-level ones, and the level is ``f_trust_lo_adapted``). The
     jobs' full ``task_results`` are not taken: every input link of a process is checked against all the
     earlier ones by content, loading each Dict again, which for thousands of tasks cost seconds per job.
     """
@@ -46,11 +49,22 @@ def select_candidates(selection: Dict, model: DeepPotentialData | None = None, *
     per_system = {
         system: _merge_statistics([statistics[job].get(system) for job in sorted(statistics)]) for system in systems
     }
+    thresholds = dict.fromkeys(systems)
+    if settings.adaptive_lower is not None:
+        thresholds = _adapt_lower_levels(settings, systems, jobs.get('deviations'), per_system)
     outputs = {}
     for number, system in enumerate(systems):
         cap = settings.task_max(per_system[system]['accurate_ratio'] if per_system[system]['frames'] else 0.0)
         population = per_system[system].get('candidate_bins')
-        rows = candidates.chosen_rows(packed, number, settings.pool(cap), settings.fp_task_min, population)
+        rows = candidates.chosen_rows(
+            packed,
+            number,
+            settings.pool(cap),
+            settings.fp_task_min,
+            population,
+            adaptive=settings.adaptive_lower is not None,
+            threshold=thresholds[system],
+        )
         if settings.diverse:
             per_system[system]['pool'] = len(rows)
             rows = _most_different(packed, rows, cap, model, type_map)
@@ -73,6 +87,39 @@ def select_candidates(selection: Dict, model: DeepPotentialData | None = None, *
     if outputs:
         result['candidates'] = outputs
     return result
+
+
+def _adapt_lower_levels(settings: SelectionSettings, systems: list[str], deviations, per_system: dict) -> dict:
+    """Each system's adaptive lower level over the jobs' stored ``deviations``; its counts replace the jobs'
+    (which used the fixed levels) in ``per_system``, with the level as ``f_trust_lo_adapted``. Returns each
+    system's rank threshold."""
+    if not deviations or any('system' not in node.get_arraynames() for node in deviations.values()):
+        raise ValueError(
+            "selection.adaptive_lower: the level is computed from every job's deviations with their system per "
+            "task; give the jobs' deviations (ExploreWorkChain does), from jobs of this plugin version"
+        )
+
+    def load_jobs():
+        for label in sorted(deviations):
+            node = deviations[label]
+            arrays = {name: node.get_array(name) for name in ('task', 'system', 'offsets', 'steps', 'values')}
+            ours = np.array([systems.index(name) for name in node.base.attributes.get('systems')], dtype=np.int64)
+            arrays['system'] = ours[arrays['system']]  # the job's system numbers as this selection's
+            yield arrays
+
+    number, rate = settings.adaptive_lower
+    f_hi = [settings.trust[system].f_hi for system in systems]
+    levels = adaptive_levels_of_jobs(load_jobs, f_hi, number=number, rate=rate, skip=settings.skip)
+    for system, level in zip(systems, levels, strict=True):
+        counts = {name: getattr(level, name) for name in CATEGORY_NAMES}
+        frames = level.frames
+        per_system[system].update(
+            frames=frames,
+            **counts,
+            **{f'{name}_ratio': (count / frames if frames else 0.0) for name, count in counts.items()},
+            f_trust_lo_adapted=level.f_lo,
+        )
+    return {system: level.threshold for system, level in zip(systems, levels, strict=True)}
 
 
 def _most_different(packed: dict, rows: np.ndarray, count: int, model: DeepPotentialData, type_map) -> np.ndarray:

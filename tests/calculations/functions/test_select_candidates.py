@@ -191,3 +191,89 @@ def test_the_diverse_choice_without_a_model_is_refused_naming_the_key(aiida_prof
             candidate_frames={'job_000': job_frames(['fcc'], [(0, 0, frame(10))], 0)},
             statistics={'job_000': job_statistics({'fcc': 1})},
         )
+
+
+@pytest.mark.parametrize('choice', ['uniform', 'max_devi_f'])
+def test_the_adaptive_lower_level_over_jobs_is_its_definition_over_all_frames(aiida_profile, choice):
+    from aiida_dpgen.exploration.job import deviation_arrays
+    from aiida_dpgen.exploration.selection import CANDIDATE, SelectionSettings, SystemSelection, max_deviation_keys
+    from aiida_dpgen.exploration.strategies import adaptive_lower_levels
+
+    settings = {
+        'f_trust_lo': 0.05,
+        'f_trust_hi': 0.3005,
+        'fp_task_max': 5,
+        'seed': 9,
+        'skip': 20,
+        'candidate_choice': choice,
+        'adaptive_lower': {'numb_candi_f': 10, 'rate_candi_f': 0.05},
+    }
+    systems = ['fcc', 'bcc']
+    rng = np.random.default_rng(4)
+    tables = {}  # task -> (system number, table of step and the six deviations)
+    for task in range(9):
+        steps = np.arange(0, 1000, 10)
+        force = np.round(rng.lognormal(np.log(0.08), 0.9, len(steps)), 3)  # ties, and frames above f_trust_hi
+        force[rng.integers(len(steps))] = np.nan
+        columns = np.zeros((len(steps), 7))
+        columns[:, 0], columns[:, 4] = steps, force
+        tables[task] = (task % 2, columns)
+    parsed = SelectionSettings.from_dict(settings, systems)
+    candidate_frames, statistics, deviations = {}, {}, {}
+    for number, tasks in enumerate(([0, 1, 2], [3, 4, 5, 6], [7, 8])):
+        label = f'job_{number:03d}'
+        per_system = {name: SystemSelection.from_settings(parsed) for name in systems}
+        for task in tasks:
+            system, table = tables[task]
+            per_system[systems[system]].add(task, table[:, [0, 1, 4]], parsed.trust[systems[system]], parsed.skip)
+        kept = [(systems.index(name), *entry) for name in systems for entry in per_system[name].kept()]
+        assert len(kept) < sum(len(tables[task][1]) for task in tasks), 'each job keeps its skyline, not all frames'
+        packed = candidates.pack(
+            [(system, task, frame(step)) for system, task, step, *_ in kept],
+            9,
+            [entry[3] for entry in kept],
+            [entry[4] for entry in kept],
+            [entry[5] for entry in kept],
+        )
+        node = ArrayData()
+        for name, array in packed.items():
+            node.set_array(name, array)
+        node.base.attributes.set('systems', systems)
+        node.base.attributes.set('type_map', ['Al', 'Cu'])
+        candidate_frames[label] = node
+        statistics[label] = Dict({name: selection.statistics() for name, selection in per_system.items()})
+        arrays = deviation_arrays(tasks, [tables[task][1] for task in tasks], [tables[task][0] for task in tasks])
+        deviations[label] = ArrayData()
+        for name, array in arrays.items():
+            deviations[label].set_array(name, array)
+        deviations[label].base.attributes.set('systems', systems)
+
+    outputs = select_candidates(
+        Dict(settings), candidate_frames=candidate_frames, statistics=statistics, deviations=deviations
+    )
+
+    for number, name in enumerate(systems):
+        ours = [task for task, (system, _) in tables.items() if system == number]
+        rows = np.concatenate([tables[task][1][tables[task][1][:, 0] >= 20] for task in ours])
+        tasks = np.concatenate([[task] * int(np.sum(tables[task][1][:, 0] >= 20)) for task in ours])
+        force = rows[:, 4].astype(np.float32).astype(float)  # as the jobs store them
+        levels = adaptive_lower_levels(tasks, rows[:, 0], force, f_hi=0.3005, number_f=10, rate_f=0.05)
+        candidate = levels.categories == CANDIDATE
+        if choice == 'uniform':
+            keys = priority_keys(9, tasks[candidate], rows[candidate, 0])
+        else:
+            keys = max_deviation_keys(9, tasks[candidate], rows[candidate, 0], force[candidate])
+        won = np.argsort(keys)[:5]
+        expected = sorted(
+            zip(tasks[candidate][won].tolist(), rows[candidate, 0][won].astype(int).tolist(), strict=True)
+        )
+        node = outputs['candidates'][name]
+        assert list(zip(node.base.attributes.get('tasks'), node.base.attributes.get('steps'), strict=True)) == expected
+        got = outputs['statistics']['systems'][name]
+        assert got['candidate'] == int(candidate.sum()) == max(10, int(0.05 * np.sum(levels.categories != 2)))
+        assert (got['failed'], got['accurate']) == (
+            int(np.sum(levels.categories == 2)),
+            int(np.sum(levels.categories == 0)),
+        )
+        assert got['f_trust_lo_adapted'] == pytest.approx(levels.f_lo)
+        assert got['frames'] == len(rows)
