@@ -1,21 +1,24 @@
-"""Active-learning efficiency on the EMT testbed: the loop's selection against random selection.
+"""Active-learning efficiency on the EMT testbed: the loop's selection strategies against random selection.
 
-    verdi run benchmarks/active_learning.py [--iterations 3] [--fp-task-max 4] [--architecture wide]
-                                            [--train-steps 10000] [--supercell 2] [--seeds 3]
-                                            [--test-temperatures 100,300,500] [--plot active_learning.png]
+    verdi run benchmarks/active_learning.py [--strategies fixed,adaptive,diverse] [--iterations 3]
+                                            [--fp-task-max 4] [--architecture wide] [--train-steps 6000]
+                                            [--supercell 2] [--seeds 2] [--test-temperatures 100,300,500]
+                                            [--plot active_learning.png] [--output active_learning.json]
 
-EMT stands in for DFT, so labels are cheap and exact. The loop (``DpgenWorkChain``, EMT labeler, the Cu
-example's initial data and schedule) explores ``--supercell`` repeats of the example's perturbed cells and
-keeps every explored frame (its LAMMPS dumps are retrieved); its models have the benchmark's architecture
-and training length, so that its model deviation is the one the evaluated models would give. After each
-iteration *i*, two kinds of ensembles are trained with the same settings, once per seed:
-  - **loop**: on the initial data plus the labels the loop selected up to iteration *i*;
-  - **random** (the baseline, same run): on the initial data plus as many frames drawn at random from
-    every frame the loop explored up to iteration *i* (a new draw per seed), labeled by EMT.
-Both are scored on held-out frames from independent EMT molecular dynamics (ASE, Langevin in 2x2x2
-supercells of the same crystals, at temperatures inside the schedule's range): force RMSE (eV/Å), mean over
-the ensemble, then mean and spread over the seeds. Printed per iteration with the ratio random / loop, with
-the labels each arm needs to reach the loop's final RMSE, and plotted against the number of labels.
+EMT stands in for DFT, so labels are cheap and exact. For each selection strategy (``--strategies``, see
+:data:`STRATEGIES`) the loop (``DpgenWorkChain``, EMT labeler, the Cu example's initial data, schedule and the
+paper's trust levels) explores ``--supercell`` repeats of the example's perturbed cells; its models have the
+benchmark's architecture and training length, so that its model deviation is the one the evaluated models would
+give. The first strategy's loop keeps every explored frame (its LAMMPS dumps are retrieved). After each
+iteration *i*, ensembles are trained with the same settings, once per seed:
+  - **one per strategy**: on the initial data plus the labels that strategy's loop selected up to iteration *i*;
+  - **random** (the baseline, same run): on the initial data plus as many frames as the first strategy labeled,
+    drawn at random from every frame its loop explored up to iteration *i* (a new draw per seed), labeled by EMT.
+All are scored on held-out frames from independent EMT molecular dynamics (ASE, Langevin in the same supercells
+of the same crystals, at temperatures inside the schedule's range): force RMSE (eV/Å), mean over the ensemble,
+then mean and spread over the seeds. Printed per iteration and arm, then the labels each arm needs to reach
+random's final RMSE (target: the best strategy with at most half of random's labels) and whether the best
+strategy beats the fixed levels at the first iteration's labels; plotted against the number of labels.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import pathlib
 import runpy
 import sys
+import time
 
 import numpy as np
 from aiida import orm
@@ -172,8 +176,31 @@ def emt_dataset(frames: list[Atoms]) -> LabeledDatasetData:
     return LabeledDatasetData.from_ase(frames, EXAMPLE['TYPE_MAP']).store()
 
 
-def run_loop(codes: dict, configurations: dict[str, list[Atoms]], initial: LabeledDatasetData, arguments, training):
-    """The loop with EMT labels on the Cu example's schedule, every explored frame's dump kept."""
+STRATEGIES = {
+    'fixed': {},
+    'max_devi_f': {'candidate_choice': 'max_devi_f'},
+    'inv_pop_f': {'candidate_choice': 'inv_pop_f'},
+    'adaptive': {'adaptive_lower': {'numb_candi_f': 4, 'rate_candi_f': 0.1}},
+    'diverse': {'candidate_choice': 'diverse'},
+    'adaptive_diverse': {'adaptive_lower': {'numb_candi_f': 4, 'rate_candi_f': 0.1}, 'candidate_choice': 'diverse'},
+}
+"""Selection settings on top of the paper's trust levels (0.05, 0.20 eV/Å) and the cap: ``fixed`` is DP-GEN's
+(uniform random cap); ``adaptive`` makes the top 10 % (at least 4) of the frames below 0.20 eV/Å candidates;
+``diverse`` picks the most different of a random pool of 10 x the cap by the first model's descriptor."""
+
+
+def run_loop(
+    codes: dict,
+    configurations: dict[str, list[Atoms]],
+    initial: LabeledDatasetData,
+    arguments,
+    training,
+    *,
+    strategy: dict,
+    keep_dumps: bool,
+):
+    """The loop with EMT labels on the Cu example's schedule and ``strategy``; with ``keep_dumps``, every explored
+    frame's dump kept."""
     builder = DpgenWorkChain.get_builder_from_protocol(
         codes,
         datasets={'init': initial},
@@ -182,29 +209,35 @@ def run_loop(codes: dict, configurations: dict[str, list[Atoms]], initial: Label
             for name, frames in configurations.items()
         },
         schedule=EXAMPLE['schedule'](arguments.iterations),
-        selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': arguments.fp_task_max},
+        selection={**EXAMPLE['TRUST_LEVELS'], 'fp_task_max': arguments.fp_task_max, **strategy},
         labeler={'engine': 'ase'},
         protocol='fast',
         overrides={'train': {'overrides': {'base': training, 'numb_models': arguments.loop_models}}},
     )
-    builder.explore.lammps.lammps.settings = orm.Dict({'additional_retrieve_list': [[f'task.*/{DUMP_FILE}', '.', 2]]})
+    if keep_dumps:
+        builder.explore.lammps.lammps.settings = orm.Dict(
+            {'additional_retrieve_list': [[f'task.*/{DUMP_FILE}', '.', 2]]}
+        )
     results, node = run_get_node(builder)
     if not node.is_finished_ok:
         raise SystemExit(f'DpgenWorkChain<{node.pk}> failed: {node.exit_message}')
     return results, node
 
 
-def plot(path: str, counts: list[int], base: list[float], rows: list[dict]) -> None:
+def plot(path: str, base: list[float], rows: list[dict], arms: list[str]) -> None:
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for arm, marker, name in (('loop', 'o', 'loop selection'), ('random', 's', 'random from the same pool')):
-        means = [float(np.mean(base)), *(row[arm] for row in rows)]
-        spreads = [float(np.std(base)), *(row[f'{arm}_std'] for row in rows)]
-        axes.errorbar(counts, means, yerr=spreads, marker=marker, capsize=3, label=name)
+    figure, axes = plt.subplots(figsize=(6.5, 4.2))
+    markers = 'os^vDP<>'
+    for number, arm in enumerate(arms):
+        counts = [0, *(row['arms'][arm]['labels'] for row in rows)]
+        means = [float(np.mean(base)), *(row['arms'][arm]['rmse'] for row in rows)]
+        spreads = [float(np.std(base)), *(row['arms'][arm]['std'] for row in rows)]
+        label = "random from the fixed loop's pool" if arm == 'random' else f'loop, {arm}'
+        axes.errorbar(counts, means, yerr=spreads, marker=markers[number % len(markers)], capsize=3, label=label)
     axes.set(
         xlabel='labels added to the initial data',
         ylabel='held-out force RMSE (eV/Å)',
@@ -224,20 +257,27 @@ def data_after(iterations, initial: LabeledDatasetData, iteration: int) -> Label
     )
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--strategies', default='fixed,adaptive,diverse', help=f'of {", ".join(STRATEGIES)}')
     parser.add_argument('--iterations', type=int, default=3)
     parser.add_argument('--fp-task-max', type=int, default=4)
     parser.add_argument('--architecture', choices=sorted(ARCHITECTURES), default='wide')
-    parser.add_argument('--train-steps', type=int, default=10000)
+    parser.add_argument('--train-steps', type=int, default=6000)
     parser.add_argument('--models', type=int, default=2, help='models per evaluated ensemble')
     parser.add_argument('--loop-models', type=int, default=4, help="the loop's ensemble size (model deviation)")
     parser.add_argument('--supercell', type=int, default=2, help='explore and test in NxNxN supercells')
-    parser.add_argument('--seeds', type=int, default=3, help='training seeds per arm; random draws per iteration')
+    parser.add_argument('--seeds', type=int, default=2, help='training seeds per arm; random draws per iteration')
     parser.add_argument('--test-temperatures', default='100,300,500', help='held-out EMT MD temperatures (K)')
     parser.add_argument('--plot', default='active_learning.png')
+    parser.add_argument('--output', default='active_learning.json')
     arguments = parser.parse_args()
+    strategies = arguments.strategies.split(',')
+    unknown = [name for name in strategies if name not in STRATEGIES]
+    if unknown or not strategies:
+        parser.error(f'--strategies={arguments.strategies}: {unknown} unknown; choose from {", ".join(STRATEGIES)}')
     temperatures = tuple(float(value) for value in arguments.test_temperatures.split(','))
+    started = time.monotonic()
 
     cells = initial_cells()
     initial = emt_dataset([atoms for frames in cells.values() for atoms in frames])
@@ -249,7 +289,23 @@ def main() -> None:
         'explore': get_or_create_code('lmp', 'lmp', plugin='dpgen.lammps'),
         'label': get_or_create_code('python-ase', sys.executable, plugin='dpgen.ase'),
     }
-    results, node = run_loop(codes, configurations, initial, arguments, training)
+    loops = {}
+    for number, name in enumerate(strategies):
+        results, node = run_loop(
+            codes, configurations, initial, arguments, training, strategy=STRATEGIES[name], keep_dumps=number == 0
+        )
+        loops[name] = (results, node)
+        ratios = [results['iterations'][key]['report']['exploration'] for key in sorted(results['iterations'])]
+        print(
+            f'loop {name} <{node.pk}>: '
+            + '; '.join(
+                f'iteration {i} accurate {r["accurate_ratio"]:.1%} candidate {r["candidate_ratio"]:.1%} failed '
+                f'{r["failed_ratio"]:.1%}, {r["chosen"]} chosen'
+                for i, r in enumerate(ratios)
+            ),
+            flush=True,
+        )
+    first = strategies[0]
 
     seeds = [2020 + number for number in range(arguments.seeds)]
 
@@ -262,73 +318,83 @@ def main() -> None:
         f'eV/Å over {len(seeds)} seeds',
         flush=True,
     )
+    arms = [*strategies, 'random']
     rows = []
     for iteration in range(arguments.iterations):
-        loop_data = data_after(results['iterations'], initial, iteration)
-        labels = loop_data.nframes - initial.nframes
-        pool = explored_pool(node, iteration)
-        loop, random = [], []
+        row = {'iteration': iteration, 'arms': {}}
+        for name in strategies:
+            data = data_after(loops[name][0]['iterations'], initial, iteration)
+            per_seed = [scores(data, seed) for seed in seeds]
+            row['arms'][name] = {'labels': data.nframes - initial.nframes, 'per_seed': per_seed}
+        labels = row['arms'][first]['labels']
+        pool = explored_pool(loops[first][1], iteration)
+        per_seed = []
         for draw, seed in enumerate(seeds):
             generator = np.random.default_rng(1000 * iteration + draw)
             chosen = emt_dataset([pool[index] for index in generator.choice(len(pool), labels, replace=False)])
-            random_data = merge_datasets(init=initial, random=chosen)
-            loop.append(scores(loop_data, seed))
-            random.append(scores(random_data, seed))
-        row = {
-            'iteration': iteration,
-            'labels': labels,
-            'pool': len(pool),
-            'loop': float(np.mean(loop)),
-            'loop_std': float(np.std(loop)),
-            'random': float(np.mean(random)),
-            'random_std': float(np.std(random)),
-            'loop_per_seed': loop,
-            'random_per_seed': random,
-        }
+            per_seed.append(scores(merge_datasets(init=initial, random=chosen), seed))
+        row['arms']['random'] = {'labels': labels, 'per_seed': per_seed, 'pool': len(pool)}
+        for entry in row['arms'].values():
+            entry.update(rmse=float(np.mean(entry['per_seed'])), std=float(np.std(entry['per_seed'])))
         rows.append(row)
         print(
-            f'iteration {iteration}: {labels} labels from a pool of {len(pool)} explored frames; held-out force RMSE '
-            f'loop {row["loop"]:.4f} ± {row["loop_std"]:.4f}, random {row["random"]:.4f} ± {row["random_std"]:.4f} '
-            f'eV/Å (random / loop {row["random"] / row["loop"]:.2f})',
-            flush=True,
-        )
-        paired = [theirs / ours for ours, theirs in zip(loop, random, strict=True)]
-        print(
-            f'  seed by seed (same training seed in both arms): random / loop {", ".join(f"{r:.2f}" for r in paired)}; '
-            f'the loop is better with {sum(r > 1 for r in paired)} of {len(paired)} seeds',
+            f'iteration {iteration} (held-out force RMSE, eV/Å, mean ± std over seeds; random from a pool of '
+            f'{len(pool)} frames): '
+            + '; '.join(
+                f'{arm} {e["labels"]} labels {e["rmse"]:.4f} ± {e["std"]:.4f}' for arm, e in row['arms'].items()
+            ),
             flush=True,
         )
 
-    counts = [0, *(row['labels'] for row in rows)]
-    target = rows[-1]['loop']
-    needed = {arm: labels_to_reach(target, counts[1:], [row[arm] for row in rows]) for arm in ('loop', 'random')}
-    if float(np.mean(base)) <= target:
-        print(
-            f"the initial data alone ({np.mean(base):.4f} eV/Å) is already at or below the loop's final RMSE "
-            f'({target:.4f}): the models got worse with more data, so no labels-to-target comparison',
-            flush=True,
+    target = rows[-1]['arms']['random']['rmse']
+    random_labels = rows[-1]['arms']['random']['labels']
+    needed = {}
+    for arm in arms:
+        curve_labels = [0, *(row['arms'][arm]['labels'] for row in rows)]
+        curve_errors = [float(np.mean(base)), *(row['arms'][arm]['rmse'] for row in rows)]
+        needed[arm] = labels_to_reach(target, curve_labels, curve_errors)
+    print(f"labels to reach random's final RMSE {target:.4f} eV/Å (random used {random_labels}):", flush=True)
+    for arm in arms:
+        print(f'  {arm}: ' + (f'{needed[arm]:.1f}' if needed[arm] is not None else 'not reached'), flush=True)
+    reached = {arm: value for arm, value in needed.items() if arm != 'random' and value is not None}
+    best = min(reached, key=reached.get) if reached else None
+    verdict = {
+        'best': best,
+        'best_labels': reached.get(best),
+        'half_of_random': random_labels / 2,
+        'met_half': best is not None and reached[best] <= random_labels / 2,
+    }
+    if 'fixed' in strategies:
+        first_row = rows[0]['arms']
+        others = {arm: first_row[arm]['rmse'] for arm in strategies if arm != 'fixed'}
+        verdict['first_iteration'] = {arm: first_row[arm]['rmse'] for arm in arms}
+        verdict['beats_fixed_at_first_iteration'] = sorted(
+            arm for arm, value in others.items() if value < first_row['fixed']['rmse']
         )
-    else:
-        random_needed = f'{needed["random"]:.1f}' if needed['random'] is not None else f'more than {counts[-1]}'
-        print(
-            f"labels to reach the loop's final RMSE {target:.4f} eV/Å: loop {needed['loop']:.1f}, "
-            f'random {random_needed}',
-            flush=True,
-        )
-
-    plot(arguments.plot, counts, base, rows)
     print(
-        json.dumps(
-            {
-                'pk': node.pk,
-                'initial_rmse': base,
-                'rows': rows,
-                'target': target,
-                'labels_to_target': needed,
-                'plot': arguments.plot,
-            }
-        )
+        f'best strategy {best}: '
+        + (f'{reached[best]:.1f} labels' if best else 'none reached it')
+        + f" (target: at most half of random's {random_labels}, {random_labels / 2:.0f}): "
+        + ('met' if verdict['met_half'] else 'not met'),
+        flush=True,
     )
+    if 'beats_fixed_at_first_iteration' in verdict:
+        print(f'better than the fixed levels after the first iteration: {verdict["beats_fixed_at_first_iteration"]}')
+    minutes = (time.monotonic() - started) / 60
+    print(f'wall time {minutes:.0f} min', flush=True)
+    plot(arguments.plot, base, rows, arms)
+    result = {
+        'arguments': vars(arguments),
+        'loops': {name: node.pk for name, (_, node) in loops.items()},
+        'initial_rmse': base,
+        'rows': rows,
+        'target': target,
+        'labels_to_target': needed,
+        'verdict': verdict,
+        'minutes': minutes,
+        'plot': arguments.plot,
+    }
+    pathlib.Path(arguments.output).write_text(json.dumps(result, indent=1) + '\n')
 
 
 if __name__ == '__main__':

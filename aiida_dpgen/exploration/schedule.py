@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 
+from aiida_dpgen.exploration.strategies import levels_converged
 from aiida_dpgen.exploration.tasks import ENSEMBLES, PRESSURE_ENSEMBLES, MdSettings, validate_template
 
 STAGE_KEYS = {
@@ -273,14 +274,18 @@ class StageNotConverged:
 @dataclasses.dataclass(frozen=True)
 class StagedSchedule:
     """Stages explored in order; a stage is repeated, with the MD lengths of ``nsteps`` in turn (the last one
-    repeated), until its accurate ratio reaches ``accurate_threshold``, or ``max_repeats`` times; then the
-    next stage, or with ``fatal_at_max`` (dpgen2's), the loop stops there."""
+    repeated), until its accurate ratio reaches ``accurate_threshold``, or with ``level_tolerance``, until every
+    system's adaptive lower level changed by less than it over the stage's last ``level_checked`` iterations
+    (dpgen2's convergence of ``adaptive-lower``, :func:`~aiida_dpgen.exploration.strategies.levels_converged`),
+    or ``max_repeats`` times; then the next stage, or with ``fatal_at_max`` (dpgen2's), the loop stops there."""
 
     stages: tuple[dict, ...]
     nsteps: tuple[int, ...]
     accurate_threshold: float = 0.99
     max_repeats: int = 8
     fatal_at_max: bool = False
+    level_tolerance: float | None = None
+    level_checked: int = 2
 
     def __post_init__(self):
         if not self.stages:
@@ -293,21 +298,44 @@ class StagedSchedule:
             raise ValueError(f'max_repeats={self.max_repeats!r}: expected a positive number of iterations')
         if not isinstance(self.fatal_at_max, bool):
             raise ValueError(f'fatal_at_max={self.fatal_at_max!r}: expected true or false')
+        tolerance = self.level_tolerance
+        if tolerance is not None and (
+            not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or tolerance <= 0
+        ):
+            raise ValueError(
+                f"level_tolerance={tolerance!r}: expected a force deviation > 0 (eV/Å), e.g. 0.05 as dpgen2's "
+                'conv_tolerance; it needs selection.adaptive_lower'
+            )
+        checked = self.level_checked
+        if not isinstance(checked, int) or isinstance(checked, bool) or checked < 2:
+            raise ValueError(f'level_checked={checked!r}: expected at least 2 iterations to compare levels')
 
-    def next_stage(self, history: Sequence[tuple[int, float]]) -> tuple[int, dict] | StageNotConverged | None:
+    def _levels_converged(self, levels: list) -> bool:
+        """Whether every system's adaptive lower level over this stage's iterations so far has converged; never
+        without ``level_tolerance`` or while an iteration has no levels."""
+        if self.level_tolerance is None or any(level is None for level in levels):
+            return False
+        return all(
+            levels_converged(list(system), self.level_tolerance, self.level_checked)
+            for system in zip(*levels, strict=True)
+        )
+
+    def next_stage(self, history: Sequence[tuple]) -> tuple[int, dict] | StageNotConverged | None:
         """The index and settings of the stage to explore next, given ``(stage index, accurate ratio)`` of the
-        iterations so far; ``None`` when every stage has passed or run out of repeats, or with ``fatal_at_max``
-        the :class:`StageNotConverged` that ran out."""
-        stage_index, repeats = 0, 0
-        for index, accurate_ratio in history:
+        iterations so far, each with a third item, the systems' adaptive lower levels, where the selection has
+        them; ``None`` when every stage has passed or run out of repeats, or with ``fatal_at_max`` the
+        :class:`StageNotConverged` that ran out."""
+        stage_index, repeats, levels = 0, 0, []
+        for index, accurate_ratio, *adapted in history:
             if index != stage_index:
                 raise ValueError(f'history: iteration at stage {index} while stage {stage_index} was due')
             repeats += 1
-            passed = accurate_ratio >= self.accurate_threshold
+            levels.append(adapted[0] if adapted and adapted[0] else None)
+            passed = accurate_ratio >= self.accurate_threshold or self._levels_converged(levels)
             if not passed and repeats >= self.max_repeats and self.fatal_at_max:
                 return StageNotConverged(stage_index, repeats, accurate_ratio, self.accurate_threshold)
             if passed or repeats >= self.max_repeats:
-                stage_index, repeats = stage_index + 1, 0
+                stage_index, repeats, levels = stage_index + 1, 0, []
         if stage_index >= len(self.stages):
             return None
         nsteps = self.nsteps[min(repeats, len(self.nsteps) - 1)]

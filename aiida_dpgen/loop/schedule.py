@@ -18,7 +18,15 @@ CONVERGENCE_KEYS = {
     'patience': '... for this many consecutive iterations (default 1)',
     'max_iterations': 'never run more iterations than this',
 }
-STAGED_KEYS = {'stages', 'nsteps', 'accurate_threshold', 'max_repeats', 'fatal_at_max'}
+STAGED_KEYS = {
+    'stages',
+    'nsteps',
+    'accurate_threshold',
+    'max_repeats',
+    'fatal_at_max',
+    'level_tolerance',
+    'level_checked',
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +36,8 @@ class IterationRecord:
     stage: int
     accurate_ratio: float
     candidate_ratio: float
+    lower_levels: tuple[float, ...] | None = None
+    """Each system's adaptive lower level (``selection.adaptive_lower``), in the order of the system names."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +123,9 @@ class LoopPlan:
         if self.criteria.max_iterations is not None and count >= self.criteria.max_iterations:
             return Decision(reason=f'reached max_iterations={self.criteria.max_iterations}')
         if self.staged is not None:
-            step = self.staged.next_stage([(record.stage, record.accurate_ratio) for record in history])
+            step = self.staged.next_stage(
+                [(record.stage, record.accurate_ratio, record.lower_levels) for record in history]
+            )
             if step is None:
                 return Decision(reason=f'schedule done: all {len(self.staged.stages)} stages explored')
             if isinstance(step, StageNotConverged):
@@ -129,4 +141,5 @@ class LoopPlan:
 
 
 def _staged_options(schedule: Mapping) -> dict:
-    return {key: schedule[key] for key in ('accurate_threshold', 'max_repeats', 'fatal_at_max') if key in schedule}
+    options = ('accurate_threshold', 'max_repeats', 'fatal_at_max', 'level_tolerance', 'level_checked')
+    return {key: schedule[key] for key in options if key in schedule}

@@ -64,7 +64,12 @@ def validate_inputs(inputs: dict, _) -> str | None:
     try:
         plan = LoopPlan(_schedule_value(inputs['schedule']), _dict(inputs.get('convergence')), list(configurations))
         systems = sorted({name for stage in (plan.stages or plan.staged.stages) for name in stage['systems']})
-        SelectionSettings.from_dict(inputs['selection'].get_dict(), systems)
+        settings = SelectionSettings.from_dict(inputs['selection'].get_dict(), systems)
+        if plan.staged is not None and plan.staged.level_tolerance is not None and settings.adaptive_lower is None:
+            raise ValueError(
+                'schedule.level_tolerance: the stages converge by the adaptive lower level, which only '
+                'selection.adaptive_lower sets; add it, or converge by accurate_threshold'
+            )
         specification = inputs.get('label', {}).get('labeler')
         if specification is not None:
             labeler = labeler_from_specification(specification.get_dict())
@@ -442,7 +447,10 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         return LoopPlan(_schedule_value(self.inputs.schedule), _dict(self.inputs.get('convergence')))
 
     def _history(self) -> list[IterationRecord]:
-        return [IterationRecord(*record) for record in self.ctx.history]
+        return [
+            IterationRecord(*record[:3], tuple(record[3]) if len(record) > 3 and record[3] else None)
+            for record in self.ctx.history
+        ]
 
     def should_iterate(self):
         decision = self._plan().next(self._history())
@@ -658,7 +666,10 @@ def _plain(value):
 
 def _record(report: dict) -> list:
     exploration = report['exploration']
-    return [report['stage_index'], exploration['accurate_ratio'], exploration['candidate_ratio']]
+    systems = exploration.get('systems', {})
+    levels = [systems[name].get('f_trust_lo_adapted') for name in sorted(systems)]
+    adapted = levels if levels and all(level is not None for level in levels) else None
+    return [report['stage_index'], exploration['accurate_ratio'], exploration['candidate_ratio'], adapted]
 
 
 STEPS = ('train', 'explore', 'label')

@@ -150,3 +150,19 @@ def test_staged_schedule_repeats_a_stage_with_longer_md_until_accurate():
     assert schedule.next_stage([(0, 0.1)] * 3) is None, 'out of repeats'
     with pytest.raises(ValueError, match='iteration at stage 1 while stage 0 was due'):
         schedule.next_stage([(1, 0.5)])
+
+
+def test_a_stage_with_a_level_tolerance_passes_when_every_systems_adaptive_level_settles():
+    schedule = StagedSchedule(
+        (NPT, {**NPT, 'temps': [300]}), (100,), max_repeats=5, level_tolerance=0.01, level_checked=2
+    )
+    moving = [(0, 0.5, (0.10, 0.20)), (0, 0.5, (0.14, 0.205))]
+    assert schedule.next_stage(moving)[0] == 0, 'fcc moved by 0.04'
+    settled = [*moving, (0, 0.5, (0.145, 0.207))]
+    assert schedule.next_stage(settled)[0] == 1, 'both changed by less than 0.01 over the last 2'
+    assert schedule.next_stage([(0, 0.5, None), (0, 0.5, None)])[0] == 0, 'no adaptive level: the ratio decides'
+    assert StagedSchedule((NPT,), (100,)).next_stage([(0, 0.5, (0.1,)), (0, 0.5, (0.1,))])[0] == 0, 'no tolerance'
+    with pytest.raises(ValueError, match=r'level_tolerance=0: expected a force deviation > 0'):
+        StagedSchedule((NPT,), (100,), level_tolerance=0)
+    with pytest.raises(ValueError, match=r'level_checked=1: expected at least 2'):
+        StagedSchedule((NPT,), (100,), level_tolerance=0.05, level_checked=1)

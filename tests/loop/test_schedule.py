@@ -50,6 +50,14 @@ def test_a_staged_schedule_repeats_a_stage_until_its_accurate_ratio_passes():
     assert plan.next([record(0, 0.95), record(1, 0.99)]).stop
 
 
+def test_a_staged_schedule_moves_on_when_the_adaptive_lower_levels_settle():
+    """dpgen2's adaptive-lower convergence: the levels of the stage's last two iterations within 0.01."""
+    plan = LoopPlan({'stages': [STAGE, {**STAGE, 'temps': [300.0]}], 'nsteps': [100], 'level_tolerance': 0.01})
+    first = IterationRecord(0, 0.5, 0.4, (0.10,))
+    assert plan.next([first, IterationRecord(0, 0.5, 0.4, (0.13,))]).stage_index == 0
+    assert plan.next([first, IterationRecord(0, 0.5, 0.4, (0.105,))]).stage_index == 1
+
+
 def test_a_stage_out_of_repeats_stops_the_loop_with_fatal_at_max():
     """dpgen2's fatal_at_max: a stage that used its repeats without passing stops the loop, as a failure;
     without it (the default) the loop moves on to the next stage."""

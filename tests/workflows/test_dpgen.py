@@ -136,6 +136,19 @@ def other_type_map(inputs):
             'selection: trust levels: f_lo=0.3 and f_hi=0.2; expected 0 <= f_lo < f_hi',
         ),
         (lambda _: {'convergence': {'candidate_ratio': -1}}, 'convergence.candidate_ratio=-1'),
+        (
+            lambda _: {'schedule': {'stages': [STAGE], 'nsteps': [100], 'level_tolerance': 0.05}},
+            'schedule.level_tolerance: the stages converge by the adaptive lower level, which only '
+            'selection.adaptive_lower sets',
+        ),
+        (
+            lambda inputs: {'selection': {**inputs['selection'].get_dict(), 'adaptive_lower': {'numb_candi_f': -1}}},
+            'selection.adaptive_lower.numb_candi_f=-1: expected an integer >= 0',
+        ),
+        (
+            lambda inputs: {'selection': {**inputs['selection'].get_dict(), 'candidate_choice': 'diverse:0'}},
+            'selection.candidate_choice=\'diverse:0\': the number after "diverse:" must be an integer >= 1',
+        ),
         (lambda _: {'datasets': {}}, 'datasets: no initial data'),
         (
             lambda inputs: {'label': {**inputs['label'], 'labeler': {'engine': 'siesta'}}},
