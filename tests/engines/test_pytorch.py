@@ -161,3 +161,64 @@ def test_an_ensemble_fine_tuned_from_a_pretrained_checkpoint_descends_from_it_in
         ]
     job = next(child for child in node.called_descendants if isinstance(child, CalcJobNode))
     assert 'Change output bias' in job.outputs.retrieved.base.repository.get_object_content('train.err')
+
+
+def test_an_ensemble_fine_tunes_from_one_head_of_a_multi_task_checkpoint(dp_installed_code, emt_cu_dataset, tmp_path):
+    import json
+    import subprocess
+
+    from aiida.orm import CalcJobNode, Str
+
+    from aiida_dpgen.data import DeepPotentialData
+
+    # a two-head DPA-3 checkpoint: one shared descriptor and type map, a fitting net per head, each head its data
+    parameters = TrainWorkChain.get_protocol_inputs('fast', variant='dpa3')['base']['dp']['parameters']
+    heads = ('bulk', 'hot')
+    systems = {
+        head: emt_cu_dataset(nframes=4, seed=number).export(str(tmp_path / head)) for number, head in enumerate(heads)
+    }
+    multi_task = {
+        'model': {
+            'shared_dict': {'elements': ['Ni', 'Cu'], 'shared_descriptor': parameters['model']['descriptor']},
+            'model_dict': {
+                head: {
+                    'type_map': 'elements',
+                    'descriptor': 'shared_descriptor',
+                    'fitting_net': parameters['model']['fitting_net'],
+                }
+                for head in heads
+            },
+        },
+        'learning_rate': parameters['learning_rate'],
+        'loss_dict': dict.fromkeys(heads, parameters['loss']),
+        'training': {
+            'model_prob': dict.fromkeys(heads, 0.5),
+            'data_dict': {head: {'training_data': {'systems': systems[head], 'batch_size': 1}} for head in heads},
+            'numb_steps': 10,
+            'save_freq': 10,
+            'disp_freq': 5,
+        },
+    }
+    (tmp_path / 'input.json').write_text(json.dumps(multi_task))
+    subprocess.run([require('dp'), '--pt', 'train', 'input.json'], cwd=tmp_path, check=True, capture_output=True)
+    pretrained = DeepPotentialData.from_checkpoint(tmp_path / 'model.ckpt-10.pt').store()
+    assert (pretrained.heads, pretrained.type_map) == (['bulk', 'hot'], ['Ni', 'Cu'])
+
+    overrides = {'numb_models': 2, 'base': {'dp': {'parameters': {'training': {'numb_steps': 10, 'disp_freq': 5}}}}}
+    builder = TrainWorkChain.get_builder_from_protocol(
+        dp_installed_code, {'init': emt_cu_dataset()}, 'fast', overrides, model='dpa3'
+    )
+    builder.pretrained_model = pretrained
+    builder.finetune_head = Str('hot')
+    trained, node = run_get_node(builder)
+
+    assert node.is_finished_ok, node.exit_message
+    assert {model.type_map[0] for model in trained['models'].values()} == {'Cu'}
+    jobs = [child for child in node.called_descendants if isinstance(child, CalcJobNode)]
+    for job in jobs:
+        script = job.base.repository.get_object_content('_aiidasubmit.sh')
+        assert "'--model-branch' 'hot'" in script or '--model-branch hot' in script, script
+
+    builder.finetune_head = Str('cold')
+    with pytest.raises(ValueError, match=r"finetune_head='cold': the pretrained model has the heads \['bulk', 'hot'\]"):
+        run_get_node(builder)
