@@ -2,7 +2,7 @@
 loop trained from scratch, on the EMT testbed.
 
     verdi run benchmarks/finetune.py [--iterations 3] [--seeds 2] [--pretrain-steps 1500] [--train-steps 400]
-                                     [--fp-task-max 4] [--pretrained PK] [--output finetune.json]
+                                     [--fp-task-max 4] [--pretrained PK] [--new-fitting] [--output finetune.json]
 
 EMT stands in for DFT (labels are cheap and exact). Pretraining: one DPA-3 model (the ``fast`` DPA-3
 protocol's architecture, PyTorch backend) trained by ``TrainWorkChain`` on EMT labels of Al, Ni, Ag, Au, Pd
@@ -11,7 +11,8 @@ Cu frame; its type map holds Cu so that the Cu run can be mapped onto it. Its ch
 model. Then, once per seed, the Cu example's loop (its initial cells labeled by EMT, its schedule, EMT labels, 2 models,
 ``--train-steps`` per training) runs twice:
   - **finetuned**: ``train.pretrained_model`` = the checkpoint, ``finetune_policy`` ``always`` (every ensemble
-    fine-tunes from it on all the data so far);
+    fine-tunes from it on all the data so far); with ``--new-fitting``, ``train.finetune_head`` ``RANDOM`` (each
+    member keeps the pretrained descriptor with a fitting net of its own);
   - **scratch**: the same without it (the baseline, same run, same seeds).
 Each iteration's ensemble (trained on the initial data and the labels of the iterations before it) is scored
 on the same held-out frames (independent EMT molecular dynamics of the three Cu crystals): force RMSE
@@ -124,6 +125,8 @@ def run_loop(codes, initial, configurations, bed, arguments, *, seed: int, pretr
     if pretrained is not None:
         builder.train.pretrained_model = pretrained
         builder.finetune_policy = orm.Str('always')
+        if arguments.new_fitting:
+            builder.train.finetune_head = orm.Str('RANDOM')
     results, node = run_get_node(builder)
     if not node.is_finished_ok:
         raise SystemExit(f'DpgenWorkChain<{node.pk}> failed: {node.exit_message}')
@@ -151,6 +154,7 @@ def main() -> None:
     parser.add_argument('--fp-task-max', type=int, default=4)
     parser.add_argument('--output', default='finetune.json')
     parser.add_argument('--pretrained', type=int, default=None, help='pk of a pretrained checkpoint to reuse')
+    parser.add_argument('--new-fitting', action='store_true', help='fine-tune with a new fitting net per member')
     arguments = parser.parse_args()
     for option in ('iterations', 'seeds', 'pretrain_steps', 'pretrain_frames', 'train_steps', 'fp_task_max'):
         if getattr(arguments, option) < 1:

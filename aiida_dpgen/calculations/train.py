@@ -220,7 +220,8 @@ class DpTrainCalculation(CalcJob):
             required=False,
             serializer=to_aiida_type,
             help='The head (branch) of a multi-task pretrained model to fine-tune from (`--model-branch`); '
-            'without it DeePMD-kit starts a new fitting net.',
+            'without it DeePMD-kit starts a new fitting net there. `RANDOM` (PyTorch, any pretrained model): the '
+            "pretrained descriptor with a new fitting net from this training's seed.",
         )
         spec.input(
             'init_mode',

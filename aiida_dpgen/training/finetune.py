@@ -11,6 +11,10 @@ CHECKPOINT_SUFFIX = '.pt'
 FINETUNE_SUFFIX = {'tf': '.pb', 'pt': CHECKPOINT_SUFFIX}
 """What ``dp train --finetune`` reads per backend: a frozen TensorFlow model; a PyTorch checkpoint (DeePMD-kit
 3.2 refuses a frozen ``.pth`` there: torch.load with weights_only cannot read TorchScript)."""
+NEW_FITTING = 'RANDOM'
+"""The head that keeps the pretrained descriptor and starts each member's fitting net anew from its own seed
+(DeePMD-kit's ``--model-branch RANDOM``), so that the members of a fine-tuned ensemble differ beyond the order of
+their data: with the pretrained fitting net they agree where all of them are wrong."""
 FINETUNE_SOURCE = {
     'tf': 'a frozen TensorFlow model',
     'pt': 'a PyTorch training checkpoint, model.ckpt-<step>.pt; DeePMD-kit refuses a frozen .pth there',
@@ -50,8 +54,18 @@ def finetune_error(  # noqa: PLR0917 (the pretrained model's four facts, the run
             f'has {list(type_map)}; fine-tune a model with a type embedding (DPA-1, DPA-2, DPA-3), or one pretrained '
             'with the same type map'
         )
+    if head == NEW_FITTING:
+        if backend != 'pt':
+            return (
+                f'{head_key}={head!r}: a new fitting net per member is a fine-tuning of the PyTorch backend; set '
+                "backend 'pt', or leave it out"
+            )
+        return None
     if head is not None and heads is None:
-        return f'{head_key}={head!r}: the pretrained model has one head; leave {head_key} out'
+        return (
+            f'{head_key}={head!r}: the pretrained model has one head; leave {head_key} out, or give '
+            f'{NEW_FITTING!r} for a new fitting net per member'
+        )
     if head is not None and head not in heads:
         return f'{head_key}={head!r}: the pretrained model has the heads {list(heads)}; choose one of them'
     return None

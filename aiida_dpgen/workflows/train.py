@@ -126,7 +126,9 @@ class TrainWorkChain(ProtocolMixin, WorkChain):
             valid_type=Str,
             required=False,
             serializer=to_aiida_type,
-            help="The head of a multi-task pretrained_model to fine-tune from (DeePMD-kit's --model-branch).",
+            help="The head of a multi-task pretrained_model to fine-tune from (DeePMD-kit's --model-branch); "
+            "'RANDOM' (PyTorch): the pretrained descriptor with a new fitting net per member, so that the members "
+            'differ beyond their data order.',
         )
         spec.input(
             'reuse_parameters',

@@ -185,6 +185,17 @@ def test_pytorch_fine_tuning_starts_from_the_checkpoint_with_its_own_architectur
     ]  # fmt: skip
 
 
+def test_a_new_fitting_net_per_member_is_deepmds_random_branch_for_pytorch_only(generate_calc_job, train_inputs):
+    inputs = {**train_inputs, 'init_model': checkpoint(['Cu']), 'init_mode': 'finetune', 'finetune_head': 'RANDOM'}
+    _, calc_info = generate_calc_job('dpgen.train', {**inputs, 'backend': 'pt'})
+    assert calc_info.codes_info[0].cmdline_params[-2:] == ['--model-branch', 'RANDOM']
+
+    frozen = DeepPotentialData(str(FIXTURES / 'models' / 'cu_se_e2_a.pb'), type_map=['Cu']).store()
+    message = "finetune_head='RANDOM': a new fitting net per member is a fine-tuning of the PyTorch backend"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_calc_job('dpgen.train', {**inputs, 'init_model': frozen})
+
+
 @pytest.mark.parametrize(
     ('pretrained', 'change', 'message'),
     [

@@ -162,6 +162,27 @@ def test_an_ensemble_fine_tuned_from_a_pretrained_checkpoint_descends_from_it_in
     job = next(child for child in node.called_descendants if isinstance(child, CalcJobNode))
     assert 'Change output bias' in job.outputs.retrieved.base.repository.get_object_content('train.err')
 
+    # a new fitting net per member (DeePMD-kit's RANDOM branch): the members then differ beyond their data order
+    from aiida.orm import Str
+    from deepmd.infer import DeepPot
+
+    def member_energies(models) -> list[float]:
+        frame = dataset.to_dpdata()['Cu8']
+        energies = []
+        for model in models.values():
+            with model.as_path() as path:
+                energy = DeepPot(str(path)).eval(frame['coords'][:1], frame['cells'][:1], [0] * 8)[0]
+                energies.append(float(np.asarray(energy).reshape(-1)[0]))
+        return energies
+
+    builder.finetune_head = Str('RANDOM')
+    renewed, renewed_node = run_get_node(builder)
+    assert renewed_node.is_finished_ok, renewed_node.exit_message
+    job = next(child for child in renewed_node.called_descendants if isinstance(child, CalcJobNode))
+    assert "'--model-branch' 'RANDOM'" in job.base.repository.get_object_content('_aiidasubmit.sh')
+    kept, new = member_energies(trained['models']), member_energies(renewed['models'])
+    assert abs(new[0] - new[1]) > abs(kept[0] - kept[1]), f'members with new fitting nets differ more: {new} {kept}'
+
 
 def test_an_ensemble_fine_tunes_from_one_head_of_a_multi_task_checkpoint(dp_installed_code, emt_cu_dataset, tmp_path):
     import json
