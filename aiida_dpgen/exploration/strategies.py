@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from aiida_dpgen.exploration.job import DEVIATION_COLUMNS
 from aiida_dpgen.exploration.ranking import TopRanked
 from aiida_dpgen.exploration.selection import ACCURATE, CANDIDATE, FAILED, adaptive_failed
 
@@ -107,9 +108,8 @@ def levels_converged(levels: list[float], tolerance: float, checked: int) -> boo
 
 # --- the adaptive level of a run's jobs ----------------------------------------------------------------------
 
-MAX_DEVI_F = 3
-"""Column of the force deviation in the jobs' stored ``values`` (max_devi_v, min_devi_v, avg_devi_v, max_devi_f,
-...)."""
+MAX_DEVI_F = DEVIATION_COLUMNS.index('max_devi_f')
+"""Column of the force deviation in the jobs' stored ``values``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,19 +145,20 @@ def adaptive_levels_of_jobs(
     """The adaptive lower level of each system (:func:`adaptive_lower_levels`, force only) over the deviations of
     all jobs. ``load_jobs()`` yields each job's arrays (``task``, ``system``, ``offsets``, ``steps``, ``values``,
     as the jobs store them) and is called twice; ``f_hi[i]`` is system *i*'s upper level."""
+    upper = np.asarray(f_hi, dtype=np.float64)
     frames, failed = np.zeros(len(f_hi), np.int64), np.zeros(len(f_hi), np.int64)
     for job in load_jobs():
         systems, _, _, force = _frames_of(job, skip)
         frames += np.bincount(systems, minlength=len(f_hi))
-        bad = adaptive_failed(force, np.asarray(f_hi, dtype=np.float64)[systems])
-        failed += np.bincount(systems[bad], minlength=len(f_hi))
+        failed += np.bincount(systems[adaptive_failed(force, upper[systems])], minlength=len(f_hi))
     counts = [candidate_count(int(total - lost), number, rate) for total, lost in zip(frames, failed, strict=True)]
     tops = [TopRanked(count) for count in counts]
     if any(counts):
         for job in load_jobs():
             systems, tasks, steps, force = _frames_of(job, skip)
+            below = ~adaptive_failed(force, upper[systems])
             for system, top in enumerate(tops):
-                ours = (systems == system) & ~adaptive_failed(force, f_hi[system])
+                ours = below & (systems == system)
                 top.add(force[ours], tasks[ours], steps[ours])
     levels = []
     for system, top in enumerate(tops):

@@ -29,6 +29,16 @@ def lmp_code(aiida_localhost):
 
 
 @pytest.fixture
+def python_code(lmp_code):
+    """This environment's Python on the LAMMPS code's computer: it selects on the computer where the MD ran."""
+    import sys
+
+    from aiida.orm import InstalledCode
+
+    return InstalledCode(label='python-select', computer=lmp_code.computer, filepath_executable=sys.executable).store()
+
+
+@pytest.fixture
 def ensemble(trained_models):
     return {
         f'model_{index}': DeepPotentialData.from_frozen_model(path).store() for index, path in enumerate(trained_models)
@@ -200,14 +210,9 @@ def test_relative_force_deviations_divide_by_the_rms_force_of_each_trajectory(lm
     assert [task['accurate'], task['candidate'], task['failed']] == expected
 
 
-def test_selecting_on_the_computer_chooses_the_same_frames_and_brings_back_no_trajectory(lmp_code, ensemble):
-    import sys
-
-    from aiida.orm import InstalledCode
-
-    python = InstalledCode(
-        label='python-select', computer=lmp_code.computer, filepath_executable=sys.executable
-    ).store()
+def test_selecting_on_the_computer_chooses_the_same_frames_and_brings_back_no_trajectory(
+    lmp_code, python_code, ensemble
+):
     configurations = {'fcc': cu_configurations('fcc', 2, 2), 'bcc': cu_configurations('bcc', 2, 1)}
     stage = {'systems': ['fcc', 'bcc'], 'temps': [300.0, 1200.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
     # the inverse-population choice: each job keeps per deviation bin its smallest keys and counts the bin
@@ -215,7 +220,7 @@ def test_selecting_on_the_computer_chooses_the_same_frames_and_brings_back_no_tr
     common = {'models': ensemble, 'configurations': configurations, 'stage': stage, 'selection': selection}
 
     there, there_node = run_get_node(
-        ExploreWorkChain, **common, group_size=3, lammps={'lammps': {'code': lmp_code, 'python': python}}
+        ExploreWorkChain, **common, group_size=3, lammps={'lammps': {'code': lmp_code, 'python': python_code}}
     )
     assert there_node.is_finished_ok, there_node.exit_message
     jobs = [child for child in there_node.called_descendants if child.process_label == 'DpLammpsCalculation']
@@ -318,18 +323,11 @@ def test_the_diverse_choice_takes_the_most_different_of_the_uniform_pool_by_the_
 
 
 def test_the_adaptive_lower_level_selected_on_the_computer_is_its_definition_over_the_stored_deviations(
-    lmp_code, ensemble
+    lmp_code, python_code, ensemble
 ):
-    import sys
-
-    from aiida.orm import InstalledCode
-
     from aiida_dpgen.exploration.selection import CANDIDATE, FAILED, priority_keys
     from aiida_dpgen.exploration.strategies import adaptive_lower_levels
 
-    python = InstalledCode(
-        label='python-adaptive', computer=lmp_code.computer, filepath_executable=sys.executable
-    ).store()
     configurations = {'fcc': cu_configurations('fcc', 2, 2), 'bcc': cu_configurations('bcc', 2, 1)}
     stage = {'systems': ['fcc', 'bcc'], 'temps': [300.0, 1200.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 5}
     adaptive = {'numb_candi_f': 4, 'rate_candi_f': 0.1}
@@ -341,7 +339,7 @@ def test_the_adaptive_lower_level_selected_on_the_computer_is_its_definition_ove
         stage=stage,
         selection=selection,
         group_size=2,
-        lammps={'lammps': {'code': lmp_code, 'python': python}},
+        lammps={'lammps': {'code': lmp_code, 'python': python_code}},
     )
     assert node.is_finished_ok, node.exit_message
 

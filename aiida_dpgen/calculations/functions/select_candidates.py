@@ -130,9 +130,10 @@ def _most_different(packed: dict, rows: np.ndarray, count: int, model: DeepPoten
     pool = candidates.take(packed, rows)
     cells, positions, types = zip(*candidates.frames(pool), strict=True)
     model_types = [model.type_map.index(element) for element in type_map]
+    atom_types = [np.take(model_types, frame_types) for frame_types in types]  # as the model numbers them
     with model.as_path() as path:
-        values = diversity.descriptors(str(path), np.array(cells), positions, [np.take(model_types, t) for t in types])
-    features = diversity.fingerprints(values, [np.take(model_types, t) for t in types], len(model.type_map))
+        values = diversity.descriptors(str(path), np.array(cells), positions, atom_types)
+    features = diversity.fingerprints(values, atom_types, len(model.type_map))
     return np.sort(rows[diversity.diverse_subset(features, pool['key'], count)])
 
 
