@@ -96,9 +96,10 @@ class LoopPlan:
                     f'schedule: unknown keys {unknown}; a staged schedule has {", ".join(sorted(STAGED_KEYS))}, '
                     'a plain schedule is a list of stages'
                 )
-            stages = self._stages(schedule.get('stages'), system_names, 'schedule.stages')
+            nsteps = tuple(schedule.get('nsteps', ()))
+            stages = self._staged_stages(schedule.get('stages'), nsteps, system_names)
             try:
-                self.staged = StagedSchedule(stages, tuple(schedule.get('nsteps', ())), **_staged_options(schedule))
+                self.staged = StagedSchedule(stages, nsteps, **_staged_options(schedule))
             except (TypeError, ValueError) as exception:
                 raise ValueError(f'schedule.{exception}') from None
             self.stages = None
@@ -111,6 +112,27 @@ class LoopPlan:
         if isinstance(stages, str | Mapping) or not isinstance(stages, Sequence) or not stages:
             raise ValueError(f'{where}={stages!r}: expected a non-empty list of stages')
         return tuple(validate_stage(stage, system_names, f'{where}[{index}]') for index, stage in enumerate(stages))
+
+    @staticmethod
+    def _staged_stages(stages, nsteps: tuple, system_names) -> tuple[dict, ...]:
+        """A staged schedule's stages. Their MD length is the schedule's ``nsteps`` (one per repeat), so a stage
+        that sets its own is refused rather than silently overridden."""
+        if isinstance(stages, str | Mapping) or not isinstance(stages, Sequence) or not stages:
+            raise ValueError(f'schedule.stages={stages!r}: expected a non-empty list of stages')
+        first = nsteps[0] if nsteps and isinstance(nsteps[0], int) and nsteps[0] > 0 else 1  # checked with the rest
+        checked = []
+        for index, stage in enumerate(stages):
+            where = f'schedule.stages[{index}]'
+            if isinstance(stage, Mapping) and 'nsteps' in stage:
+                raise ValueError(
+                    f'{where}.nsteps={stage["nsteps"]!r}: a staged schedule sets the MD length of each repeat with '
+                    'schedule.nsteps; remove it from the stage'
+                )
+            validated = validate_stage(
+                {**stage, 'nsteps': first} if isinstance(stage, Mapping) else stage, system_names, where
+            )
+            checked.append({key: value for key, value in validated.items() if key != 'nsteps'})
+        return tuple(checked)
 
     def next(self, history: Sequence[IterationRecord]) -> Decision:
         count = len(history)

@@ -42,6 +42,8 @@ def property_values(results: dict) -> dict[str, tuple[float, str]]:
     ground = results.get('ground_state', 'fcc')
     if 'lattice_constant' in results:
         values[f'{ground} lattice constant'] = (results['lattice_constant'], 'Å')
+    if ground in results.get('prototypes', {}):
+        values[f'{ground} energy'] = (results['prototypes'][ground]['energy'], 'eV/atom')
     for name, entry in results.get('prototypes', {}).items():
         values[f'{name} E - E_{ground}'] = (entry['energy_difference'], 'eV/atom')
         values[f'{name} volume'] = (entry['volume'], 'Å³/atom')

@@ -7,6 +7,8 @@ import pytest
 from aiida_dpgen.loop.schedule import ConvergenceCriteria, IterationRecord, LoopPlan
 
 STAGE = {'systems': ['fcc'], 'temps': [100.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+STAGED = {key: value for key, value in STAGE.items() if key != 'nsteps'}
+"""A stage of a staged schedule, whose nsteps sets the MD length."""
 
 
 def record(stage=0, accurate=0.5, candidate=0.3):
@@ -41,7 +43,7 @@ def test_max_iterations_caps_the_schedule():
 
 
 def test_a_staged_schedule_repeats_a_stage_until_its_accurate_ratio_passes():
-    plan = LoopPlan({'stages': [STAGE, {**STAGE, 'temps': [300.0]}], 'nsteps': [100, 300], 'accurate_threshold': 0.9})
+    plan = LoopPlan({'stages': [STAGED, {**STAGED, 'temps': [300.0]}], 'nsteps': [100, 300], 'accurate_threshold': 0.9})
     assert plan.next([]).stage['nsteps'] == 100
     again = plan.next([record(0, accurate=0.5)])
     assert (again.stage_index, again.stage['nsteps']) == (0, 300)
@@ -52,7 +54,7 @@ def test_a_staged_schedule_repeats_a_stage_until_its_accurate_ratio_passes():
 
 def test_a_staged_schedule_moves_on_when_the_adaptive_lower_levels_settle():
     """dpgen2's adaptive-lower convergence: the levels of the stage's last two iterations within 0.01."""
-    plan = LoopPlan({'stages': [STAGE, {**STAGE, 'temps': [300.0]}], 'nsteps': [100], 'level_tolerance': 0.01})
+    plan = LoopPlan({'stages': [STAGED, {**STAGED, 'temps': [300.0]}], 'nsteps': [100], 'level_tolerance': 0.01})
     first = IterationRecord(0, 0.5, 0.4, (0.10,))
     assert plan.next([first, IterationRecord(0, 0.5, 0.4, (0.13,))]).stage_index == 0
     assert plan.next([first, IterationRecord(0, 0.5, 0.4, (0.105,))]).stage_index == 1
@@ -61,7 +63,7 @@ def test_a_staged_schedule_moves_on_when_the_adaptive_lower_levels_settle():
 def test_a_stage_out_of_repeats_stops_the_loop_with_fatal_at_max():
     """dpgen2's fatal_at_max: a stage that used its repeats without passing stops the loop, as a failure;
     without it (the default) the loop moves on to the next stage."""
-    staged = {'stages': [STAGE, {**STAGE, 'temps': [300.0]}], 'nsteps': [100], 'accurate_threshold': 0.9}
+    staged = {'stages': [STAGED, {**STAGED, 'temps': [300.0]}], 'nsteps': [100], 'accurate_threshold': 0.9}
     history = [record(0, accurate=0.5), record(0, accurate=0.6)]
     moves_on = LoopPlan({**staged, 'max_repeats': 2}).next(history)
     assert (moves_on.stage_index, moves_on.failed) == (1, False)
@@ -83,14 +85,20 @@ def test_a_stage_out_of_repeats_stops_the_loop_with_fatal_at_max():
         ([STAGE], {'candidate_ratio': 2}, 'convergence.candidate_ratio=2: expected a ratio between 0 and 1'),
         ([STAGE], {'patience': 0}, 'convergence.patience=0: expected a positive number'),
         ([STAGE], {'candidate': 0.1}, "convergence: unknown keys ['candidate']"),
-        ({'stages': [STAGE], 'nsteps': []}, None, 'schedule.nsteps=(): expected a non-empty list'),
+        ({'stages': [STAGED], 'nsteps': []}, None, 'schedule.nsteps=(): expected a non-empty list'),
+        (
+            {'stages': [STAGE], 'nsteps': [300]},
+            None,
+            'schedule.stages[0].nsteps=100: a staged schedule sets the MD length of each repeat with schedule.nsteps; '
+            'remove it from the stage',
+        ),
         ({'stage': [STAGE]}, None, "schedule: unknown keys ['stage']"),
         (
-            {'stages': [STAGE], 'nsteps': [100], 'fatal_at_max': 'yes'},
+            {'stages': [STAGED], 'nsteps': [100], 'fatal_at_max': 'yes'},
             None,
             "schedule.fatal_at_max='yes': expected true",
         ),
-        ({'stages': [STAGE], 'nsteps': [100], 'max_repeats': 0}, None, 'schedule.max_repeats=0: expected a positive'),
+        ({'stages': [STAGED], 'nsteps': [100], 'max_repeats': 0}, None, 'schedule.max_repeats=0: expected a positive'),
     ],
 )
 def test_bad_plans_are_refused_with_the_key_and_the_fix(schedule, convergence, message):

@@ -83,3 +83,9 @@ def test_the_table_names_every_property_with_its_unit():
 def test_bad_settings_name_the_key_and_the_fix(settings, message):
     with pytest.raises(ValueError, match=message):
         validate_settings(settings)
+
+
+def test_the_ground_state_energy_is_a_row_as_table_3_has_the_atomization_energy():
+    rows = {row.name: row for row in compare(results(3.63, 1.2, 170.0, 0.01), [results(3.62, 1.0, 160.0, 0.02)])}
+
+    assert (rows['fcc energy'].reference, rows['fcc energy'].unit) == (-3.5, 'eV/atom')

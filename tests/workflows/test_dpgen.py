@@ -106,7 +106,7 @@ def test_setup_takes_the_single_initial_dataset_and_plans_the_first_stage(genera
 
 
 def test_a_stage_that_did_not_converge_with_fatal_at_max_ends_the_loop_with_406(generate_workchain, loop_inputs):
-    stage = {'systems': ['fcc'], 'temps': [100.0], 'ensemble': 'nvt', 'nsteps': 100, 'trj_freq': 10}
+    stage = {'systems': ['fcc'], 'temps': [100.0], 'ensemble': 'nvt', 'trj_freq': 10}
     schedule = {'stages': [stage], 'nsteps': [100], 'accurate_threshold': 0.9, 'max_repeats': 1, 'fatal_at_max': True}
     process = generate_workchain('dpgen.dpgen', {**loop_inputs, 'schedule': schedule})
     process.setup()
@@ -117,6 +117,9 @@ def test_a_stage_that_did_not_converge_with_fatal_at_max_ends_the_loop_with_406(
     assert exit_code.status == 406
     assert 'stage 0 did not converge: accurate ratio 40.00% below 90.00% after 1 iteration(s)' in exit_code.message
     assert 'raise max_repeats' in exit_code.message
+
+
+NO_NSTEPS = {key: value for key, value in STAGE.items() if key != 'nsteps'}
 
 
 def other_type_map(inputs):
@@ -137,7 +140,11 @@ def other_type_map(inputs):
         ),
         (lambda _: {'convergence': {'candidate_ratio': -1}}, 'convergence.candidate_ratio=-1'),
         (
-            lambda _: {'schedule': {'stages': [STAGE], 'nsteps': [100], 'level_tolerance': 0.05}},
+            lambda _: {'schedule': {'stages': [STAGE], 'nsteps': [100], 'accurate_threshold': 0.9}},
+            'schedule.stages[0].nsteps=100: a staged schedule sets the MD length of each repeat with schedule.nsteps',
+        ),
+        (
+            lambda _: {'schedule': {'stages': [NO_NSTEPS], 'nsteps': [100], 'level_tolerance': 0.05}},
             'schedule.level_tolerance: the stages converge by the adaptive lower level, which only '
             'selection.adaptive_lower sets',
         ),
