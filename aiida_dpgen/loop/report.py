@@ -77,6 +77,7 @@ def iteration_report(
             'submitted': labeling.get('submitted', 0) if labeling else 0,
             'labeled': labeling.get('labeled', 0) if labeling else 0,
             'excluded': labeling.get('excluded', 0) if labeling else 0,
+            'duplicates': labeling.get('duplicates', 0) if labeling else 0,
             'excluded_by_reason': dict(labeling.get('excluded_by_reason', {})) if labeling else {},
             'engine': labeling.get('engine') if labeling else None,
         },

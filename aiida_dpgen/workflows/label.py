@@ -311,6 +311,9 @@ class LabelWorkChain(WorkChain):
             **self.ctx.frames,
         )
         self.out('summary', outputs['summary'])
+        duplicates = outputs['summary'].get('duplicates', 0)
+        if duplicates:
+            self.report(f'{duplicates} labeled frame(s) left out of the dataset as exact duplicates of others')
         if 'dataset' in outputs:
             self.out('dataset', outputs['dataset'])
         summary = self.ctx.summary

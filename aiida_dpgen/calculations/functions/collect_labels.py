@@ -24,7 +24,8 @@ def collect_labels(engine: Str, type_map: List, summary: Dict, md: Bool | None =
     output nodes that hold its labels (``frame_NNNNNN_<name>``), so that every frame of the dataset links to
     the calculation that produced it; and, per packed job whose labels are one dataset it made, that dataset
     (``packed_NNN``). ``summary`` (counts, exclusions, cost) is returned with the number of frames that went
-    in; without frames there is no ``dataset`` output.
+    in (``labeled``) and of exact duplicates left out (``duplicates``: the first frame of MD tasks started from
+    the same configuration is one frame); without frames there is no ``dataset`` output.
     """
     grouped: dict[str, dict] = {}
     packed = [frames[name] for name in sorted(frames) if name.startswith(PACKED_PREFIX)]
@@ -32,7 +33,7 @@ def collect_labels(engine: Str, type_map: List, summary: Dict, md: Bool | None =
         if not link_label.startswith(PACKED_PREFIX):
             grouped.setdefault(link_label[:KEY_LENGTH], {})[link_label[KEY_LENGTH + 1 :]] = node
     if not grouped and not packed:
-        return {'summary': Dict({**summary.get_dict(), 'labeled': 0})}
+        return {'summary': Dict({**summary.get_dict(), 'labeled': 0, 'duplicates': 0})}
     labeler = load_labeler(engine.value)
     labels = []
     for key in sorted(grouped):
@@ -44,7 +45,9 @@ def collect_labels(engine: Str, type_map: List, summary: Dict, md: Bool | None =
             labels.append(labeler.convert_outputs(structure, **nodes))
     systems = labels_to_systems(labels, type_map.get_list())
     parts = [dpdata.MultiSystems(*systems, type_map=type_map.get_list()), *(node.to_dpdata() for node in packed)]
-    merged, _ = systems_utils.merge(parts, type_map.get_list())
+    merged, duplicates = systems_utils.merge(parts, type_map.get_list())
     dataset = LabeledDatasetData(merged, type_map=type_map.get_list())
-    labeled = len(labels) + sum(node.nframes for node in packed)
-    return {'dataset': dataset, 'summary': Dict({**summary.get_dict(), 'labeled': labeled})}
+    return {
+        'dataset': dataset,
+        'summary': Dict({**summary.get_dict(), 'labeled': dataset.nframes, 'duplicates': duplicates}),
+    }

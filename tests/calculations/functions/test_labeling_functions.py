@@ -82,11 +82,28 @@ def test_collect_labels_builds_a_dataset_that_links_to_every_label(make_cu_frame
     dataset = outputs['dataset']
     assert dataset.nframes == 3
     assert {system['name'] for system in dataset.systems} == {'Cu4', 'Cu2'}
-    assert outputs['summary'].get_dict() == {'submitted': 3, 'labeled': 3}
+    assert outputs['summary'].get_dict() == {'submitted': 3, 'labeled': 3, 'duplicates': 0}
     energies = sorted(float(e) for system in dataset.to_dpdata() for e in system['energies'])
     assert energies == pytest.approx(sorted(atoms.get_potential_energy() for atoms in expected))
     incoming = {link.link_label for link in dataset.creator.base.links.get_incoming().all()}
     assert {'frame_000002_arrays', 'frame_000002_parameters', 'frame_000002_structure'} <= incoming
+
+
+def test_a_frame_labeled_twice_is_stored_once_and_counted_as_a_duplicate(make_cu_frames):
+    """MD tasks from one configuration share their first frame; labeled twice, it is one frame of the data, and
+    the summary says so rather than counting two labels."""
+    frame = make_cu_frames('fcc', nframes=1, labeled=False)
+    structures = extract_structures(ConfigurationsData.from_ase(frame * 2, ['Cu']), Float(0.5))
+    inputs = {}
+    for index, key in enumerate(sorted(label for label in structures if label != 'screening')):
+        nodes, _ = ase_label_nodes(structures[key])
+        inputs[f'frame_{index:06d}_structure'] = structures[key]
+        inputs.update({f'frame_{index:06d}_{name}': node for name, node in nodes.items()})
+
+    outputs = collect_labels(Str('ase'), List(['Cu']), Dict({'submitted': 2}), **inputs)
+
+    assert outputs['dataset'].nframes == 1
+    assert outputs['summary'].get_dict() == {'submitted': 2, 'labeled': 1, 'duplicates': 1}
 
 
 def test_collect_labels_without_frames_gives_only_the_summary():
