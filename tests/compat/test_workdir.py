@@ -424,6 +424,7 @@ def test_the_import_gives_reports_with_the_counts_of_the_files(imported):
         'submitted': 5,
         'labeled': 4,
         'excluded': 1,
+        'duplicates': 0,
         'excluded_by_reason': {'no labeled frame from DP-GEN post_fp': 1},
         'engine': 'vasp',
     }
