@@ -59,7 +59,12 @@ def report_command(identifier, profile, plots):
 @click.option(
     '--plots', type=click.Path(file_okay=False), default=None, help='Write PNG plots here: EOS curves, phonon bands.'
 )
-def properties_command(identifier, profile, output, plots):
+@click.option(
+    '--paper',
+    is_flag=True,
+    help="A Markdown table with the paper's DP-versus-DFT error of each Table 3 property beside the model's error.",
+)
+def properties_command(identifier, profile, output, plots, paper):
     """The property tests of a PropertiesWorkChain (or of the DpgenWorkChain that ran one): the paper's Table 3,
     reference against the model ensemble's mean and spread."""
     load_profile(profile)
@@ -85,7 +90,18 @@ def properties_command(identifier, profile, output, plots):
         raise click.ClickException(
             f'PropertiesWorkChain<{node.pk}> has no comparison yet ({node.exit_message or state})'
         )
-    table = format_comparison(rows, reference_name(node), f'model ({len(models)})')
+    if paper:
+        from aiida_dpgen.properties.paper import format_judged, judge
+
+        judged = judge(rows)
+        compared = [entry for entry in judged if entry.meets is not None]
+        table = format_judged(judged, reference_name(node))
+        table += (
+            f'\n\n{sum(entry.meets for entry in compared)} of {len(compared)} Table 3 properties at or below the '
+            "paper's DP-versus-DFT error"
+        )
+    else:
+        table = format_comparison(rows, reference_name(node), f'model ({len(models)})')
     click.echo(table)
     for name, messages in suite_warnings(node).items():
         for message in messages:

@@ -153,6 +153,9 @@ def test_the_loop_tests_its_final_models_against_emt(python_code, aiida_localhos
     assert set(results['properties']['properties']) == {'model_0', 'model_1', 'reference'}
     shown = CliRunner().invoke(cli, ['properties', str(node.pk)], catch_exceptions=False)  # the loop's pk
     assert shown.exit_code == 0 and 'model (2)' in shown.output and 'vacancy formation energy' in shown.output
+    judged = CliRunner().invoke(cli, ['properties', str(node.pk), '--paper'], catch_exceptions=False)
+    assert judged.exit_code == 0 and 'paper DP-DFT error (Table 3)' in judged.output
+    assert '| vacancy formation energy | eV |' in judged.output and 'Table 3 properties at or below' in judged.output
     for name, tolerance in TOLERANCES.items():
         row = rows[name]
         assert row['models'] == 2 and row['spread'] is not None
