@@ -17,6 +17,7 @@ from aiida.orm import Dict, List, to_aiida_type
 
 from aiida_dpgen.calculations.functions.build_initial_structures import (
     bulk_configurations,
+    exploration_configurations,
     relax_volume,
     scaled_cells,
     surface_configurations,
@@ -166,7 +167,16 @@ class InitDataWorkChain(ProtocolMixin, WorkChain):
         )
         spec.output('dataset', valid_type=LabeledDatasetData, help='The labeled perturbed supercells: initial data.')
         spec.output_namespace(
-            'configurations', valid_type=ConfigurationsData, dynamic=True, help='Perturbed supercells, by name.'
+            'configurations',
+            valid_type=ConfigurationsData,
+            dynamic=True,
+            help='The perturbed supercells of the scale nearest 1, to explore from (the paper: alpha 1.00), by name.',
+        )
+        spec.output_namespace(
+            'perturbed',
+            valid_type=ConfigurationsData,
+            dynamic=True,
+            help='Every perturbed supercell (labeled), by name.',
         )
         spec.output_namespace(
             'surfaces', valid_type=ConfigurationsData, dynamic=True, required=False, help='Separated slabs, by name.'
@@ -265,7 +275,14 @@ class InitDataWorkChain(ProtocolMixin, WorkChain):
 
     def results(self):
         self.out('dataset', self.ctx.labels.outputs.dataset)
-        self.out('configurations', self.ctx.configurations)
+        self.out('perturbed', self.ctx.configurations)
+        self.out(
+            'configurations',
+            {
+                name: exploration_configurations(perturbed, self.inputs.bulk)
+                for name, perturbed in self.ctx.configurations.items()
+            },
+        )
         if 'surfaces' in self.ctx:
             self.out('surfaces', self.ctx.surfaces)
         for name, outputs in self.ctx.get('relaxed', {}).items():

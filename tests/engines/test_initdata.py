@@ -49,12 +49,18 @@ def test_bulk_and_surfaces_with_emt(aiida_localhost):
         fit = results['relaxed'][f'{name}_equation_of_state'].get_dict()
         assert fit['points'] == 5 and fit['bulk_modulus_gpa'] > 50
 
-    configurations = results['configurations']
-    assert {name: node.nframes for name, node in configurations.items()} == {'fcc': 4, 'bcc': 4}  # 2 scales x 2
-    assert configurations['fcc'].creator.process_label == 'bulk_configurations'
+    every = results['perturbed']
+    assert {name: node.nframes for name, node in every.items()} == {'fcc': 4, 'bcc': 4}  # 2 scales x 2
+    assert every['fcc'].creator.process_label == 'bulk_configurations'
+    configurations = results['configurations']  # exploration starts from the 2 perturbations of scale 1.00
+    assert {name: node.nframes for name, node in configurations.items()} == {'fcc': 2, 'bcc': 2}
+    assert configurations['fcc'].creator.process_label == 'exploration_configurations'
+    for name in ('fcc', 'bcc'):
+        for start, atoms in zip(every[name].to_ase()[2:], configurations[name].to_ase(), strict=True):
+            assert atoms.positions == pytest.approx(start.positions)
     dataset = results['dataset']
     assert dataset.nframes == 8 * 3, 'fast: 3 MD steps from each of the 8 perturbed cells'
-    perturbed = [atoms.positions for name in ('fcc', 'bcc') for atoms in configurations[name].to_ase()]
+    perturbed = [atoms.positions for name in ('fcc', 'bcc') for atoms in every[name].to_ase()]
     labeled = []
     for system in dataset.to_dpdata():
         for frame, atoms in enumerate(system.to('ase/structure')):

@@ -23,8 +23,10 @@ def test_launch_cu_runs_the_loop_with_pw_labels(aiida_localhost, capsys, monkeyp
     assert node.is_finished_ok, node.exit_message
     report = node.outputs.iterations.iter_000.report.get_dict()
     exploration = report['exploration']
-    assert exploration['tasks'] == 3 * 2 * 2 * 2, '3 crystals x 2 perturbed cells x 2 temperatures x 2 pressures'
-    assert exploration['frames'] == 24 * 31, '300 steps, a frame every 10, step 0 included'
+    assert exploration['tasks'] == 3 * 1 * 2 * 2, (
+        '3 crystals x 1 perturbed cell of scale 1 x 2 temperatures x 2 pressures'
+    )
+    assert exploration['frames'] == 12 * 31, '300 steps, a frame every 10, step 0 included'
     row = next(line for line in output.splitlines() if line.split()[:2] == ['0', '0'])
     assert f'{exploration["candidate_ratio"]:.1%}' in row
     assert f'DpgenWorkChain<{node.pk}> finished' in output

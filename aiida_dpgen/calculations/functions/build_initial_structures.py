@@ -74,6 +74,25 @@ def bulk_configurations(structure: StructureData, parameters: Dict, type_map: Li
     return ConfigurationsData.from_ase(frames, type_map.get_list())
 
 
+def unscaled_indices(settings: dict) -> range:
+    """Which of :func:`bulk_configurations`' frames are the perturbations of the scale nearest 1 (the paper's
+    alpha = 1.00): the frames are ordered by scale, ``perturbations`` per scale."""
+    factors = scale_factors(**settings['scale'])
+    nearest = min(range(len(factors)), key=lambda index: abs(factors[index] - 1.0))
+    count = settings['perturbations']
+    return range(nearest * count, (nearest + 1) * count)
+
+
+@calcfunction
+def exploration_configurations(supercells: ConfigurationsData, parameters: Dict) -> ConfigurationsData:
+    """The perturbed supercells that exploration starts from: those of the scale nearest 1, as the paper chose
+    "the perturbed structures whose alpha are 1.00" (section 4); the compressed ones are initial data only."""
+    frames = supercells.to_ase()
+    return ConfigurationsData.from_ase(
+        [frames[index] for index in unscaled_indices(parameters.get_dict())], supercells.type_map
+    )
+
+
 @calcfunction
 def surface_configurations(structure: StructureData, parameters: Dict, type_map: List) -> ConfigurationsData:
     """DP-GEN's init_surf structures: for each Miller index, a slab of ``layers`` layers, repeated in plane by
