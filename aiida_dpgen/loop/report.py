@@ -86,6 +86,25 @@ def iteration_report(
     }
 
 
+YOUNG_MODELS_FAILED_RATIO = 0.5
+"""Above this failed ratio, an iteration without candidates is a sign of models too young for the stage."""
+
+
+def no_candidates_warning(overall: Mapping) -> str | None:
+    """Why an iteration labels nothing, when that is not convergence: most frames failed (deviation at or above
+    the upper level), so nothing is learned and the stage repeats with the same models; None otherwise."""
+    if overall.get('candidate', 0) or overall.get('chosen', 0):
+        return None
+    failed = overall.get('failed_ratio', 0.0)
+    if failed < YOUNG_MODELS_FAILED_RATIO:
+        return None
+    return (
+        f'no candidates: {failed:.1%} of the frames failed (force deviation at or above f_trust_hi), so nothing is '
+        'labeled and the models stay as they are; they are too young for this stage: label more in the earlier '
+        'stages (fp_task_max, more iterations), train longer, or raise f_trust_hi'
+    )
+
+
 HEADER = (
     f'{"iter":>4} {"stage":>5} {"tasks":>6} {"frames":>8} {"accurate":>9} {"candidate":>10} {"failed":>7} '
     f'{"labeled":>8} {"excluded":>9} {"dataset":>8} {"rmse_f":>8} {"spread":>7} {"wall_s":>8} {"core_h":>7}'

@@ -19,7 +19,7 @@ from aiida_dpgen.loop.iterations import (
     validate_initial_datasets,
     validate_restart_from,
 )
-from aiida_dpgen.loop.report import HEADER, format_row
+from aiida_dpgen.loop.report import HEADER, format_row, no_candidates_warning
 from aiida_dpgen.loop.schedule import IterationRecord, LoopPlan
 from aiida_dpgen.properties.settings import validate_settings
 from aiida_dpgen.training.ensemble import backend_mismatch
@@ -535,7 +535,12 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         return train.outputs.summary if train is not None else Dict({})
 
     def has_candidates(self):
-        return 'candidates' in self.ctx.explore.outputs
+        if 'candidates' in self.ctx.explore.outputs:
+            return True
+        warning = no_candidates_warning(self.ctx.explore.outputs.statistics['overall'])
+        if warning:
+            self.report(f'{self._label}: {warning}')
+        return False
 
     def run_label(self):
         inputs = AttributeDict(self.exposed_inputs(LabelWorkChain, 'label'))

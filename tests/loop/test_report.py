@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiida_dpgen.loop.report import HEADER, format_costs, format_table, iteration_report
+import pytest
+
+from aiida_dpgen.loop.report import HEADER, format_costs, format_table, iteration_report, no_candidates_warning
 
 OVERALL = {
     'frames': 200,
@@ -72,3 +74,20 @@ def test_table_has_one_row_per_iteration_with_ratios_and_totals():
     assert cells[7:12] == ['7', '1', '57', '0.0310', '0.0020']
     assert cells[12:] == ['15.0', '0.012']
     assert format_costs([make_report()]).splitlines()[1].split()[:3] == ['1', '10.0', '0.0100']
+
+
+@pytest.mark.parametrize(
+    ('overall', 'warned'),
+    [
+        ({'candidate': 0, 'chosen': 0, 'failed_ratio': 0.984}, True),  # models too young for the stage
+        ({'candidate': 0, 'chosen': 0, 'failed_ratio': 0.01}, False),  # converged: accurate, not failed
+        ({'candidate': 3, 'chosen': 3, 'failed_ratio': 0.9}, False),  # something to label
+    ],
+)
+def test_an_iteration_without_candidates_says_why_when_most_frames_failed(overall, warned):
+    warning = no_candidates_warning(overall)
+
+    assert (warning is not None) == warned
+    if warned:
+        assert warning.startswith('no candidates: 98.4% of the frames failed')
+        assert 'raise f_trust_hi' in warning
