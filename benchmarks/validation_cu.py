@@ -3,7 +3,8 @@
     verdi run benchmarks/validation_cu.py [--intervals 4] [--surface-intervals 1] [--train-steps 4000]
                                           [--fp-task-max 10] [--max-repeats 2] [--accurate-threshold 0.99]
                                           [--nsteps 300,600] [--no-surfaces] [--properties-protocol balanced]
-                                          [--retrain-steps 0] [--output validation_cu.json] [--plots DIR]
+                                          [--retrain-steps 0] [--retrain-virial] [--loop PK]
+                                          [--output validation_cu.json] [--plots DIR]
 
 ASE's EMT copper stands in for DFT (labels in milliseconds on 2 cores); the loop sees it only through its labeler,
 and the property suite computes the same properties with EMT directly. Every step is the real one:
@@ -24,7 +25,9 @@ and the property suite computes the same properties with EMT directly. Every ste
    (:mod:`aiida_dpgen.properties.paper`).
 
 With ``--retrain-steps N`` the final dataset also trains a second 4-model ensemble with N steps, tested the same
-way: what longer training alone changes, measured in the same run.
+way: what longer training alone changes, measured in the same run; with ``--retrain-virial`` that training also
+fits the virials. ``--loop PK`` takes a finished run of this benchmark instead of running one (its report and
+judgement again, and the retraining).
 
 Prints (and writes to ``--output``) the per-iteration report, the cost per step, the judged table, whether the
 accurate-ratio criterion was met on each stage's last iteration, labels against explored frames, and the wall time.
@@ -174,10 +177,10 @@ def stage_criteria(reports: list[dict], threshold: float) -> list[dict]:
 def retrained(loop, code, python, arguments, training: dict) -> orm.WorkflowNode:
     """A second ensemble on the loop's final dataset with ``--retrain-steps`` steps, tested against EMT."""
     datasets = dict(loop.outputs.datasets)
-    longer = {
-        'dp': {'parameters': {**training['dp']['parameters'], 'training': {'numb_steps': arguments.retrain_steps}}}
-    }
-    overrides = {'base': longer, 'numb_models': 4}
+    parameters = {**training['dp']['parameters'], 'training': {'numb_steps': arguments.retrain_steps}}
+    if arguments.retrain_virial:  # the stress, and so the elastic constants, fitted too (EMT labels have virials)
+        parameters['loss'] = {'start_pref_v': 0.02, 'limit_pref_v': 1.0}
+    overrides = {'base': {'dp': {'parameters': parameters}}, 'numb_models': 4}
     builder = TrainWorkChain.get_builder_from_protocol(code, datasets, protocol='fast', overrides=overrides)
     results, node = run_get_node(builder)
     if not node.is_finished_ok:
@@ -213,6 +216,10 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
     parser.add_argument('--no-surfaces', dest='surfaces', action='store_false')
     parser.add_argument('--properties-protocol', choices=['fast', 'balanced', 'stringent'], default='balanced')
     parser.add_argument('--retrain-steps', type=int, default=0, help='Also train the final data this long; 0: no.')
+    parser.add_argument(
+        '--retrain-virial', action='store_true', help='The retraining also fits the virials (limit_pref_v 1).'
+    )
+    parser.add_argument('--loop', type=int, default=None, help='A finished run of this benchmark to judge again.')
     parser.add_argument('--output', default=None, help='Write the results as JSON here.')
     parser.add_argument('--plots', default=None, help='Write the loop and property plots here.')
     arguments = parser.parse_args()
@@ -224,26 +231,32 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
         'explore': get_or_create_code('lmp', 'lmp', plugin='dpgen.lammps'),
         'label': python,
     }
-    init_data = initial_data(python, arguments.surfaces)
-    init_seconds = time.perf_counter() - start
     training = {'dp': {'parameters': {'model': ARCHITECTURE, 'training': {'numb_steps': arguments.train_steps}}}}
-    plan = schedule(arguments)
-    builder = DpgenWorkChain.get_builder_from_protocol(
-        codes,
-        init_data=init_data,
-        schedule=plan,
-        selection={**TRUST_LEVELS, 'fp_task_max': arguments.fp_task_max},
-        labeler={'engine': 'ase'},
-        protocol='fast',
-        overrides={'train': {'overrides': {'base': training, 'numb_models': 4}}},
-    )
-    builder.properties = property_inputs(python, arguments.properties_protocol)
-    print(
-        f'DpgenWorkChain: {len(plan["stages"])} stages, MD {plan["nsteps"]} steps, up to {arguments.max_repeats} '
-        f'iterations each until {arguments.accurate_threshold:.0%} accurate; {arguments.train_steps} training steps'
-    )
-    results, loop = run_get_node(builder)
-    loop_seconds = time.perf_counter() - start - init_seconds
+    if arguments.loop:  # a finished run: report and judge it again, and retrain its data
+        loop = orm.load_node(arguments.loop)
+        results = {'datasets': dict(loop.outputs.datasets)}
+        init_seconds = loop_seconds = 0.0
+        print(f'DpgenWorkChain<{loop.pk}>, finished before ({loop.process_state.value}, exit {loop.exit_status})')
+    else:
+        init_data = initial_data(python, arguments.surfaces)
+        init_seconds = time.perf_counter() - start
+        plan = schedule(arguments)
+        builder = DpgenWorkChain.get_builder_from_protocol(
+            codes,
+            init_data=init_data,
+            schedule=plan,
+            selection={**TRUST_LEVELS, 'fp_task_max': arguments.fp_task_max},
+            labeler={'engine': 'ase'},
+            protocol='fast',
+            overrides={'train': {'overrides': {'base': training, 'numb_models': 4}}},
+        )
+        builder.properties = property_inputs(python, arguments.properties_protocol)
+        print(
+            f'DpgenWorkChain: {len(plan["stages"])} stages, MD {plan["nsteps"]} steps, up to {arguments.max_repeats} '
+            f'iterations each until {arguments.accurate_threshold:.0%} accurate; {arguments.train_steps} training steps'
+        )
+        results, loop = run_get_node(builder)
+        loop_seconds = time.perf_counter() - start - init_seconds
     reports = iteration_reports(loop)
     print()
     print(format_table(reports))
