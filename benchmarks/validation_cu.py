@@ -3,7 +3,7 @@
     verdi run benchmarks/validation_cu.py [--intervals 4] [--surface-intervals 1] [--train-steps 4000]
                                           [--fp-task-max 10] [--max-repeats 2] [--accurate-threshold 0.99]
                                           [--nsteps 300,600] [--no-surfaces] [--properties-protocol balanced]
-                                          [--retrain-steps 0] [--retrain-virial] [--loop PK]
+                                          [--virial] [--retrain-steps 0] [--retrain-virial] [--loop PK]
                                           [--output validation_cu.json] [--plots DIR]
 
 ASE's EMT copper stands in for DFT (labels in milliseconds on 2 cores); the loop sees it only through its labeler,
@@ -26,8 +26,8 @@ and the property suite computes the same properties with EMT directly. Every ste
 
 With ``--retrain-steps N`` the final dataset also trains a second 4-model ensemble with N steps, tested the same
 way: what longer training alone changes, measured in the same run; with ``--retrain-virial`` that training also
-fits the virials. ``--loop PK`` takes a finished run of this benchmark instead of running one (its report and
-judgement again, and the retraining).
+fits the virials (``--virial``: the loop's own training does). ``--loop PK`` takes a finished run of this
+benchmark instead of running one (its report and judgement again, and the retraining).
 
 Prints (and writes to ``--output``) the per-iteration report, the cost per step, the judged table, whether the
 accurate-ratio criterion was met on each stage's last iteration, labels against explored frames, and the wall time.
@@ -86,6 +86,9 @@ INITIAL_DATA = {
 }
 """The paper's init_bulk and init_surf, smaller: 3 scales x 3 perturbations x 11 MD frames per crystal (the paper:
 9 scales x 10 perturbations x 21), slabs of 4 layers pulled apart by 0.5, 2.5 and 4.5 Å (the paper: 0.5-9 Å)."""
+VIRIAL_LOSS = {'start_pref_v': 0.02, 'limit_pref_v': 1.0}
+"""The virial term of the loss (the ``fast`` protocol has none): the stress, and so the equation of state and the
+elastic constants, fitted too; EMT's labels carry it."""
 BULK_PRESSURES = [1.0, 10000.0]
 """Bar: two of Table A.1's eight NPT pressures."""
 
@@ -178,8 +181,8 @@ def retrained(loop, code, python, arguments, training: dict) -> orm.WorkflowNode
     """A second ensemble on the loop's final dataset with ``--retrain-steps`` steps, tested against EMT."""
     datasets = dict(loop.outputs.datasets)
     parameters = {**training['dp']['parameters'], 'training': {'numb_steps': arguments.retrain_steps}}
-    if arguments.retrain_virial:  # the stress, and so the elastic constants, fitted too (EMT labels have virials)
-        parameters['loss'] = {'start_pref_v': 0.02, 'limit_pref_v': 1.0}
+    if arguments.retrain_virial:
+        parameters['loss'] = VIRIAL_LOSS
     overrides = {'base': {'dp': {'parameters': parameters}}, 'numb_models': 4}
     builder = TrainWorkChain.get_builder_from_protocol(code, datasets, protocol='fast', overrides=overrides)
     results, node = run_get_node(builder)
@@ -216,6 +219,7 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
     parser.add_argument('--no-surfaces', dest='surfaces', action='store_false')
     parser.add_argument('--properties-protocol', choices=['fast', 'balanced', 'stringent'], default='balanced')
     parser.add_argument('--retrain-steps', type=int, default=0, help='Also train the final data this long; 0: no.')
+    parser.add_argument('--virial', action='store_true', help="The loop's training also fits the virials.")
     parser.add_argument(
         '--retrain-virial', action='store_true', help='The retraining also fits the virials (limit_pref_v 1).'
     )
@@ -232,6 +236,8 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
         'label': python,
     }
     training = {'dp': {'parameters': {'model': ARCHITECTURE, 'training': {'numb_steps': arguments.train_steps}}}}
+    if arguments.virial:
+        training['dp']['parameters']['loss'] = VIRIAL_LOSS
     if arguments.loop:  # a finished run: report and judge it again, and retrain its data
         loop = orm.load_node(arguments.loop)
         results = {'datasets': dict(loop.outputs.datasets)}
