@@ -49,7 +49,7 @@ from aiida.orm import StructureData
 from aiida_dpgen.exploration.schedule import paper_cu_schedule
 from aiida_dpgen.initdata.structures import crystal
 from aiida_dpgen.loop.report import format_costs, format_table
-from aiida_dpgen.properties.paper import format_judged, judge
+from aiida_dpgen.properties.paper import format_judged, judge, tally
 from aiida_dpgen.tools.properties import comparison_rows, properties_node
 from aiida_dpgen.tools.report import iteration_reports
 from aiida_dpgen.utils.codes import get_or_create_code
@@ -280,11 +280,7 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
     judged = judge(comparison_rows(properties_node(str(loop.pk))))
     print("\nThe final ensemble against EMT, and the paper's DP-versus-DFT error (Table 3):\n")
     print(format_judged(judged, reference_name='EMT'))
-    compared = [entry for entry in judged if entry.meets is not None]
-    print(
-        f'\n{sum(entry.meets for entry in compared)} of {len(compared)} Table 3 properties at or below the '
-        "paper's error"
-    )
+    print(f'\n{tally(judged)}')
 
     frames = sum(report['exploration']['frames'] for report in reports)
     labels = sum(report['labeling']['labeled'] for report in reports)
@@ -302,7 +298,7 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
         'exit_status': loop.exit_status,
         'iterations': len(reports),
         'stage_criteria': criteria,
-        'judged': [{**entry.row.as_dict(), 'paper_error': entry.paper_error, 'meets': entry.meets} for entry in judged],
+        'judged': [entry.as_dict() for entry in judged],
         'frames_explored': frames,
         'labels': labels,
         'dataset_frames': dataset,
@@ -318,9 +314,7 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
             f'(PropertiesWorkChain<{properties.pk}>):\n'
         )
         print(format_judged(longer, reference_name='EMT'))
-        summary['retrained'] = [
-            {**entry.row.as_dict(), 'paper_error': entry.paper_error, 'meets': entry.meets} for entry in longer
-        ]
+        summary['retrained'] = [entry.as_dict() for entry in longer]
     if arguments.plots:
         write_plots(loop, pathlib.Path(arguments.plots))
     summary['minutes']['total'] = (time.perf_counter() - start) / 60

@@ -91,15 +91,10 @@ def properties_command(identifier, profile, output, plots, paper):
             f'PropertiesWorkChain<{node.pk}> has no comparison yet ({node.exit_message or state})'
         )
     if paper:
-        from aiida_dpgen.properties.paper import format_judged, judge
+        from aiida_dpgen.properties.paper import format_judged, judge, tally
 
         judged = judge(rows)
-        compared = [entry for entry in judged if entry.meets is not None]
-        table = format_judged(judged, reference_name(node))
-        table += (
-            f'\n\n{sum(entry.meets for entry in compared)} of {len(compared)} Table 3 properties at or below the '
-            "paper's DP-versus-DFT error"
-        )
+        table = f'{format_judged(judged, reference_name(node))}\n\n{tally(judged)}'
     else:
         table = format_comparison(rows, reference_name(node), f'model ({len(models)})')
     click.echo(table)

@@ -113,26 +113,21 @@ class LoopPlan:
             raise ValueError(f'{where}={stages!r}: expected a non-empty list of stages')
         return tuple(validate_stage(stage, system_names, f'{where}[{index}]') for index, stage in enumerate(stages))
 
-    @staticmethod
-    def _staged_stages(stages, nsteps: tuple, system_names) -> tuple[dict, ...]:
+    @classmethod
+    def _staged_stages(cls, stages, nsteps: tuple, system_names) -> tuple[dict, ...]:
         """A staged schedule's stages. Their MD length is the schedule's ``nsteps`` (one per repeat), so a stage
         that sets its own is refused rather than silently overridden."""
-        if isinstance(stages, str | Mapping) or not isinstance(stages, Sequence) or not stages:
-            raise ValueError(f'schedule.stages={stages!r}: expected a non-empty list of stages')
-        first = nsteps[0] if nsteps and isinstance(nsteps[0], int) and nsteps[0] > 0 else 1  # checked with the rest
-        checked = []
-        for index, stage in enumerate(stages):
-            where = f'schedule.stages[{index}]'
-            if isinstance(stage, Mapping) and 'nsteps' in stage:
-                raise ValueError(
-                    f'{where}.nsteps={stage["nsteps"]!r}: a staged schedule sets the MD length of each repeat with '
-                    'schedule.nsteps; remove it from the stage'
-                )
-            validated = validate_stage(
-                {**stage, 'nsteps': first} if isinstance(stage, Mapping) else stage, system_names, where
-            )
-            checked.append({key: value for key, value in validated.items() if key != 'nsteps'})
-        return tuple(checked)
+        if isinstance(stages, Sequence) and not isinstance(stages, str):
+            for index, stage in enumerate(stages):
+                if isinstance(stage, Mapping) and 'nsteps' in stage:
+                    raise ValueError(
+                        f'schedule.stages[{index}].nsteps={stage["nsteps"]!r}: a staged schedule sets the MD length '
+                        'of each repeat with schedule.nsteps; remove it from the stage'
+                    )
+            first = nsteps[0] if nsteps and isinstance(nsteps[0], int) and nsteps[0] > 0 else 1  # checked with the rest
+            stages = [{**stage, 'nsteps': first} if isinstance(stage, Mapping) else stage for stage in stages]
+        checked = cls._stages(stages, system_names, 'schedule.stages')
+        return tuple({key: value for key, value in stage.items() if key != 'nsteps'} for stage in checked)
 
     def next(self, history: Sequence[IterationRecord]) -> Decision:
         count = len(history)

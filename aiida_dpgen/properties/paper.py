@@ -70,10 +70,22 @@ class Judged:
             return None
         return self.error <= self.paper.error
 
+    def as_dict(self) -> dict:
+        return {**self.row.as_dict(), 'paper_error': self.paper_error, 'meets': self.meets}
+
 
 def judge(rows: Sequence[Row]) -> list[Judged]:
     """Every row, paired with its Table 3 entry where there is one."""
     return [Judged(row, TABLE3.get(row.name)) for row in rows]
+
+
+def tally(judged: Sequence[Judged]) -> str:
+    """How many of the Table 3 properties are at or below the paper's error, as one line."""
+    compared = [entry for entry in judged if entry.meets is not None]
+    return (
+        f"{sum(entry.meets for entry in compared)} of {len(compared)} Table 3 properties at or below the paper's "
+        'DP-versus-DFT error'
+    )
 
 
 def _number(value: float | None, digits: int = 4) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aiida_dpgen.properties.compare import Row
-from aiida_dpgen.properties.paper import TABLE3, format_judged, judge
+from aiida_dpgen.properties.paper import TABLE3, format_judged, judge, tally
 
 
 def test_the_paper_errors_are_its_dp_minus_dft_differences():
@@ -29,6 +29,8 @@ def test_a_row_meets_the_paper_when_its_error_is_at_or_below_the_papers():
         '(100) surface energy': None,
         'C12': None,
     }
+    assert tally(judge(rows)) == "1 of 2 Table 3 properties at or below the paper's DP-versus-DFT error"
+    assert judge(rows)[0].as_dict()['paper_error'] == pytest.approx(0.03)
 
 
 def test_the_table_shows_errors_and_the_papers_with_their_relative_size():
