@@ -524,6 +524,10 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
             return self._failed(self.exit_codes.ERROR_EXPLORATION_FAILED, node)
         if 'training' not in self.ctx:
             self.ctx.training = self._previous_training()
+        if 'candidates' not in node.outputs:  # here, not in has_candidates: the engine may ask a condition twice
+            warning = no_candidates_warning(node.outputs.statistics['overall'])
+            if warning:
+                self.report(f'{self._label}: {warning}')
         return None
 
     def _previous_training(self) -> Dict:
@@ -535,12 +539,7 @@ class DpgenWorkChain(ProtocolMixin, WorkChain):
         return train.outputs.summary if train is not None else Dict({})
 
     def has_candidates(self):
-        if 'candidates' in self.ctx.explore.outputs:
-            return True
-        warning = no_candidates_warning(self.ctx.explore.outputs.statistics['overall'])
-        if warning:
-            self.report(f'{self._label}: {warning}')
-        return False
+        return 'candidates' in self.ctx.explore.outputs
 
     def run_label(self):
         inputs = AttributeDict(self.exposed_inputs(LabelWorkChain, 'label'))
